@@ -1,0 +1,275 @@
+//! Command-line interface: clap definitions and the commands behind them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+use crate::config::{ALL_SECTION, Config};
+use crate::http::Rendered;
+use crate::refresh::{self, Context, Outcome};
+use crate::render::Format;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "syndic",
+    version,
+    about = "Feed syndication daemon: many source feeds in, one clean feed per section out"
+)]
+pub struct Cli {
+    /// The config file.
+    #[arg(
+        long,
+        global = true,
+        env = "SYNDIC_CONFIG",
+        default_value = "feeds.toml"
+    )]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll on schedule and serve feeds over HTTP until SIGTERM/SIGINT (SIGHUP reloads).
+    Run,
+    /// Refresh every source once now, print a summary line per source, and exit.
+    Poll {
+        /// Only this source (by name).
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Validate the config: exit 0, or print each error with line and column and exit 2.
+    Check,
+    /// Write every feed as static files into DIR (each file replaced atomically).
+    Render {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List stored stories, newest first, with their sources.
+    Stories {
+        /// Only stories of this section (`all` for everything).
+        #[arg(long)]
+        section: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show each source's health: last fetch, status, next due, error streak, item count.
+    Sources {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Bad usage (exit code 2), as opposed to a runtime failure (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs a parsed command line.
+pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.config)?;
+    match cli.command {
+        Command::Check => {
+            println!(
+                "{}: ok ({} sections, {} sources, database {})",
+                cli.config.display(),
+                config.sections.len(),
+                config.sources.len(),
+                config.database.display()
+            );
+            Ok(())
+        }
+        Command::Run => {
+            crate::daemon::run(config, crate::daemon::shutdown_signal(), |addr| {
+                eprintln!("syndic: serving http://{addr}/ (feeds under /feeds/)");
+            })
+            .await
+        }
+        Command::Poll { source } => poll(config, source.as_deref()).await,
+        Command::Render { out } => render(config, &out).await,
+        Command::Stories {
+            section,
+            limit,
+            json,
+        } => stories(config, section.as_deref(), limit, json),
+        Command::Sources { json } => sources(config, json),
+    }
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.database).with_context(|| format!("opening {}", config.database.display()))
+}
+
+async fn poll(config: Config, only: Option<&str>) -> anyhow::Result<()> {
+    let selected: Vec<_> = match only {
+        Some(name) => vec![config.source(name).cloned().ok_or_else(|| {
+            UsageError(format!(
+                "no source named \"{name}\" in {}",
+                config.path.display()
+            ))
+        })?],
+        None => config.sources.clone(),
+    };
+    let store = open_store(&config)?;
+    let ctx = Context::new(Arc::new(config), store.clone()).await?;
+    // Print each line as its source finishes: on a terminal that is the progress display.
+    let seen_at = chrono::Utc::now();
+    let mut pending: FuturesUnordered<_> = selected
+        .iter()
+        .map(|s| refresh::refresh(&ctx, s, seen_at))
+        .collect();
+    let (mut new_items, mut errors, mut total) = (0, 0, 0);
+    let mut stdout = std::io::stdout();
+    while let Some(report) = pending.next().await {
+        total += 1;
+        if let Outcome::Updated(s) = &report.outcome {
+            new_items += s.new_items;
+        }
+        errors += usize::from(report.is_error());
+        writeln!(stdout, "{report}")?;
+        stdout.flush()?;
+    }
+    let (items, stories) = store.call(|s| s.counts()).await?;
+    println!(
+        "polled {total} sources: {new_items} new items, {errors} errors; store holds {items} items in {stories} stories"
+    );
+    Ok(())
+}
+
+async fn render(config: Config, out: &Path) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let dir = out.join("feeds");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let sections: Vec<String> = std::iter::once(ALL_SECTION.to_string())
+        .chain(config.sections.iter().map(|s| s.id.clone()))
+        .collect();
+    let mut written = 0;
+    for section in &sections {
+        for format in Format::ALL {
+            let rendered = Rendered::build(&config, &store, section, format)?
+                .expect("configured sections always render");
+            let path = dir.join(format!("{section}.{}", format.extension()));
+            write_atomically(&path, &rendered.body)?;
+            written += 1;
+        }
+    }
+    println!("wrote {written} files to {}", dir.display());
+    Ok(())
+}
+
+/// Writes to a temporary file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp-{}",
+        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::anyhow!("writing {}: {e}", path.display())
+    })
+}
+
+fn stories(config: Config, section: Option<&str>, limit: usize, json: bool) -> anyhow::Result<()> {
+    if let Some(s) = section
+        && s != ALL_SECTION
+        && config.section(s).is_none()
+    {
+        return Err(UsageError(format!("unknown section \"{s}\"")).into());
+    }
+    let store = open_store(&config)?;
+    let stories = store.stories(section, limit)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &stories)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for s in &stories {
+        let lead = s.lead();
+        writeln!(
+            out,
+            "{}  [{}]  {}",
+            short_time(s.first_seen),
+            s.sections.join(", "),
+            lead.title
+        )?;
+        for item in &s.items {
+            writeln!(
+                out,
+                "      {}: {}",
+                item.source,
+                item.url.as_deref().unwrap_or("(no link)")
+            )?;
+        }
+    }
+    if stories.is_empty() {
+        writeln!(out, "no stories yet: run `syndic poll` first")?;
+    }
+    Ok(())
+}
+
+fn sources(config: Config, json: bool) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let ctx_ids = store.sync_sources(&config.sources)?;
+    let health = store.source_health()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &health)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for h in &health {
+        let status = h.status.as_deref().unwrap_or("never fetched");
+        writeln!(
+            out,
+            "{}{}\n    url: {}\n    status: {status}  items: {}  error streak: {}\n    last fetch: {}  last success: {}  next due: {}",
+            h.name,
+            if ctx_ids.contains_key(&h.name) {
+                ""
+            } else {
+                "  (no longer configured)"
+            },
+            h.url,
+            h.items,
+            h.error_streak,
+            opt_time(h.last_fetch_at),
+            opt_time(h.last_success_at),
+            opt_time(h.next_check_at),
+        )?;
+        if let Some(e) = &h.last_error
+            && h.status.as_deref() == Some("error")
+        {
+            writeln!(out, "    error: {e}")?;
+        }
+    }
+    Ok(())
+}
+
+fn short_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn opt_time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(
+        || "-".into(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}

@@ -1,0 +1,626 @@
+//! `feeds.toml` → a validated [`Config`].
+//!
+//! Two steps, as in ripgrep: serde reads the file into `Raw*` structs that mirror the TOML exactly
+//! (`deny_unknown_fields`, so a typo'd key is an error, not a silent default), then [`Config::from_toml`]
+//! checks every value and builds typed settings. Every problem is collected with its line and column, so
+//! `syndic check` can report all of them at once.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::schedule::Schedule;
+
+/// Id of the merged "everything" feed; reserved, a section may not use it.
+pub const ALL_SECTION: &str = "all";
+
+/// The validated configuration. Cheap to share behind an `Arc`; swapped whole on reload.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this was read from.
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    /// Absolute path of the SQLite database.
+    pub database: PathBuf,
+    pub poll: PollConfig,
+    pub dedupe: DedupeConfig,
+    pub output: OutputConfig,
+    pub sections: Vec<SectionConfig>,
+    pub sources: Vec<SourceConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Public URL without a trailing slash, used for self links.
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    pub schedule: Schedule,
+    pub timeout: Duration,
+    pub max_bytes: u64,
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub user_agent: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DedupeConfig {
+    pub title_threshold: f64,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub title: String,
+    pub max_items: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SectionConfig {
+    pub id: String,
+    pub title: String,
+    pub keywords: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub name: String,
+    pub url: Url,
+    pub sections: Vec<String>,
+    pub schedule: Option<Schedule>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            problems: vec![Problem {
+                line: 0,
+                column: 0,
+                message: format!("cannot read config: {e}"),
+            }],
+        })?;
+        Config::from_toml(path, &text)
+    }
+
+    /// Validates TOML text; `path` names the file in messages and anchors relative paths.
+    pub fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut v = Validator {
+            text,
+            problems: Vec::new(),
+        };
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                v.push(e.span(), e.message().trim().to_string());
+                return Err(v.into_error(path));
+            }
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let config = v.build(raw, path, &dir);
+        if v.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(v.into_error(path))
+        }
+    }
+
+    pub fn section(&self, id: &str) -> Option<&SectionConfig> {
+        self.sections.iter().find(|s| s.id == id)
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// Title of a feed: the section's title, "Latest" for `all`.
+    pub fn feed_title(&self, section: &str) -> Option<String> {
+        if section == ALL_SECTION {
+            return Some(format!("{}: Latest", self.output.title));
+        }
+        self.section(section)
+            .map(|s| format!("{}: {}", self.output.title, s.title))
+    }
+
+    /// The schedule a source runs on.
+    pub fn schedule_of<'a>(&'a self, source: &'a SourceConfig) -> &'a Schedule {
+        source.schedule.as_ref().unwrap_or(&self.poll.schedule)
+    }
+}
+
+/// One or more problems in a config file, each with its position.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// 1-based; 0 when the problem has no position (e.g. the file is unreadable).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            if p.line == 0 {
+                write!(f, "{}: {}", self.path.display(), p.message)?;
+            } else {
+                write!(
+                    f,
+                    "{}:{}:{}: {}",
+                    self.path.display(),
+                    p.line,
+                    p.column,
+                    p.message
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---- raw, as written in the file ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    poll: RawPoll,
+    #[serde(default)]
+    dedupe: RawDedupe,
+    #[serde(default)]
+    output: RawOutput,
+    #[serde(default, rename = "section")]
+    sections: Vec<Spanned<RawSection>>,
+    #[serde(default, rename = "source")]
+    sources: Vec<Spanned<RawSource>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    listen: Spanned<String>,
+    base_url: Option<Spanned<String>>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: Spanned::new(0..0, "127.0.0.1:8080".into()),
+            base_url: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStorage {
+    database: String,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        RawStorage {
+            database: "syndic.db".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPoll {
+    schedule: Spanned<String>,
+    timeout_secs: Spanned<u64>,
+    max_bytes: Spanned<u64>,
+    concurrency: Spanned<usize>,
+    per_host: Spanned<usize>,
+    user_agent: String,
+}
+
+impl Default for RawPoll {
+    fn default() -> Self {
+        RawPoll {
+            schedule: Spanned::new(0..0, "*/15 * * * *".into()),
+            timeout_secs: Spanned::new(0..0, 20),
+            max_bytes: Spanned::new(0..0, 10 * 1024 * 1024),
+            concurrency: Spanned::new(0..0, 8),
+            per_host: Spanned::new(0..0, 2),
+            user_agent: concat!("syndic/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDedupe {
+    title_threshold: Spanned<f64>,
+    window_hours: Spanned<u64>,
+}
+
+impl Default for RawDedupe {
+    fn default() -> Self {
+        RawDedupe {
+            title_threshold: Spanned::new(0..0, 0.8),
+            window_hours: Spanned::new(0..0, 72),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawOutput {
+    title: String,
+    max_items: Spanned<usize>,
+}
+
+impl Default for RawOutput {
+    fn default() -> Self {
+        RawOutput {
+            title: "syndic".into(),
+            max_items: Spanned::new(0..0, 50),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSection {
+    id: Spanned<String>,
+    title: String,
+    #[serde(default)]
+    keywords: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Spanned<String>,
+    url: Spanned<String>,
+    #[serde(default)]
+    sections: Vec<Spanned<String>>,
+    schedule: Option<Spanned<String>>,
+}
+
+// ---- validation ----
+
+struct Validator<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn push(&mut self, span: Option<Range<usize>>, message: String) {
+        let (line, column) = match span {
+            Some(r) => line_col(self.text, r.start),
+            None => (0, 0),
+        };
+        self.problems.push(Problem {
+            line,
+            column,
+            message,
+        });
+    }
+
+    fn err<T>(&mut self, spanned: &Spanned<T>, message: String) {
+        let span = spanned.span();
+        // Defaults carry an empty 0..0 span: they cannot be wrong, but say so without a bogus position.
+        let span = (span != (0..0)).then_some(span);
+        self.push(span, message);
+    }
+
+    fn into_error(self, path: &Path) -> ConfigError {
+        ConfigError {
+            path: path.to_path_buf(),
+            problems: self.problems,
+        }
+    }
+
+    fn build(&mut self, raw: RawConfig, path: &Path, dir: &Path) -> Config {
+        let listen = match raw.server.listen.get_ref().parse::<SocketAddr>() {
+            Ok(a) => a,
+            Err(e) => {
+                let msg = format!("server.listen: {e} (want host:port, e.g. \"127.0.0.1:8080\")");
+                self.err(&raw.server.listen, msg);
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }
+        };
+        let base_url = match &raw.server.base_url {
+            Some(b) => match Url::parse(b.get_ref()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                    u.as_str().trim_end_matches('/').to_string()
+                }
+                Ok(_) => {
+                    self.err(b, "server.base_url: must be an http or https URL".into());
+                    String::new()
+                }
+                Err(e) => {
+                    self.err(b, format!("server.base_url: {e}"));
+                    String::new()
+                }
+            },
+            None => format!("http://{listen}"),
+        };
+
+        let database = dir.join(&raw.storage.database);
+
+        let schedule = self.schedule(&raw.poll.schedule, "poll.schedule");
+        let p = &raw.poll;
+        if *p.timeout_secs.get_ref() == 0 {
+            self.err(
+                &p.timeout_secs,
+                "poll.timeout_secs: must be at least 1".into(),
+            );
+        }
+        if *p.max_bytes.get_ref() < 1024 {
+            self.err(&p.max_bytes, "poll.max_bytes: must be at least 1024".into());
+        }
+        if *p.concurrency.get_ref() == 0 {
+            self.err(
+                &p.concurrency,
+                "poll.concurrency: must be at least 1".into(),
+            );
+        }
+        if *p.per_host.get_ref() == 0 {
+            self.err(&p.per_host, "poll.per_host: must be at least 1".into());
+        }
+        let threshold = *raw.dedupe.title_threshold.get_ref();
+        if !(0.0..=1.0).contains(&threshold) {
+            self.err(
+                &raw.dedupe.title_threshold,
+                "dedupe.title_threshold: must be between 0 and 1".into(),
+            );
+        }
+        if *raw.output.max_items.get_ref() == 0 {
+            self.err(
+                &raw.output.max_items,
+                "output.max_items: must be at least 1".into(),
+            );
+        }
+
+        let mut sections = Vec::new();
+        let mut seen = HashSet::new();
+        for s in raw.sections {
+            let s = s.into_inner();
+            let id = s.id.get_ref();
+            if id == ALL_SECTION {
+                self.err(
+                    &s.id,
+                    format!("section id \"{id}\" is reserved for the merged feed"),
+                );
+            } else if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                self.err(
+                    &s.id,
+                    format!("section id \"{id}\": use only a-z, 0-9 and -"),
+                );
+            } else if !seen.insert(id.clone()) {
+                self.err(&s.id, format!("section id \"{id}\" is defined twice"));
+            }
+            let mut keywords = Vec::new();
+            for k in &s.keywords {
+                if k.get_ref().trim().is_empty() {
+                    self.err(k, format!("section \"{id}\": empty keyword"));
+                } else {
+                    keywords.push(k.get_ref().trim().to_string());
+                }
+            }
+            sections.push(SectionConfig {
+                id: id.clone(),
+                title: s.title,
+                keywords,
+            });
+        }
+
+        let mut sources = Vec::new();
+        let mut names = HashSet::new();
+        for s in raw.sources {
+            let s = s.into_inner();
+            let name = s.name.get_ref().trim().to_string();
+            if name.is_empty() {
+                self.err(&s.name, "source name must not be empty".into());
+            } else if !names.insert(name.clone()) {
+                self.err(&s.name, format!("source name \"{name}\" is used twice"));
+            }
+            let url = match parse_source_url(s.url.get_ref(), dir) {
+                Ok(u) => Some(u),
+                Err(msg) => {
+                    self.err(&s.url, format!("source \"{name}\": {msg}"));
+                    None
+                }
+            };
+            for sec in &s.sections {
+                if !seen.contains(sec.get_ref()) {
+                    self.err(
+                        sec,
+                        format!(
+                            "source \"{name}\": section \"{}\" is not defined (add a [[section]] with this id)",
+                            sec.get_ref()
+                        ),
+                    );
+                }
+            }
+            let schedule = s
+                .schedule
+                .as_ref()
+                .and_then(|sc| self.schedule(sc, &format!("source \"{name}\": schedule")));
+            if let Some(url) = url {
+                sources.push(SourceConfig {
+                    name,
+                    url,
+                    sections: s.sections.iter().map(|x| x.get_ref().clone()).collect(),
+                    schedule,
+                });
+            }
+        }
+
+        Config {
+            path: path.to_path_buf(),
+            server: ServerConfig { listen, base_url },
+            database,
+            poll: PollConfig {
+                schedule: schedule.unwrap_or_else(Schedule::default_every_15_minutes),
+                timeout: Duration::from_secs(*p.timeout_secs.get_ref()),
+                max_bytes: *p.max_bytes.get_ref(),
+                concurrency: *p.concurrency.get_ref(),
+                per_host: *p.per_host.get_ref(),
+                user_agent: p.user_agent.clone(),
+            },
+            dedupe: DedupeConfig {
+                title_threshold: threshold,
+                window: Duration::from_secs(raw.dedupe.window_hours.get_ref() * 3600),
+            },
+            output: OutputConfig {
+                title: raw.output.title,
+                max_items: *raw.output.max_items.get_ref(),
+            },
+            sections,
+            sources,
+        }
+    }
+
+    fn schedule(&mut self, s: &Spanned<String>, what: &str) -> Option<Schedule> {
+        match Schedule::parse(s.get_ref()) {
+            Ok(sc) => Some(sc),
+            Err(e) => {
+                self.err(s, format!("{what}: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// Source URLs: `http(s)://…`, `file:///abs/path`, or `file:rel/path` (relative to the config's folder).
+fn parse_source_url(s: &str, dir: &Path) -> Result<Url, String> {
+    if let Some(rest) = s.strip_prefix("file:")
+        && !rest.starts_with("//")
+    {
+        let full = std::path::absolute(dir.join(rest)).map_err(|e| e.to_string())?;
+        return Url::from_file_path(&full)
+            .map_err(|()| format!("bad file path {}", full.display()));
+    }
+    let url = Url::parse(s).map_err(|e| format!("url \"{s}\": {e}"))?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        "file" => Ok(url),
+        other => Err(format!(
+            "url \"{s}\": scheme \"{other}\" is not supported (use http, https or file)"
+        )),
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:9000"
+
+[storage]
+database = "data/s.db"
+
+[[section]]
+id = "asia"
+title = "Asia"
+keywords = ["Korea"]
+
+[[source]]
+name = "A"
+url = "https://example.com/a.xml"
+sections = ["asia"]
+"#;
+
+    #[test]
+    fn good_config_resolves_database_against_its_folder() {
+        let c = Config::from_toml(Path::new("/etc/syndic/feeds.toml"), GOOD).unwrap();
+        assert_eq!(c.database, PathBuf::from("/etc/syndic/data/s.db"));
+        assert_eq!(c.server.base_url, "http://127.0.0.1:9000");
+        assert_eq!(c.sources[0].sections, vec!["asia"]);
+        assert_eq!(c.poll.timeout, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn unknown_key_reports_line_and_column() {
+        let text = GOOD.replace("sections = [\"asia\"]", "sectons = [\"asia\"]");
+        let e = Config::from_toml(Path::new("f.toml"), &text).unwrap_err();
+        assert_eq!(e.problems.len(), 1);
+        assert_eq!(e.problems[0].line, 16);
+        assert_eq!(e.problems[0].column, 1);
+        assert!(e.problems[0].message.contains("sectons"), "{e}");
+    }
+
+    #[test]
+    fn undefined_section_reports_its_position() {
+        let text = GOOD.replace("sections = [\"asia\"]", "sections = [\"asai\"]");
+        let e = Config::from_toml(Path::new("f.toml"), &text).unwrap_err();
+        assert_eq!((e.problems[0].line, e.problems[0].column), (16, 13));
+        assert!(
+            e.to_string()
+                .starts_with("f.toml:16:13: source \"A\": section \"asai\"")
+        );
+    }
+
+    #[test]
+    fn collects_several_problems() {
+        let text = format!(
+            "{GOOD}\n[[source]]\nname = \"A\"\nurl = \"ftp://x/y\"\n[[section]]\nid = \"all\"\ntitle = \"x\"\n"
+        );
+        let e = Config::from_toml(Path::new("f.toml"), &text).unwrap_err();
+        let msgs: Vec<_> = e.problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+    }
+
+    #[test]
+    fn relative_file_urls_resolve_against_config_folder() {
+        let u = parse_source_url("file:feeds/a.xml", Path::new("/srv/x")).unwrap();
+        assert_eq!(u.as_str(), "file:///srv/x/feeds/a.xml");
+        assert!(parse_source_url("file:///abs/a.xml", Path::new("/srv")).is_ok());
+        assert!(parse_source_url("gopher://x", Path::new("/srv")).is_err());
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé d", 7), (2, 4));
+    }
+}

@@ -1,0 +1,191 @@
+//! The daemon: serve HTTP, refresh sources when they are due, reload on SIGHUP, stop on a signal.
+//!
+//! Shutdown is a future passed in by the caller (mini-redis style), so tests can stop the daemon without
+//! signals. A reload that fails validation keeps the running config.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::refresh::{self, Context};
+use crate::store::Store;
+
+/// Longest sleep between scheduler passes (so a clock jump or a missed wake-up costs little).
+const MAX_TICK: Duration = Duration::from_secs(30);
+
+/// Runs until `shutdown` resolves. `ready` is called once the listener is bound.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(std::net::SocketAddr) + Send,
+) -> anyhow::Result<()> {
+    let store = Store::open(&config.database)
+        .with_context(|| format!("opening {}", config.database.display()))?;
+    let listen = config.server.listen;
+    let ctx = Context::new(Arc::new(config), store).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, sources = ctx.config.sources.len(), "syndic running");
+    ready(addr);
+
+    let state = AppState::new(ctx);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(http::serve(listener, state.clone(), async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    }));
+
+    scheduler(state, stop_rx).await;
+    server.await??;
+    tracing::info!("syndic stopped");
+    Ok(())
+}
+
+async fn scheduler(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let mut hup = hangup_signal();
+    loop {
+        let ctx = state.context();
+        let wait = match start_due(&state, &ctx, &in_flight).await {
+            Ok(wait) => wait,
+            Err(e) => {
+                tracing::error!(error = %e, "scheduler cannot read the store");
+                MAX_TICK
+            }
+        };
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tokio::time::sleep(wait) => {}
+            Some(()) = hup.recv() => reload(&state).await,
+        }
+    }
+}
+
+/// Spawns a refresh for every due source that is not already running; returns how long to sleep.
+async fn start_due(
+    state: &Arc<AppState>,
+    ctx: &Context,
+    in_flight: &Arc<Mutex<HashSet<i64>>>,
+) -> anyhow::Result<Duration> {
+    let checks = ctx.store.call(|s| s.next_checks()).await?;
+    let now = Utc::now();
+    let mut wait = MAX_TICK;
+    for (id, next) in checks {
+        let due = next.is_none_or(|t| t <= now);
+        if !due {
+            let until = (next.unwrap_or(now) - now).to_std().unwrap_or_default();
+            wait = wait.min(until);
+            continue;
+        }
+        let Some(source) = ctx
+            .config
+            .sources
+            .iter()
+            .find(|s| ctx.source_ids.get(&s.name) == Some(&id))
+            .cloned()
+        else {
+            continue;
+        };
+        if !in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id)
+        {
+            continue;
+        }
+        let (state, ctx, in_flight) = (state.clone(), ctx.clone(), in_flight.clone());
+        tokio::spawn(async move {
+            let report = refresh::refresh(&ctx, &source, now).await;
+            state.invalidate(report.changed_sections());
+            in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        });
+    }
+    Ok(wait.max(Duration::from_millis(200)))
+}
+
+async fn reload(state: &Arc<AppState>) {
+    let old = state.context();
+    let config = match Config::load(&old.config.path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("reload rejected, keeping the running config:\n{e}");
+            return;
+        }
+    };
+    if config.server.listen != old.config.server.listen || config.database != old.config.database {
+        tracing::warn!("server.listen and storage.database take effect on restart only");
+    }
+    match Context::new(Arc::new(config), old.store.clone()).await {
+        Ok(ctx) => {
+            tracing::info!(sources = ctx.config.sources.len(), "config reloaded");
+            state.replace_context(ctx);
+        }
+        Err(e) => tracing::error!(error = %e, "reload failed, keeping the running config"),
+    }
+}
+
+/// SIGHUP as a stream of `()`; never fires where there are no Unix signals.
+fn hangup_signal() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut s) => {
+                tokio::spawn(async move {
+                    while s.recv().await.is_some() {
+                        if tx.send(()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; reload needs a restart")
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

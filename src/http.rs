@@ -1,0 +1,316 @@
+//! The HTTP side: an axum router serving cached feed bytes with `ETag`, `Last-Modified`, `304` and gzip.
+//!
+//! Rendered feeds are cached per (section, format) together with their gzip form, so a request costs
+//! a hash-map lookup. A refresh that changes a section drops that section's entries (see
+//! [`AppState::invalidate`]); the next request renders afresh.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::config::{ALL_SECTION, Config};
+use crate::normalize::hex;
+use crate::refresh::Context;
+use crate::render::{self, FeedMeta, Format};
+use crate::store::{Store, StoreError};
+
+/// One rendered feed, ready to serve.
+#[derive(Debug)]
+pub struct Rendered {
+    pub format: Format,
+    pub body: Vec<u8>,
+    pub gzip: Vec<u8>,
+    /// Strong ETag of the identity body (quoted).
+    pub etag: String,
+    pub last_modified: DateTime<Utc>,
+}
+
+impl Rendered {
+    /// Renders a section's feed from the store; `None` for an unknown section.
+    pub fn build(
+        config: &Config,
+        store: &Store,
+        section: &str,
+        format: Format,
+    ) -> Result<Option<Rendered>, StoreError> {
+        let Some(meta) = FeedMeta::new(config, section, format) else {
+            return Ok(None);
+        };
+        let stories = store.stories(Some(section), config.output.max_items)?;
+        let body = render::render(format, &meta, &stories);
+        let etag = format!("\"{}\"", hex(&Sha256::digest(&body)[..12]));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&body).expect("writing to a Vec cannot fail");
+        let gzip = gz.finish().expect("writing to a Vec cannot fail");
+        Ok(Some(Rendered {
+            format,
+            body,
+            gzip,
+            etag,
+            last_modified: render::last_updated(&stories),
+        }))
+    }
+
+    fn gzip_etag(&self) -> String {
+        format!("{}-gz\"", self.etag.trim_end_matches('"'))
+    }
+}
+
+/// Shared state of the HTTP server.
+pub struct AppState {
+    ctx: RwLock<Context>,
+    cache: Mutex<HashMap<(String, Format), Arc<Rendered>>>,
+}
+
+impl AppState {
+    pub fn new(ctx: Context) -> Arc<AppState> {
+        Arc::new(AppState {
+            ctx: RwLock::new(ctx),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn context(&self) -> Context {
+        self.ctx.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Swaps in a reloaded config; every cached feed is dropped (titles or sections may have changed).
+    pub fn replace_context(&self, ctx: Context) {
+        *self.ctx.write().unwrap_or_else(|e| e.into_inner()) = ctx;
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Drops the cached feeds of these sections.
+    pub fn invalidate<'a>(&self, sections: impl IntoIterator<Item = &'a str>) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        for s in sections {
+            cache.retain(|(sec, _), _| sec != s);
+        }
+    }
+
+    async fn feed(
+        &self,
+        section: &str,
+        format: Format,
+    ) -> Result<Option<Arc<Rendered>>, StoreError> {
+        let key = (section.to_string(), format);
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(hit.clone()));
+        }
+        let ctx = self.context();
+        let section2 = section.to_string();
+        let built = ctx
+            .store
+            .call(move |s| Rendered::build(&ctx.config, s, &section2, format))
+            .await?;
+        Ok(built.map(|r| {
+            let r = Arc::new(r);
+            self.cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, r.clone());
+            r
+        }))
+    }
+}
+
+/// The router. Built as a function so tests can drive it with `tower::ServiceExt::oneshot`.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/feeds/{file}", get(feed))
+        .route("/healthz", get(healthz))
+        .fallback(|| async { not_found("not found") })
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn feed(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((section, ext)) = file.rsplit_once('.') else {
+        return not_found("no such feed");
+    };
+    let Some(format) = Format::from_extension(ext) else {
+        return not_found("no such feed format (use .rss or .atom)");
+    };
+    match state.feed(section, format).await {
+        Ok(Some(r)) => respond(&r, &headers),
+        Ok(None) => not_found(&format!("unknown section \"{section}\"")),
+        Err(e) => {
+            tracing::error!(error = %e, section, "cannot render feed");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
+    }
+}
+
+fn respond(r: &Rendered, req: &HeaderMap) -> Response {
+    let gzip = accepts_gzip(req);
+    let etag = if gzip { r.gzip_etag() } else { r.etag.clone() };
+    let last_modified = httpdate::fmt_http_date(SystemTime::from(r.last_modified));
+    let not_modified = match req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(inm) => etag_matches(inm, &[&r.etag, &r.gzip_etag()]),
+        None => req
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .is_some_and(|since| {
+                let lm = SystemTime::from(r.last_modified);
+                // HTTP dates have whole seconds.
+                lm.duration_since(since).unwrap_or_default() < Duration::from_secs(1)
+            }),
+    };
+    let mut builder = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::LAST_MODIFIED, last_modified)
+        .header(header::CACHE_CONTROL, "public, max-age=60")
+        .header(header::VARY, "Accept-Encoding");
+    if not_modified {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    builder = builder.header(header::CONTENT_TYPE, r.format.content_type());
+    let body = if gzip {
+        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+        r.gzip.clone()
+    } else {
+        r.body.clone()
+    };
+    builder.body(Body::from(body)).unwrap_or_default()
+}
+
+/// `Accept-Encoding` names gzip (or `*`) without `q=0`.
+fn accepts_gzip(h: &HeaderMap) -> bool {
+    h.get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| {
+            let mut it = part.split(';');
+            let coding = it.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q_zero = it.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    == Some(0.0)
+            });
+            (coding == "gzip" || coding == "x-gzip" || coding == "*") && !q_zero
+        })
+}
+
+/// `If-None-Match` (a list, weak tags allowed, or `*`) against our tags.
+fn etag_matches(header: &str, ours: &[&str]) -> bool {
+    header.split(',').map(str::trim).any(|t| {
+        t == "*" || {
+            let t = t.strip_prefix("W/").unwrap_or(t);
+            ours.contains(&t)
+        }
+    })
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    let store = state.context().store;
+    match store.call(|s| s.ping()).await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}\n")).into_response(),
+    }
+}
+
+/// A plain index of the feeds (the full front page comes with the HTML renderer).
+async fn index(State(state): State<Arc<AppState>>) -> Response {
+    let ctx = state.context();
+    let c = &ctx.config;
+    let mut html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head><body>\n<h1>{t}</h1>\n<ul>\n",
+        t = html_escape(&c.output.title)
+    );
+    let ids = std::iter::once((ALL_SECTION, "Latest"))
+        .chain(c.sections.iter().map(|s| (s.id.as_str(), s.title.as_str())));
+    for (id, title) in ids {
+        html.push_str(&format!(
+            "<li>{} — <a href=\"/feeds/{id}.rss\">RSS</a> · <a href=\"/feeds/{id}.atom\">Atom</a></li>\n",
+            html_escape(title)
+        ));
+    }
+    html.push_str("</ul>\n</body></html>\n");
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        html,
+    )
+        .into_response()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn not_found(msg: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{msg}\n"),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        let mut h = HeaderMap::new();
+        assert!(!accepts_gzip(&h));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("br, gzip;q=0.8"),
+        );
+        assert!(accepts_gzip(&h));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip;q=0, identity"),
+        );
+        assert!(!accepts_gzip(&h));
+    }
+
+    #[test]
+    fn if_none_match_lists_and_weak_tags() {
+        assert!(etag_matches("\"a\", W/\"b\"", &["\"b\""]));
+        assert!(etag_matches("*", &["\"b\""]));
+        assert!(!etag_matches("\"c\"", &["\"a\"", "\"b\""]));
+    }
+}

@@ -1,0 +1,43 @@
+//! syndic: polls source feeds, folds their entries into story clusters in SQLite, tags stories with
+//! sections, and republishes one merged RSS 2.0 / Atom 1.0 feed per section over HTTP.
+//!
+//! # Layout
+//!
+//! ```text
+//! feeds.toml ─▶ config ─▶ daemon ─┬─▶ scheduler ─▶ refresh(source) ───────────────────────────────┐
+//!                                 │      fetch ─▶ parse ─▶ normalize ─▶ dedupe ─▶ sections ─▶ store │
+//!                                 │                                                    (one txn)   │
+//!                                 └─▶ http ◀── render (RSS / Atom) ◀───────────────────────────────┘
+//! ```
+//!
+//! - [`config`]: `feeds.toml` → validated [`config::Config`]; every error with line and column.
+//! - [`schedule`]: cron expressions (standard 5-field crontab) → next due time, with jitter.
+//! - [`refresh`]: one source's refresh as a script, under global and per-host limits.
+//! - [`fetch`]: HTTP GET (or `file://` read) with conditional headers, timeouts and a size cap.
+//! - [`parse`]: bytes → feed-rs model, with a repair-and-retry pass.
+//! - [`normalize`]: feed-rs model → [`normalize::Item`]: stable keys, canonical URLs, clean text.
+//! - [`dedupe`]: pure story identity: URL keys, title fingerprints, the matching decision.
+//! - [`sections`]: pure tagging: source sections and keyword rules, with origins.
+//! - [`store`]: SQLite (WAL, versioned migrations): sources, items, stories, story sections.
+//! - [`render`]: stories → RSS / Atom bytes; pure.
+//! - [`http`]: axum router over a render cache with ETag, Last-Modified, 304 and gzip.
+//! - [`daemon`]: scheduler loop, SIGHUP reload, graceful shutdown.
+//! - [`cli`]: the `syndic` commands.
+//!
+//! Data model: a *source* yields *items* (one per entry); items reporting the same news share a *story*.
+//! Output feeds list stories, newest first by the time syndic first saw them, with the earliest item as
+//! the representative and the other sources as "also reported by".
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod dedupe;
+pub mod fetch;
+pub mod http;
+pub mod normalize;
+pub mod parse;
+pub mod refresh;
+pub mod render;
+pub mod schedule;
+pub mod sections;
+pub mod store;

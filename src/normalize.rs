@@ -1,0 +1,398 @@
+//! feed-rs's model → syndic's [`Item`]: stable keys, canonical URLs, clean text, sanitized HTML.
+//!
+//! Everything here is pure so it can be tested without I/O. The item key must be identical on every poll
+//! of the same entry: it derives from the entry's own id (guid / Atom id / JSON Feed id), else its canonical
+//! link, else a hash of title and content. feed-rs's generated ids are never used (see parse.rs).
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use feed_rs::model::{Entry, Feed, Text};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// Query parameters that only track the reader; removed from canonical URLs.
+const TRACKING_PARAMS: &[&str] = &["fbclid", "gclid", "mc_cid", "mc_eid"];
+
+/// Longest plain-text summary kept per item, in characters.
+const SUMMARY_CHARS: usize = 600;
+
+/// One entry of one source, in syndic's own model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Stable per-source key (hex).
+    pub key: String,
+    /// The entry's own id, if it had one.
+    pub guid: Option<String>,
+    /// Canonical absolute http(s) URL of the article.
+    pub url: Option<String>,
+    /// Plain text: entities decoded, tags stripped, whitespace collapsed. Never empty.
+    pub title: String,
+    /// Plain-text summary (from the summary, else the content), possibly empty.
+    pub summary: String,
+    /// Sanitized HTML content with absolute links.
+    pub content_html: Option<String>,
+    pub author: Option<String>,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// Metadata of the source feed itself.
+#[derive(Debug, Clone, Default)]
+pub struct FeedInfo {
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+}
+
+/// Converts a parsed feed. `base` is the URL the document was fetched from.
+pub fn normalize(feed: &Feed, base: &Url) -> (FeedInfo, Vec<Item>) {
+    let info = FeedInfo {
+        title: feed.title.as_ref().map(text_of).filter(|t| !t.is_empty()),
+        site_url: feed
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+            .and_then(|l| canonical_url(&l.href, Some(base))),
+    };
+    let mut items: Vec<Item> = Vec::with_capacity(feed.entries.len());
+    for entry in &feed.entries {
+        if let Some(item) = normalize_entry(entry, base) {
+            // A feed listing the same entry twice yields one item (the first, usually the newest).
+            if !items.iter().any(|i| i.key == item.key) {
+                items.push(item);
+            }
+        }
+    }
+    (info, items)
+}
+
+fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
+    // xml:base on the entry, if any, overrides the document URL.
+    let base = entry
+        .base
+        .as_deref()
+        .and_then(|b| feed_base.join(b).ok())
+        .unwrap_or_else(|| feed_base.clone());
+    let url = entry_link(entry)
+        .and_then(|href| canonical_url(href, Some(&base)))
+        // RSS guids with isPermaLink are often the only link.
+        .or_else(|| {
+            (entry.id.starts_with("http://") || entry.id.starts_with("https://"))
+                .then(|| canonical_url(&entry.id, None))
+                .flatten()
+        });
+    let content_raw = entry.content.as_ref().and_then(|c| c.body.clone());
+    let summary_raw = entry.summary.as_ref().map(|s| s.content.clone());
+    let summary_src = summary_raw
+        .as_deref()
+        .or(content_raw.as_deref())
+        .unwrap_or("");
+    let summary = truncate_chars(&html_to_text(summary_src), SUMMARY_CHARS);
+    let mut title = entry.title.as_ref().map(text_of).unwrap_or_default();
+    if title.is_empty() {
+        // Titleless entries (allowed in RSS) borrow the start of their summary.
+        title = truncate_chars(&summary, 100);
+    }
+    if title.is_empty() && url.is_none() {
+        return None;
+    }
+    if title.is_empty() {
+        title = url.clone().unwrap_or_default();
+    }
+    let content_html = content_raw
+        .or(summary_raw)
+        .map(|html| sanitize_html(&html, &base))
+        .filter(|h| !h.trim().is_empty());
+
+    let guid = Some(entry.id.trim().to_string()).filter(|g| !g.is_empty());
+    let key = item_key(
+        guid.as_deref(),
+        url.as_deref(),
+        &title,
+        content_html.as_deref(),
+    );
+    let author = entry
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_deref().map(clean_text))
+        .find(|n| !n.is_empty());
+    let mut categories: Vec<String> = Vec::new();
+    for c in &entry.categories {
+        let term = clean_text(c.label.as_deref().unwrap_or(&c.term));
+        if !term.is_empty() && !categories.contains(&term) {
+            categories.push(term);
+        }
+    }
+    let updated = entry.updated;
+    Some(Item {
+        key,
+        guid,
+        url,
+        title,
+        summary,
+        content_html,
+        author,
+        categories,
+        published: entry.published.or(updated),
+        updated,
+    })
+}
+
+/// The article link: the first `alternate` (or rel-less) link, else the first link.
+fn entry_link(entry: &Entry) -> Option<&str> {
+    entry
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or_else(|| entry.links.first())
+        .map(|l| l.href.as_str())
+}
+
+/// Stable key: the entry id, else the canonical URL, else title + content.
+pub fn item_key(
+    guid: Option<&str>,
+    url: Option<&str>,
+    title: &str,
+    content: Option<&str>,
+) -> String {
+    let mut h = Sha256::new();
+    match (guid, url) {
+        (Some(g), _) => {
+            h.update(b"id\0");
+            h.update(g.as_bytes());
+        }
+        (None, Some(u)) => {
+            h.update(b"url\0");
+            h.update(u.as_bytes());
+        }
+        (None, None) => {
+            h.update(b"text\0");
+            h.update(title.as_bytes());
+            h.update(b"\0");
+            h.update(content.unwrap_or("").as_bytes());
+        }
+    }
+    hex(&h.finalize()[..16])
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Canonical form of an article URL: absolute http(s), lower-case scheme and host (the `url` crate does
+/// that and drops default ports), no fragment, no tracking parameters.
+pub fn canonical_url(href: &str, base: Option<&Url>) -> Option<String> {
+    let href = href.trim();
+    if href.is_empty() {
+        return None;
+    }
+    let mut url = match base {
+        Some(b) => b.join(href).ok()?,
+        None => Url::parse(href).ok()?,
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    url.set_fragment(None);
+    if url.query().is_some() {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| {
+                let k = k.to_ascii_lowercase();
+                !k.starts_with("utm_") && !TRACKING_PARAMS.contains(&k.as_str())
+            })
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    Some(url.into())
+}
+
+/// Text of a feed-rs `Text`: plain text stays as is, HTML is reduced to its text.
+fn text_of(t: &Text) -> String {
+    html_to_text(&t.content)
+}
+
+/// HTML (or text that may carry entities and tags) → one line of plain text.
+pub fn html_to_text(html: &str) -> String {
+    if !html.contains(['<', '&']) {
+        return clean_text(html);
+    }
+    static STRIPPER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    let stripper = STRIPPER.get_or_init(|| {
+        let mut b = ammonia::Builder::empty();
+        // Drop script/style bodies entirely instead of keeping their text.
+        b.clean_content_tags(["script", "style", "template"].into_iter().collect());
+        b
+    });
+    // ammonia parses with html5ever (every named entity decoded) and re-serializes the text escaped;
+    // undo that escaping to get plain text.
+    let escaped = stripper.clean(html).to_string();
+    clean_text(
+        &escaped
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&nbsp;", " ")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// Collapses whitespace and removes control characters.
+pub fn clean_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((cut, _)) => {
+            // Prefer a word boundary, then mark the cut.
+            let head = &s[..cut];
+            let head = head.rfind(' ').map_or(head, |sp| &head[..sp]);
+            format!("{}…", head.trim_end())
+        }
+    }
+}
+
+/// Sanitizes HTML for republishing: ammonia's safe defaults, links made absolute against `base`.
+pub fn sanitize_html(html: &str, base: &Url) -> String {
+    let mut b = ammonia::Builder::default();
+    b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+    b.link_rel(Some("noopener noreferrer"));
+    strip_xml_illegal(&b.clean(html).to_string())
+}
+
+/// Removes characters XML 1.0 cannot carry at all.
+pub fn strip_xml_illegal(s: &str) -> String {
+    if !s.chars().any(is_xml_illegal) {
+        return s.to_string();
+    }
+    s.chars().filter(|c| !is_xml_illegal(*c)).collect()
+}
+
+fn is_xml_illegal(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_feed;
+
+    fn base() -> Url {
+        Url::parse("https://news.example.com/feeds/world.xml").unwrap()
+    }
+
+    #[test]
+    fn canonical_urls() {
+        let c = |s| canonical_url(s, Some(&base()));
+        assert_eq!(
+            c("HTTPS://News.Example.COM:443/a/b?utm_source=x&id=3&fbclid=zz#frag").as_deref(),
+            Some("https://news.example.com/a/b?id=3")
+        );
+        assert_eq!(
+            c("/story/1?utm_medium=rss").as_deref(),
+            Some("https://news.example.com/story/1")
+        );
+        assert_eq!(c("../x").as_deref(), Some("https://news.example.com/x"));
+        assert_eq!(
+            c("http://h.example:80/p?gclid=1&mc_cid=2&mc_eid=3").as_deref(),
+            Some("http://h.example/p")
+        );
+        assert_eq!(c("mailto:x@example.com"), None);
+        assert_eq!(c("javascript:alert(1)"), None);
+    }
+
+    #[test]
+    fn titles_become_plain_text() {
+        assert_eq!(
+            html_to_text("  Tom &amp; Jerry <b>return</b>\n\t again "),
+            "Tom & Jerry return again"
+        );
+        assert_eq!(
+            html_to_text("Caf&eacute; &mdash; &#8220;open&#8221;&nbsp;now"),
+            "Café — “open” now"
+        );
+        assert_eq!(html_to_text("a<script>alert(1)</script>b"), "ab");
+        assert_eq!(html_to_text("x < y and y > z"), "x < y and y > z");
+        assert_eq!(html_to_text("bell\u{7}char"), "bell char");
+    }
+
+    #[test]
+    fn sanitizes_content_and_absolutizes_links() {
+        let h = sanitize_html(
+            r#"<p onclick="x()">Hi <a href="/a">a</a><img src="i.png"><script>bad()</script></p>"#,
+            &base(),
+        );
+        assert!(!h.contains("script") && !h.contains("onclick"), "{h}");
+        assert!(h.contains(r#"href="https://news.example.com/a""#), "{h}");
+        assert!(
+            h.contains(r#"src="https://news.example.com/feeds/i.png""#),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn keys_are_stable_and_fall_back() {
+        let rss = br#"<rss version="2.0"><channel><title>t</title>
+            <item><guid>abc</guid><title>One</title><link>/1?utm_source=a</link></item>
+            <item><title>Two</title><link>https://news.example.com/2#top</link></item>
+            <item><title>Three</title><description>only text</description></item>
+        </channel></rss>"#;
+        let feed = parse_feed(rss, None).unwrap();
+        let (_, a) = normalize(&feed, &base());
+        let (_, b) = normalize(&parse_feed(rss, None).unwrap(), &base());
+        assert_eq!(a, b, "same document, same items");
+        assert_eq!(a[0].key, item_key(Some("abc"), None, "", None));
+        assert_eq!(a[0].url.as_deref(), Some("https://news.example.com/1"));
+        assert_eq!(
+            a[1].key,
+            item_key(None, Some("https://news.example.com/2"), "", None)
+        );
+        assert_eq!(a[2].key, item_key(None, None, "Three", Some("only text")));
+        // Editing the title of an entry with a guid keeps its key.
+        let edited = String::from_utf8_lossy(rss).replace("One", "One, updated");
+        let (_, c) = normalize(&parse_feed(edited.as_bytes(), None).unwrap(), &base());
+        assert_eq!(c[0].key, a[0].key);
+        assert_eq!(c[0].title, "One, updated");
+    }
+
+    #[test]
+    fn summary_falls_back_to_content_and_is_truncated() {
+        let long = "word ".repeat(400);
+        let atom = format!(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id><updated>2026-11-27T10:00:00Z</updated>
+            <entry><id>urn:1</id><title type="html">&lt;i&gt;Big&lt;/i&gt; news</title><updated>2026-11-27T10:00:00Z</updated>
+            <content type="html">&lt;p&gt;{long}&lt;/p&gt;</content><link href="/n/1"/><category term="asia" label="Asia"/></entry></feed>"#
+        );
+        let (_, items) = normalize(&parse_feed(atom.as_bytes(), None).unwrap(), &base());
+        let it = &items[0];
+        assert_eq!(it.title, "Big news");
+        assert!(it.summary.ends_with('…') && it.summary.chars().count() <= SUMMARY_CHARS + 1);
+        assert_eq!(it.categories, vec!["Asia"]);
+        assert_eq!(it.url.as_deref(), Some("https://news.example.com/n/1"));
+        assert!(it.published.is_some());
+    }
+}

@@ -1,0 +1,451 @@
+//! Items, stories and their sections: applying a refresh, and reading stories back for rendering.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::sources::{FetchRecord, write_fetch_record};
+use super::{Store, StoreError, from_ms, to_ms};
+use crate::config::ALL_SECTION;
+use crate::dedupe::{self, Candidate, Decision, Probe};
+use crate::normalize::{Item, hex};
+use crate::sections::{ItemText, Tagger};
+
+/// Everything one refresh writes, in one transaction.
+pub struct RefreshInput<'a> {
+    pub source_id: i64,
+    pub items: &'a [Item],
+    /// When the poll that fetched these items started: the first-seen time of new items and stories.
+    pub now: DateTime<Utc>,
+    pub window: chrono::Duration,
+    pub tagger: &'a Tagger,
+    /// Default sections per source name (from the current config).
+    pub source_sections: &'a HashMap<String, Vec<String>>,
+    pub fetch: FetchRecord,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RefreshStats {
+    /// Entries in the document.
+    pub items: usize,
+    pub new_items: usize,
+    pub updated_items: usize,
+    /// New items that joined a story another source already reported.
+    pub joined: usize,
+    pub new_stories: usize,
+    /// Sections whose output changed (includes `all` when anything changed).
+    pub changed_sections: BTreeSet<String>,
+}
+
+/// A story as rendered: its items, earliest (the representative) first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Story {
+    pub id: i64,
+    pub uid: String,
+    pub first_seen: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub sections: Vec<String>,
+    pub items: Vec<StoryItem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoryItem {
+    pub source: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub summary: String,
+    pub content_html: Option<String>,
+    pub author: Option<String>,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+}
+
+impl Story {
+    /// The representative item: the one seen first.
+    pub fn lead(&self) -> &StoryItem {
+        &self.items[0]
+    }
+
+    /// Publication date of the story: its lead's, else when syndic first saw it.
+    pub fn published(&self) -> DateTime<Utc> {
+        self.lead().published.unwrap_or(self.first_seen)
+    }
+}
+
+impl Store {
+    /// Applies one refreshed source: items, stories, sections and the fetch record land together.
+    pub fn apply_refresh(&self, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let stats = apply(&tx, input)?;
+        write_fetch_record(&tx, input.source_id, &input.fetch)?;
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// Newest stories first (by the time syndic first saw them), optionally of one section.
+    pub fn stories(&self, section: Option<&str>, limit: usize) -> Result<Vec<Story>, StoreError> {
+        let conn = self.lock();
+        let section = section.filter(|s| *s != ALL_SECTION);
+        let mut ids = Vec::new();
+        {
+            let sql = if section.is_some() {
+                "SELECT s.id, s.uid, s.first_seen, s.updated FROM stories s
+                 JOIN story_sections ss ON ss.story_id = s.id AND ss.section = ?1
+                 ORDER BY s.first_seen DESC, s.published DESC, s.id DESC LIMIT ?2"
+            } else {
+                "SELECT s.id, s.uid, s.first_seen, s.updated FROM stories s
+                 WHERE ?1 IS NULL ORDER BY s.first_seen DESC, s.published DESC, s.id DESC LIMIT ?2"
+            };
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![section, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            })?;
+            for r in rows {
+                ids.push(r?);
+            }
+        }
+        let mut items_stmt = conn.prepare_cached(
+            "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
+                    i.published, i.first_seen
+             FROM items i JOIN sources src ON src.id = i.source_id
+             WHERE i.story_id = ?1 ORDER BY i.first_seen, i.id",
+        )?;
+        let mut sections_stmt = conn.prepare_cached(
+            "SELECT section FROM story_sections WHERE story_id = ?1 ORDER BY section",
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, uid, first_seen, updated) in ids {
+            let items = items_stmt
+                .query_map([id], |r| {
+                    let cats: String = r.get(6)?;
+                    Ok(StoryItem {
+                        source: r.get(0)?,
+                        title: r.get(1)?,
+                        url: r.get(2)?,
+                        summary: r.get(3)?,
+                        content_html: r.get(4)?,
+                        author: r.get(5)?,
+                        categories: serde_json::from_str(&cats).unwrap_or_default(),
+                        published: r.get::<_, Option<i64>>(7)?.map(from_ms),
+                        first_seen: from_ms(r.get(8)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            if items.is_empty() {
+                continue;
+            }
+            let sections = sections_stmt
+                .query_map([id], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            out.push(Story {
+                id,
+                uid,
+                first_seen: from_ms(first_seen),
+                updated: from_ms(updated),
+                sections,
+                items,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Counts of (items, stories), for summaries and tests.
+    pub fn counts(&self) -> Result<(i64, i64), StoreError> {
+        let conn = self.lock();
+        Ok(conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM stories)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+}
+
+/// The stored copy of an item, for change detection.
+struct Stored {
+    id: i64,
+    story_id: i64,
+    fields: ItemFields,
+}
+
+#[derive(PartialEq)]
+struct ItemFields {
+    url: Option<String>,
+    title: String,
+    summary: String,
+    content: Option<String>,
+    author: Option<String>,
+    categories: String,
+    published: Option<i64>,
+    updated: Option<i64>,
+}
+
+impl ItemFields {
+    fn of(item: &Item) -> ItemFields {
+        ItemFields {
+            url: item.url.clone(),
+            title: item.title.clone(),
+            summary: item.summary.clone(),
+            content: item.content_html.clone(),
+            author: item.author.clone(),
+            categories: serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
+            published: item.published.map(to_ms),
+            updated: item.updated.map(to_ms),
+        }
+    }
+}
+
+fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
+    let now_ms = to_ms(input.now);
+    let source_name: String = tx.query_row(
+        "SELECT name FROM sources WHERE id = ?1",
+        [input.source_id],
+        |r| r.get(0),
+    )?;
+    let mut stats = RefreshStats {
+        items: input.items.len(),
+        ..RefreshStats::default()
+    };
+    // Oldest first, so that within one refresh a higher story id means a newer story. Feeds list newest
+    // first, so undated entries keep that order when reversed.
+    let mut order: Vec<&Item> = input.items.iter().rev().collect();
+    order.sort_by_key(|i| i.published.unwrap_or(input.now));
+
+    let mut touched: BTreeSet<i64> = BTreeSet::new();
+    for item in order {
+        let fields = ItemFields::of(item);
+        let url_key = item.url.as_deref().map(dedupe::url_key);
+        let title_fp = dedupe::title_fingerprint(&item.title);
+        let decision = match find_item(tx, input.source_id, &item.key)? {
+            Some(stored) if stored.fields == fields => continue,
+            Some(stored) => {
+                tx.execute(
+                    "UPDATE items SET url = ?2, url_key = ?3, title = ?4, title_fp = ?5, summary = ?6,
+                        content = ?7, author = ?8, categories = ?9, published = ?10, updated = ?11,
+                        changed_at = ?12
+                     WHERE id = ?1",
+                    params![
+                        stored.id,
+                        fields.url,
+                        url_key,
+                        fields.title,
+                        title_fp,
+                        fields.summary,
+                        fields.content,
+                        fields.author,
+                        fields.categories,
+                        fields.published,
+                        fields.updated,
+                        now_ms
+                    ],
+                )?;
+                stats.updated_items += 1;
+                touched.insert(stored.story_id);
+                Decision::SameItem(stored.id)
+            }
+            None => {
+                let candidates =
+                    candidates(tx, url_key.as_deref(), &title_fp, input.now - input.window)?;
+                let probe = Probe {
+                    source_id: input.source_id,
+                    url_key: url_key.as_deref(),
+                    title_fp: &title_fp,
+                    now: input.now,
+                };
+                match dedupe::match_story(&probe, &candidates, input.window) {
+                    Some((story_id, _reason)) => Decision::JoinStory(story_id),
+                    None => Decision::New,
+                }
+            }
+        };
+        let story_id = match decision {
+            Decision::SameItem(_) => continue,
+            Decision::JoinStory(id) => {
+                stats.joined += 1;
+                id
+            }
+            Decision::New => {
+                tx.execute(
+                    "INSERT INTO stories (uid, first_seen, published, updated) VALUES (?1, ?2, ?3, ?2)",
+                    params![
+                        story_uid(&source_name, &item.key),
+                        now_ms,
+                        fields.published.unwrap_or(now_ms).min(now_ms)
+                    ],
+                )?;
+                stats.new_stories += 1;
+                tx.last_insert_rowid()
+            }
+        };
+        tx.execute(
+            "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
+                content, author, categories, published, updated, first_seen, changed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+            params![
+                input.source_id,
+                item.key,
+                story_id,
+                item.guid,
+                fields.url,
+                url_key,
+                fields.title,
+                title_fp,
+                fields.summary,
+                fields.content,
+                fields.author,
+                fields.categories,
+                fields.published,
+                fields.updated,
+                now_ms
+            ],
+        )?;
+        stats.new_items += 1;
+        touched.insert(story_id);
+    }
+
+    for story_id in touched {
+        tx.execute(
+            "UPDATE stories SET updated = ?2 WHERE id = ?1",
+            params![story_id, now_ms],
+        )?;
+        let changed = retag(tx, story_id, input.tagger, input.source_sections)?;
+        stats.changed_sections.extend(changed);
+        stats.changed_sections.insert(ALL_SECTION.to_string());
+    }
+    Ok(stats)
+}
+
+fn find_item(
+    tx: &Transaction<'_>,
+    source_id: i64,
+    key: &str,
+) -> Result<Option<Stored>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, story_id, url, title, summary, content, author, categories, published, updated
+         FROM items WHERE source_id = ?1 AND key = ?2",
+    )?;
+    Ok(stmt
+        .query_row(params![source_id, key], |r| {
+            Ok(Stored {
+                id: r.get(0)?,
+                story_id: r.get(1)?,
+                fields: ItemFields {
+                    url: r.get(2)?,
+                    title: r.get(3)?,
+                    summary: r.get(4)?,
+                    content: r.get(5)?,
+                    author: r.get(6)?,
+                    categories: r.get(7)?,
+                    published: r.get(8)?,
+                    updated: r.get(9)?,
+                },
+            })
+        })
+        .optional()?)
+}
+
+/// Stored items sharing the URL key, or (within the window) the title fingerprint.
+fn candidates(
+    tx: &Transaction<'_>,
+    url_key: Option<&str>,
+    title_fp: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<Candidate>, StoreError> {
+    let mut out = Vec::new();
+    let map = |r: &rusqlite::Row<'_>| {
+        Ok(Candidate {
+            story_id: r.get(0)?,
+            source_id: r.get(1)?,
+            url_key: r.get(2)?,
+            title_fp: r.get(3)?,
+            story_first_seen: from_ms(r.get(4)?),
+        })
+    };
+    if let Some(key) = url_key {
+        let mut stmt = tx.prepare_cached(
+            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.first_seen
+             FROM items i JOIN stories s ON s.id = i.story_id WHERE i.url_key = ?1",
+        )?;
+        for c in stmt.query_map([key], map)? {
+            out.push(c?);
+        }
+    }
+    if !title_fp.is_empty() {
+        let mut stmt = tx.prepare_cached(
+            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.first_seen
+             FROM items i JOIN stories s ON s.id = i.story_id
+             WHERE i.title_fp = ?1 AND s.first_seen >= ?2",
+        )?;
+        for c in stmt.query_map(params![title_fp, to_ms(since)], map)? {
+            out.push(c?);
+        }
+    }
+    Ok(out)
+}
+
+/// Recomputes a story's sections from all its items; returns every section it was or now is in.
+fn retag(
+    tx: &Transaction<'_>,
+    story_id: i64,
+    tagger: &Tagger,
+    source_sections: &HashMap<String, Vec<String>>,
+) -> Result<BTreeSet<String>, StoreError> {
+    let rows: Vec<(String, String, String)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT src.name, i.title, i.summary FROM items i JOIN sources src ON src.id = i.source_id
+             WHERE i.story_id = ?1 ORDER BY i.first_seen, i.id",
+        )?;
+        stmt.query_map([story_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let no_sections = Vec::new();
+    let texts: Vec<ItemText<'_>> = rows
+        .iter()
+        .map(|(name, title, summary)| ItemText {
+            source_name: name,
+            source_sections: source_sections.get(name).unwrap_or(&no_sections),
+            title,
+            summary,
+        })
+        .collect();
+    let new: Vec<(String, String)> = tagger
+        .tag(&texts)
+        .into_iter()
+        .map(|(s, o)| (s, o.encode()))
+        .collect();
+    let old: Vec<(String, String)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
+        )?;
+        stmt.query_map([story_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    if old != new {
+        tx.execute("DELETE FROM story_sections WHERE story_id = ?1", [story_id])?;
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
+        )?;
+        for (section, origin) in &new {
+            ins.execute(params![story_id, section, origin])?;
+        }
+    }
+    Ok(old.into_iter().chain(new).map(|(s, _)| s).collect())
+}
+
+/// Public story id: stable for the same first item of the same source, even across database rebuilds.
+fn story_uid(source_name: &str, item_key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(source_name.as_bytes());
+    h.update(b"\0");
+    h.update(item_key.as_bytes());
+    hex(&h.finalize()[..10])
+}
