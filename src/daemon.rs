@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -45,7 +45,7 @@ pub async fn run(
     });
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(http::serve(listener, state.clone(), async move {
-        let _ = server_stop.wait_for(|s| *s).await;
+        stopped(&mut server_stop).await;
     }));
 
     scheduler(state, stop_rx).await;
@@ -54,12 +54,20 @@ pub async fn run(
     Ok(())
 }
 
+/// Resolves once the stop flag is set (or its sender is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not Send: drop it here, before any other await.
+    let _ = rx.wait_for(|s| *s).await.map(|_| ());
+}
+
 async fn scheduler(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    // A finished refresh wakes the scheduler: its source has a new next-check time to wait for.
+    let finished = Arc::new(Notify::new());
     let mut hup = hangup_signal();
     loop {
         let ctx = state.context();
-        let wait = match start_due(&state, &ctx, &in_flight).await {
+        let wait = match start_due(&state, &ctx, &in_flight, &finished).await {
             Ok(wait) => wait,
             Err(e) => {
                 tracing::error!(error = %e, "scheduler cannot read the store");
@@ -67,8 +75,9 @@ async fn scheduler(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
             }
         };
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => break,
+            () = stopped(&mut stop) => break,
             _ = tokio::time::sleep(wait) => {}
+            () = finished.notified() => {}
             Some(()) = hup.recv() => reload(&state).await,
         }
     }
@@ -79,6 +88,7 @@ async fn start_due(
     state: &Arc<AppState>,
     ctx: &Context,
     in_flight: &Arc<Mutex<HashSet<i64>>>,
+    finished: &Arc<Notify>,
 ) -> anyhow::Result<Duration> {
     let checks = ctx.store.call(|s| s.next_checks()).await?;
     let now = Utc::now();
@@ -107,6 +117,7 @@ async fn start_due(
             continue;
         }
         let (state, ctx, in_flight) = (state.clone(), ctx.clone(), in_flight.clone());
+        let finished = finished.clone();
         tokio::spawn(async move {
             let report = refresh::refresh(&ctx, &source, now).await;
             state.invalidate(report.changed_sections());
@@ -114,6 +125,8 @@ async fn start_due(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&id);
+            // notify_one keeps a permit, so a wake-up between two passes is not lost.
+            finished.notify_one();
         });
     }
     Ok(wait.max(Duration::from_millis(200)))

@@ -1,1 +1,8 @@
+//! Integration tests: the real binary and library against a fixture HTTP server on loopback and a
+//! temp SQLite file. No test touches the outside network.
 
+mod check;
+mod feedparser;
+mod http;
+mod pipeline;
+mod support;

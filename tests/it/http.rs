@@ -1,0 +1,205 @@
+//! The daemon over real loopback HTTP: caching headers, 304s, gzip, 404s, and a refresh that changes a
+//! feed invalidating the cached bytes.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    LAST_MODIFIED,
+};
+use syndic::config::Config;
+
+use crate::support::{Env, FixtureServer, Route, rss_feed, source};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn wait_for_body(client: &reqwest::Client, url: &str, want: &str) -> reqwest::Response {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let resp = client.get(url).send().await.unwrap();
+        let etag = resp.headers().get(ETAG).cloned();
+        let body = resp.text().await.unwrap();
+        if body.contains(want) {
+            // Fetch again so the caller gets an unread response for the same bytes.
+            let again = client.get(url).send().await.unwrap();
+            assert_eq!(again.headers().get(ETAG), etag.as_ref());
+            return again;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} never contained {want:?}; last body:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_serves_cached_feeds_with_etags_304_and_gzip() {
+    let server = FixtureServer::start();
+    server.set(
+        "/feed.xml",
+        Route::rss(rss_feed(
+            "Desk",
+            &[(
+                "x1",
+                "Japan and Korea sign fisheries pact",
+                "https://d.example/1",
+            )],
+        )),
+    );
+    // Poll every second (6-field cron) so a changed source shows up quickly.
+    let env = Env::with_poll(
+        &source("Desk", &server.url("/feed.xml"), &["asia"]),
+        "schedule = \"* * * * * *\"\ntimeout_secs = 5",
+    );
+    let config = Config::load(&env.config_path()).unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(syndic::daemon::run(
+        config,
+        async {
+            let _ = stop_rx.await;
+        },
+        move |addr| addr_tx.send(addr).unwrap(),
+    ));
+    let addr = tokio::task::spawn_blocking(move || addr_rx.recv_timeout(WAIT).unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let url = format!("{base}/feeds/asia.rss");
+
+    let resp = wait_for_body(&client, &url, "fisheries pact").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[CONTENT_TYPE],
+        "application/rss+xml; charset=utf-8"
+    );
+    let etag = resp.headers()[ETAG].to_str().unwrap().to_string();
+    let last_modified = resp.headers()[LAST_MODIFIED].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let identity = resp.bytes().await.unwrap();
+
+    let resp = client
+        .get(&url)
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(resp.headers()[ETAG].to_str().unwrap(), etag);
+    assert!(resp.bytes().await.unwrap().is_empty());
+
+    let resp = client
+        .get(&url)
+        .header(IF_MODIFIED_SINCE, &last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+
+    let resp = client
+        .get(&url)
+        .header(ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[CONTENT_ENCODING], "gzip");
+    let gz_etag = resp.headers()[ETAG].to_str().unwrap().to_string();
+    assert_ne!(gz_etag, etag, "the gzip representation has its own tag");
+    let compressed = resp.bytes().await.unwrap();
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, identity);
+    let resp = client
+        .get(&url)
+        .header(ACCEPT_ENCODING, "gzip")
+        .header(IF_NONE_MATCH, &gz_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+
+    let atom = client
+        .get(format!("{base}/feeds/all.atom"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(atom.status(), StatusCode::OK);
+    assert_eq!(
+        atom.headers()[CONTENT_TYPE],
+        "application/atom+xml; charset=utf-8"
+    );
+    assert!(atom.text().await.unwrap().contains("fisheries pact"));
+
+    for missing in [
+        "/feeds/sport.rss",
+        "/feeds/asia.txt",
+        "/feeds/asia",
+        "/nope",
+    ] {
+        let resp = client.get(format!("{base}{missing}")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{missing}");
+        assert!(
+            resp.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+    }
+    let sport = client
+        .get(format!("{base}/feeds/sport.rss"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sport.text().await.unwrap(), "unknown section \"sport\"\n");
+
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    // A refresh that changes the section drops the cached bytes: new body, new ETag.
+    server.set(
+        "/feed.xml",
+        Route::rss(rss_feed(
+            "Desk",
+            &[
+                (
+                    "x2",
+                    "Tokyo opens new harbour bridge",
+                    "https://d.example/2",
+                ),
+                (
+                    "x1",
+                    "Japan and Korea sign fisheries pact",
+                    "https://d.example/1",
+                ),
+            ],
+        )),
+    );
+    let resp = wait_for_body(&client, &url, "harbour bridge").await;
+    let new_etag = resp.headers()[ETAG].to_str().unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    let resp = client
+        .get(&url)
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "the old tag no longer matches"
+    );
+
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(WAIT, daemon)
+        .await
+        .expect("daemon stops on shutdown")
+        .unwrap()
+        .unwrap();
+}

@@ -1,0 +1,360 @@
+//! Test harness: a fixture HTTP server on 127.0.0.1:0, a temp folder with a config and database, and
+//! helpers to run the real `syndic` binary.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// How the fixture server answers one path.
+#[derive(Clone, Debug)]
+pub enum Route {
+    /// 200 with the body; answers `If-None-Match` with 304 when an etag is set.
+    Feed {
+        body: Vec<u8>,
+        content_type: String,
+        etag: Option<String>,
+    },
+    /// An empty response with this status.
+    Status(u16),
+    /// Sends nothing for this long, then a valid response (for timeouts).
+    Hang(Duration),
+    /// 200 with bytes that are no feed at all.
+    Garbage,
+}
+
+impl Route {
+    pub fn rss(body: impl Into<String>) -> Route {
+        Route::Feed {
+            body: body.into().into_bytes(),
+            content_type: "application/rss+xml; charset=utf-8".into(),
+            etag: None,
+        }
+    }
+
+    pub fn with_etag(self, tag: &str) -> Route {
+        match self {
+            Route::Feed {
+                body, content_type, ..
+            } => Route::Feed {
+                body,
+                content_type,
+                etag: Some(format!("\"{tag}\"")),
+            },
+            other => other,
+        }
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct Inner {
+    routes: HashMap<String, Route>,
+    log: Vec<Seen>,
+}
+
+/// A tiny HTTP/1.1 server (one thread per connection, `Connection: close`) serving fixture routes.
+#[derive(Clone)]
+pub struct FixtureServer {
+    pub addr: std::net::SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FixtureServer {
+    pub fn start() -> FixtureServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fixture server");
+        let addr = listener.local_addr().unwrap();
+        let inner: Arc<Mutex<Inner>> = Arc::default();
+        let shared = inner.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let shared = shared.clone();
+                thread::spawn(move || {
+                    let _ = handle(stream, &shared);
+                });
+            }
+        });
+        FixtureServer { addr, inner }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn set(&self, path: &str, route: Route) {
+        self.inner
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_string(), route);
+    }
+
+    /// Requests seen for a path, oldest first.
+    pub fn requests(&self, path: &str) -> Vec<Seen> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .log
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let route = shared.lock().unwrap().routes.get(&path).cloned();
+    let (status, extra, body): (u16, Vec<(String, String)>, Vec<u8>) = match route {
+        None => (404, vec![], b"no such fixture".to_vec()),
+        Some(Route::Status(code)) => (code, vec![], Vec::new()),
+        Some(Route::Garbage) => (
+            200,
+            vec![("Content-Type".into(), "application/rss+xml".into())],
+            b"\x00\x9f\x92<<<this is not a feed>>> {{{ \xff\xfe".to_vec(),
+        ),
+        Some(Route::Hang(d)) => {
+            thread::sleep(d);
+            (
+                200,
+                vec![],
+                b"<rss version=\"2.0\"><channel><title>late</title></channel></rss>".to_vec(),
+            )
+        }
+        Some(Route::Feed {
+            body,
+            content_type,
+            etag,
+        }) => {
+            let mut extra = vec![("Content-Type".to_string(), content_type)];
+            if let Some(tag) = &etag {
+                extra.push(("ETag".into(), tag.clone()));
+            }
+            let matches =
+                matches!((&etag, headers.get("if-none-match")), (Some(t), Some(inm)) if t == inm);
+            if matches {
+                (304, extra, Vec::new())
+            } else {
+                (200, extra, body)
+            }
+        }
+    };
+    shared.lock().unwrap().log.push(Seen {
+        path,
+        headers,
+        status,
+    });
+    let mut out = reader.into_inner();
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reason(status),
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    out.write_all(&body)?;
+    out.flush()?;
+    // Drain anything left so the client sees a clean close.
+    let _ = out.read(&mut [0u8; 64]);
+    Ok(())
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        304 => "Not Modified",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        _ => "Status",
+    }
+}
+
+/// An RSS 2.0 document with `(guid, title, link)` items.
+pub fn rss_feed(title: &str, items: &[(&str, &str, &str)]) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>http://example.invalid/</link><description>fixture</description>\n"
+    );
+    for (i, (guid, title, link)) in items.iter().enumerate() {
+        s.push_str(&format!(
+            "<item><guid isPermaLink=\"false\">{guid}</guid><title>{title}</title><link>{}</link><description>Summary of {title}.</description><pubDate>Fri, 27 Nov 2026 {:02}:00:00 +0000</pubDate></item>\n",
+            link.replace('&', "&amp;"),
+            10 - i.min(9)
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+/// The five sections of the example config, with a few keywords.
+pub const SECTIONS: &str = r#"
+[[section]]
+id = "asia"
+title = "Asia"
+keywords = ["Japan", "Korea"]
+
+[[section]]
+id = "world"
+title = "World"
+keywords = ["ceasefire"]
+
+[[section]]
+id = "business"
+title = "Business"
+keywords = ["stocks", "central bank"]
+
+[[section]]
+id = "debate"
+title = "Debate"
+keywords = ["Opinion"]
+
+[[section]]
+id = "lifestyle"
+title = "Lifestyle"
+keywords = ["recipe"]
+"#;
+
+/// A temp folder holding `feeds.toml` and the database.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// A config with the five sections, `extra` appended (sources), polling every `schedule`.
+    pub fn new(sources: &str) -> Env {
+        Env::with_poll(sources, "schedule = \"*/15 * * * *\"\ntimeout_secs = 5")
+    }
+
+    pub fn with_poll(sources: &str, poll: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test\"\n\n[storage]\ndatabase = \"test.db\"\n\n[poll]\n{poll}\n\n[output]\ntitle = \"Test News\"\nmax_items = 50\n{SECTIONS}\n{sources}"
+        );
+        std::fs::write(dir.path().join("feeds.toml"), text).unwrap();
+        Env { dir }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("feeds.toml")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `syndic --config <this config> ARGS`.
+    pub fn syndic(&self, args: &[&str]) -> Output {
+        syndic_with(&self.config_path(), args)
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.syndic(args);
+        assert!(
+            out.status.success(),
+            "syndic {args:?} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `syndic stories --json` parsed.
+    pub fn stories(&self, section: &str) -> Vec<serde_json::Value> {
+        let out = self.ok(&["stories", "--section", section, "--limit", "500", "--json"]);
+        serde_json::from_str(&out).unwrap()
+    }
+}
+
+pub fn syndic_with(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_syndic"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("SYNDIC_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run syndic")
+}
+
+/// A `[[source]]` block.
+pub fn source(name: &str, url: &str, sections: &[&str]) -> String {
+    let secs: Vec<String> = sections.iter().map(|s| format!("\"{s}\"")).collect();
+    format!(
+        "\n[[source]]\nname = \"{name}\"\nurl = \"{url}\"\nsections = [{}]\n",
+        secs.join(", ")
+    )
+}
+
+/// Titles of stories (their lead item's title) in a `stories --json` listing.
+pub fn titles(stories: &[serde_json::Value]) -> Vec<String> {
+    let mut t: Vec<String> = stories
+        .iter()
+        .map(|s| s["items"][0]["title"].as_str().unwrap().to_string())
+        .collect();
+    t.sort();
+    t
+}
+
+/// Python with feedparser: `$SYNDIC_PYTHON`, else the repo's `.venv` (made by `.ci/run`).
+pub fn feedparser_python() -> Option<PathBuf> {
+    let candidates = std::env::var_os("SYNDIC_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")]);
+    for py in candidates {
+        let ok = Command::new(&py)
+            .args(["-c", "import feedparser"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(py);
+        }
+    }
+    None
+}
+
+/// Skips a test (returns true) when an external checker is missing, but fails under CI.
+pub fn missing_tool(what: &str) -> bool {
+    let msg =
+        format!("{what} is not installed: run `bash .ci/run` (or `bash .ci/setup`) to install it");
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{msg}; CI must have it");
+    }
+    eprintln!("SKIPPED: {msg}");
+    true
+}
