@@ -361,9 +361,9 @@ mod tests {
             <item><title>Two</title><link>https://news.example.com/2#top</link></item>
             <item><title>Three</title><description>only text</description></item>
         </channel></rss>"#;
-        let feed = parse_feed(rss, None).unwrap();
+        let feed = parse_feed(rss, None, None).unwrap();
         let (_, a) = normalize(&feed, &base());
-        let (_, b) = normalize(&parse_feed(rss, None).unwrap(), &base());
+        let (_, b) = normalize(&parse_feed(rss, None, None).unwrap(), &base());
         assert_eq!(a, b, "same document, same items");
         assert_eq!(a[0].key, item_key(Some("abc"), None, "", None));
         assert_eq!(a[0].url.as_deref(), Some("https://news.example.com/1"));
@@ -374,7 +374,7 @@ mod tests {
         assert_eq!(a[2].key, item_key(None, None, "Three", Some("only text")));
         // Editing the title of an entry with a guid keeps its key.
         let edited = String::from_utf8_lossy(rss).replace("One", "One, updated");
-        let (_, c) = normalize(&parse_feed(edited.as_bytes(), None).unwrap(), &base());
+        let (_, c) = normalize(&parse_feed(edited.as_bytes(), None, None).unwrap(), &base());
         assert_eq!(c[0].key, a[0].key);
         assert_eq!(c[0].title, "One, updated");
     }
@@ -387,7 +387,7 @@ mod tests {
             <entry><id>urn:1</id><title type="html">&lt;i&gt;Big&lt;/i&gt; news</title><updated>2026-11-27T10:00:00Z</updated>
             <content type="html">&lt;p&gt;{long}&lt;/p&gt;</content><link href="/n/1"/><category term="asia" label="Asia"/></entry></feed>"#
         );
-        let (_, items) = normalize(&parse_feed(atom.as_bytes(), None).unwrap(), &base());
+        let (_, items) = normalize(&parse_feed(atom.as_bytes(), None, None).unwrap(), &base());
         let it = &items[0];
         assert_eq!(it.title, "Big news");
         assert!(it.summary.ends_with('…') && it.summary.chars().count() <= SUMMARY_CHARS + 1);

@@ -1,25 +1,140 @@
-//! Bytes → feed-rs's feed model, with one repair-and-retry pass for common breakage.
+//! Bytes → feed-rs's feed model, with a transcoding pre-pass and one repair-and-retry pass.
 //!
-//! feed-rs rejects a whole feed for one bare `&`, a control character or an `<rss>` whose version it does
-//! not know. Real feeds have all three, so on failure the document is repaired and parsed once more; the
-//! error of the first attempt is reported if the repair does not help.
+//! Transcoding: feed-rs (through quick-xml) only reads ASCII-compatible encodings, ignores the HTTP
+//! charset and panics on some UTF-16 documents, so every XML document is handed over as UTF-8: a BOM
+//! wins, then the XML declaration, then the HTTP `charset`, then UTF-8 if valid, else Windows-1252 (what
+//! undeclared "Latin-1" feeds really are).
+//!
+//! Repair: feed-rs rejects a whole feed for one bare `&`, a control character or an `<rss>` whose version
+//! it does not know. Real feeds have all three, so on failure the document is repaired and parsed once
+//! more; the error of the first attempt is reported if the repair does not help.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use feed_rs::model::Feed;
 
 #[derive(Debug, thiserror::Error)]
 #[error("not a feed: {0}")]
 pub struct ParseError(pub String);
 
-/// Parses RSS 0.9x/1.0/2.0, Atom or JSON Feed.
-pub fn parse_feed(body: &[u8], base: Option<&str>) -> Result<Feed, ParseError> {
-    match parse_once(body, base) {
+/// Parses RSS 0.9x/1.0/2.0, Atom or JSON Feed. `http_charset` is the `charset` of the HTTP
+/// `Content-Type`, if any.
+pub fn parse_feed(
+    body: &[u8],
+    base: Option<&str>,
+    http_charset: Option<&str>,
+) -> Result<Feed, ParseError> {
+    let body = to_utf8(body, http_charset);
+    match parse_once(&body, base) {
         Ok(feed) => Ok(feed),
-        Err(first) => match repair(body) {
+        Err(first) => match repair(&body) {
             Some(fixed) => parse_once(&fixed, base).map_err(|_| first),
             None => Err(first),
         },
     }
+}
+
+/// The `charset` parameter of a `Content-Type` value.
+pub fn charset_of(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches(['"', '\'']))
+    })
+}
+
+/// The document as UTF-8 (an XML declaration, if any, rewritten to say so).
+fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
+    if let Some((enc, bom_len)) = Encoding::for_bom(body) {
+        return if enc == UTF_8 {
+            Cow::Borrowed(&body[bom_len..])
+        } else {
+            Cow::Owned(decode_xml(&body[bom_len..], enc))
+        };
+    }
+    // UTF-16 without a BOM still starts with "<?" in two-byte units.
+    if body.starts_with(&[b'<', 0, b'?', 0]) {
+        return Cow::Owned(decode_xml(body, UTF_16LE));
+    }
+    if body.starts_with(&[0, b'<', 0, b'?']) {
+        return Cow::Owned(decode_xml(body, UTF_16BE));
+    }
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    if body.get(start) != Some(&b'<') {
+        return Cow::Borrowed(body); // JSON Feed (UTF-8 by spec) or not a feed at all
+    }
+    let declared = declared_encoding(&body[start..]);
+    let label = declared.as_deref().or(http_charset);
+    let enc = label.and_then(|l| Encoding::for_label(l.as_bytes()));
+    match enc {
+        Some(enc) if enc == UTF_8 || (enc == UTF_16LE || enc == UTF_16BE) => {
+            // A UTF-16 label on an ASCII-looking document is a lie; read it as UTF-8 (or 1252 below).
+            utf8_or_1252(body)
+        }
+        Some(enc) => Cow::Owned(decode_xml(body, enc)),
+        None => utf8_or_1252(body),
+    }
+}
+
+fn utf8_or_1252(body: &[u8]) -> Cow<'_, [u8]> {
+    if std::str::from_utf8(body).is_ok() {
+        Cow::Borrowed(body)
+    } else {
+        Cow::Owned(decode_xml(body, WINDOWS_1252))
+    }
+}
+
+/// Decodes with `enc` (invalid sequences become U+FFFD) and relabels the XML declaration as UTF-8.
+fn decode_xml(body: &[u8], enc: &'static Encoding) -> Vec<u8> {
+    let (text, _) = enc.decode_without_bom_handling(body);
+    relabel_utf8(&text).into_bytes()
+}
+
+/// The `encoding` of a leading `<?xml …?>` declaration.
+fn declared_encoding(doc: &[u8]) -> Option<String> {
+    let head = &doc[..doc.len().min(512)];
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let decl = String::from_utf8_lossy(&head[..end]);
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &rest[1..];
+    Some(value[..value.find(quote)?].trim().to_string())
+}
+
+fn relabel_utf8(text: &str) -> String {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with("<?xml")
+        && let Some(end) = trimmed.find("?>")
+    {
+        let decl = &trimmed[..end];
+        if let Some(at) = decl.find("encoding") {
+            let after = &decl[at..];
+            // encoding = "label" → drop it: without one, XML means UTF-8.
+            let len = after
+                .char_indices()
+                .filter(|(_, c)| *c == '"' || *c == '\'')
+                .nth(1)
+                .map_or(after.len(), |(i, _)| i + 1);
+            let mut out = String::with_capacity(text.len());
+            out.push_str(&trimmed[..at]);
+            out.push_str(&trimmed[at + len..]);
+            return out;
+        }
+    }
+    text.to_string()
 }
 
 fn parse_once(body: &[u8], base: Option<&str>) -> Result<Feed, ParseError> {
@@ -154,23 +269,23 @@ mod tests {
     #[test]
     fn parses_the_three_families() {
         let rss = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>http://x/</link><description>d</description><item><title>a</title><link>http://x/a</link></item></channel></rss>"#;
-        assert_eq!(parse_feed(rss, None).unwrap().entries.len(), 1);
+        assert_eq!(parse_feed(rss, None, None).unwrap().entries.len(), 1);
         let atom = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id><updated>2026-11-27T10:00:00Z</updated><entry><id>urn:e</id><title>e</title><updated>2026-11-27T10:00:00Z</updated></entry></feed>"#;
-        assert_eq!(parse_feed(atom, None).unwrap().entries[0].id, "urn:e");
+        assert_eq!(parse_feed(atom, None, None).unwrap().entries[0].id, "urn:e");
         let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[{"id":"1","title":"j","url":"http://x/j"}]}"#;
-        assert_eq!(parse_feed(json, None).unwrap().entries.len(), 1);
+        assert_eq!(parse_feed(json, None, None).unwrap().entries.len(), 1);
     }
 
     #[test]
     fn entries_without_guid_keep_an_empty_id() {
         let rss = br#"<rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>"#;
-        assert_eq!(parse_feed(rss, None).unwrap().entries[0].id, "");
+        assert_eq!(parse_feed(rss, None, None).unwrap().entries[0].id, "");
     }
 
     #[test]
     fn repairs_bare_ampersands_controls_and_odd_versions() {
         let rss = "<rss version=\"2.01\"><channel><title>A & B\u{1}</title><item><title>Q&A &amp; more</title></item></channel></rss>";
-        let feed = parse_feed(rss.as_bytes(), None).unwrap();
+        let feed = parse_feed(rss.as_bytes(), None, None).unwrap();
         assert_eq!(feed.title.unwrap().content, "A & B");
         assert_eq!(
             feed.entries[0].title.as_ref().unwrap().content,
@@ -180,10 +295,53 @@ mod tests {
 
     #[test]
     fn garbage_is_a_clear_error() {
-        let e = parse_feed(b"<html><body>hello</body></html>", None).unwrap_err();
+        let e = parse_feed(b"<html><body>hello</body></html>", None, None).unwrap_err();
         assert!(e.to_string().starts_with("not a feed"), "{e}");
-        assert!(parse_feed(b"\x00\x01binary", None).is_err());
-        assert!(parse_feed(b"", None).is_err());
+        assert!(parse_feed(b"\x00\x01binary", None, None).is_err());
+        assert!(parse_feed(b"", None, None).is_err());
+    }
+
+    #[test]
+    fn transcodes_to_utf8() {
+        let doc = "<?xml version=\"1.0\" encoding=\"utf-16\"?><rss version=\"2.0\"><channel><title>Café</title></channel></rss>";
+        let mut le = vec![0xff, 0xfe];
+        le.extend(doc.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(
+            parse_feed(&le, None, None).unwrap().title.unwrap().content,
+            "Café"
+        );
+        let be: Vec<u8> = doc.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(
+            parse_feed(&be, None, None).unwrap().title.unwrap().content,
+            "Café"
+        );
+
+        // Declared Latin-1, undeclared Latin-1, and a charset only in the HTTP header.
+        let latin = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>Caf\xe9</title></channel></rss>";
+        assert_eq!(
+            parse_feed(latin, None, None)
+                .unwrap()
+                .title
+                .unwrap()
+                .content,
+            "Café"
+        );
+        let bare = b"<rss version=\"2.0\"><channel><title>Caf\xe9</title></channel></rss>";
+        assert_eq!(
+            parse_feed(bare, None, None).unwrap().title.unwrap().content,
+            "Café"
+        );
+        let koi8 = b"<rss version=\"2.0\"><channel><title>\xf0\xd2\xc9\xd7\xc5\xd4</title></channel></rss>";
+        assert_eq!(
+            parse_feed(koi8, None, Some("koi8-r"))
+                .unwrap()
+                .title
+                .unwrap()
+                .content,
+            "Привет"
+        );
+        assert_eq!(charset_of("text/xml; Charset=\"KOI8-R\""), Some("KOI8-R"));
+        assert_eq!(charset_of("application/rss+xml"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::sync::{Mutex, Semaphore};
 use crate::config::{Config, SourceConfig};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher};
 use crate::normalize::{hex, normalize};
-use crate::parse::{ParseError, parse_feed};
+use crate::parse::{ParseError, charset_of, parse_feed};
 use crate::sections::Tagger;
 use crate::store::{FetchRecord, RefreshInput, RefreshStats, Store, StoreError};
 
@@ -195,7 +195,7 @@ async fn run(
     let now = Utc::now();
     let next = Some(ctx.config.schedule_of(source).next_due(now, &source.name));
     let fetched = ctx.fetcher.fetch(&source.url, &state.validators).await?;
-    let (body, validators, final_url) = match fetched {
+    let (body, validators, final_url, content_type) = match fetched {
         FetchOutcome::NotModified => {
             let rec = FetchRecord {
                 at: now,
@@ -213,8 +213,8 @@ async fn run(
             body,
             validators,
             final_url,
-            ..
-        } => (body, validators, final_url),
+            content_type,
+        } => (body, validators, final_url, content_type),
     };
     let body_hash = hex(&Sha256::digest(&body)[..16]);
     if state.body_hash.as_deref() == Some(body_hash.as_str()) {
@@ -233,7 +233,8 @@ async fn run(
 
     // Parsing is CPU work: keep it off the async workers.
     let (info, items) = tokio::task::spawn_blocking(move || {
-        let feed = parse_feed(&body, Some(final_url.as_str()))?;
+        let charset = content_type.as_deref().and_then(charset_of);
+        let feed = parse_feed(&body, Some(final_url.as_str()), charset)?;
         Ok::<_, ParseError>(normalize(&feed, &final_url))
     })
     .await

@@ -2,6 +2,7 @@
 //! temp SQLite file. No test touches the outside network.
 
 mod check;
+mod corpus;
 mod feedparser;
 mod http;
 mod pipeline;
