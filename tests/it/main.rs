@@ -4,6 +4,7 @@
 mod check;
 mod corpus;
 mod feedparser;
+mod fetch;
 mod http;
 mod pipeline;
 mod support;

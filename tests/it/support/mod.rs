@@ -27,6 +27,14 @@ pub enum Route {
     Hang(Duration),
     /// 200 with bytes that are no feed at all.
     Garbage,
+    /// Any status, headers and body (Content-Length is added).
+    Raw {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    /// 200 with no Content-Length and this many bytes of an endless-looking feed, ended by closing.
+    Unbounded(usize),
 }
 
 impl Route {
@@ -135,6 +143,20 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
         }
     }
     let route = shared.lock().unwrap().routes.get(&path).cloned();
+    if let Some(Route::Unbounded(total)) = route {
+        shared.lock().unwrap().log.push(Seen { path, headers, status: 200 });
+        let mut out = reader.into_inner();
+        out.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n\r\n<rss version=\"2.0\"><channel><title>big</title>")?;
+        let chunk = vec![b' '; 16 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            if out.write_all(&chunk).is_err() {
+                break; // the client gave up: that is the point
+            }
+            sent += chunk.len();
+        }
+        return Ok(());
+    }
     let (status, extra, body): (u16, Vec<(String, String)>, Vec<u8>) = match route {
         None => (404, vec![], b"no such fixture".to_vec()),
         Some(Route::Status(code)) => (code, vec![], Vec::new()),
@@ -143,6 +165,12 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
             vec![("Content-Type".into(), "application/rss+xml".into())],
             b"\x00\x9f\x92<<<this is not a feed>>> {{{ \xff\xfe".to_vec(),
         ),
+        Some(Route::Raw {
+            status,
+            headers,
+            body,
+        }) => (status, headers, body),
+        Some(Route::Unbounded(_)) => unreachable!("handled above"),
         Some(Route::Hang(d)) => {
             thread::sleep(d);
             (
@@ -195,6 +223,7 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        301 => "Moved Permanently",
         304 => "Not Modified",
         404 => "Not Found",
         429 => "Too Many Requests",
