@@ -40,19 +40,31 @@ struct Limits {
 }
 
 impl Context {
-    /// Registers the config's sources in the store and prepares the client and tagger.
+    /// Registers the config's sources in the store, re-applies the section rules to the stories within
+    /// the dedupe window (the rules may have changed since they were tagged), and prepares the client.
     pub async fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Context> {
         let fetcher = Fetcher::new(&config.poll)?;
         let sources = config.sources.clone();
         let source_ids = store.call(move |s| s.sync_sources(&sources)).await?;
-        let source_sections = config
-            .sources
-            .iter()
-            .map(|s| (s.name.clone(), s.sections.clone()))
-            .collect();
+        let source_sections: Arc<HashMap<String, Vec<String>>> = Arc::new(
+            config
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), s.sections.clone()))
+                .collect(),
+        );
+        let tagger = Arc::new(Tagger::new(&config.sections));
+        let since = Utc::now()
+            - chrono::Duration::from_std(config.dedupe.window)
+                .unwrap_or(chrono::Duration::hours(72));
+        let (t, ss) = (tagger.clone(), source_sections.clone());
+        let retagged = store.call(move |s| s.retag_since(since, &t, &ss)).await?;
+        if !retagged.is_empty() {
+            tracing::info!(sections = ?retagged, "section rules changed: recent stories retagged");
+        }
         Ok(Context {
-            tagger: Arc::new(Tagger::new(&config.sections)),
-            source_sections: Arc::new(source_sections),
+            tagger,
+            source_sections,
             source_ids: Arc::new(source_ids),
             limits: Arc::new(Limits {
                 global: Semaphore::new(config.poll.concurrency),

@@ -70,9 +70,12 @@ impl Story {
         &self.items[0]
     }
 
-    /// Publication date of the story: its lead's, else when syndic first saw it.
+    /// Publication date of the story: its lead's, else when syndic first saw it. Never later than first
+    /// seen: a date in the future (a wrong time zone, a scheduled post) would pin it to the top of readers.
     pub fn published(&self) -> DateTime<Utc> {
-        self.lead().published.unwrap_or(self.first_seen)
+        self.lead()
+            .published
+            .map_or(self.first_seen, |p| p.min(self.first_seen))
     }
 }
 
@@ -157,6 +160,33 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Re-applies the section rules to every story first seen since `since` (after a config change:
+    /// new keywords, a source's sections edited). Returns the sections whose feeds changed.
+    pub fn retag_since(
+        &self,
+        since: DateTime<Utc>,
+        tagger: &Tagger,
+        source_sections: &HashMap<String, Vec<String>>,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare("SELECT id FROM stories WHERE first_seen >= ?1")?;
+            stmt.query_map([to_ms(since)], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut changed = BTreeSet::new();
+        for id in ids {
+            let (before, after) = retag(&tx, id, tagger, source_sections)?;
+            if before != after {
+                changed.extend(before.into_iter().chain(after));
+                changed.insert(ALL_SECTION.to_string());
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
     }
 
     /// Counts of (items, stories), for summaries and tests.
@@ -317,8 +347,9 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
             "UPDATE stories SET updated = ?2 WHERE id = ?1",
             params![story_id, now_ms],
         )?;
-        let changed = retag(tx, story_id, input.tagger, input.source_sections)?;
-        stats.changed_sections.extend(changed);
+        let (before, after) = retag(tx, story_id, input.tagger, input.source_sections)?;
+        stats.changed_sections.extend(before);
+        stats.changed_sections.extend(after);
         stats.changed_sections.insert(ALL_SECTION.to_string());
     }
     Ok(stats)
@@ -392,13 +423,16 @@ fn candidates(
     Ok(out)
 }
 
-/// Recomputes a story's sections from all its items; returns every section it was or now is in.
+/// Sections before and after a retag.
+type Retagged = (Vec<String>, Vec<String>);
+
+/// Recomputes a story's sections from all its items; returns its sections before and after.
 fn retag(
     tx: &Transaction<'_>,
     story_id: i64,
     tagger: &Tagger,
     source_sections: &HashMap<String, Vec<String>>,
-) -> Result<BTreeSet<String>, StoreError> {
+) -> Result<Retagged, StoreError> {
     let rows: Vec<(String, String, String)> = {
         let mut stmt = tx.prepare_cached(
             "SELECT src.name, i.title, i.summary FROM items i JOIN sources src ON src.id = i.source_id
@@ -438,7 +472,8 @@ fn retag(
             ins.execute(params![story_id, section, origin])?;
         }
     }
-    Ok(old.into_iter().chain(new).map(|(s, _)| s).collect())
+    let names = |v: Vec<(String, String)>| v.into_iter().map(|(s, _)| s).collect();
+    Ok((names(old), names(new)))
 }
 
 /// Public story id: stable for the same first item of the same source, even across database rebuilds.

@@ -15,7 +15,10 @@ fn sources_json(env: &Env) -> Vec<serde_json::Value> {
 fn bodies_over_max_bytes_are_refused_while_streaming() {
     let server = FixtureServer::start();
     server.set("/endless.xml", Route::Unbounded(64 * 1024 * 1024));
-    let big = rss_feed("Big", &[("b1", &"long ".repeat(1000), "https://b.example/1")]);
+    let big = rss_feed(
+        "Big",
+        &[("b1", &"long ".repeat(1000), "https://b.example/1")],
+    );
     server.set("/declared.xml", Route::rss(big));
     let env = Env::with_poll(
         &format!(
@@ -26,8 +29,14 @@ fn bodies_over_max_bytes_are_refused_while_streaming() {
         "timeout_secs = 20\nmax_bytes = 4096",
     );
     let out = env.ok(&["poll"]);
-    assert!(out.contains("error    Endless: fetch: body larger than the 4096-byte limit"), "{out}");
-    assert!(out.contains("error    Declared: fetch: body larger than the 4096-byte limit"), "{out}");
+    assert!(
+        out.contains("error    Endless: fetch: body larger than the 4096-byte limit"),
+        "{out}"
+    );
+    assert!(
+        out.contains("error    Declared: fetch: body larger than the 4096-byte limit"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -64,13 +73,22 @@ fn gzip_redirects_user_agent_and_relative_links() {
     assert!(out.contains("ok       Zed: 1 entries, 1 new"), "{out}");
     let stories = env.stories("business");
     let url = stories[0]["items"][0]["url"].as_str().unwrap();
-    assert_eq!(url, server.url("/stories/cbdc"), "relative to the final URL, tracking removed");
+    assert_eq!(
+        url,
+        server.url("/stories/cbdc"),
+        "relative to the final URL, tracking removed"
+    );
     let seen = server.requests("/news/feed.xml");
     assert_eq!(
         seen[0].headers.get("user-agent").map(String::as_str),
         Some("syndic-test/1.0 (+mailto:ops@example.org)")
     );
-    assert!(seen[0].headers.get("accept-encoding").is_some_and(|v| v.contains("gzip")));
+    assert!(
+        seen[0]
+            .headers
+            .get("accept-encoding")
+            .is_some_and(|v| v.contains("gzip"))
+    );
 }
 
 #[test]
@@ -86,10 +104,16 @@ fn retry_after_pushes_the_next_check_back() {
     );
     let env = Env::new(&source("Busy", &server.url("/busy.xml"), &[]));
     let out = env.ok(&["poll"]);
-    assert!(out.contains("error    Busy: fetch: HTTP 429 (retry after 7200s)"), "{out}");
+    assert!(
+        out.contains("error    Busy: fetch: HTTP 429 (retry after 7200s)"),
+        "{out}"
+    );
     let s = &sources_json(&env)[0];
     let next: chrono::DateTime<Utc> = s["next_check_at"].as_str().unwrap().parse().unwrap();
-    assert!(next > Utc::now() + chrono::Duration::seconds(7000), "{next}");
+    assert!(
+        next > Utc::now() + chrono::Duration::seconds(7000),
+        "{next}"
+    );
     assert_eq!(s["error_streak"], 1);
 }
 
@@ -97,7 +121,8 @@ fn retry_after_pushes_the_next_check_back() {
 fn the_http_charset_applies_when_the_document_declares_none() {
     let server = FixtureServer::start();
     // "Привет, мир: Japan" in KOI8-R, no XML declaration.
-    let mut body = b"<rss version=\"2.0\"><channel><title>K</title><item><guid>k1</guid><title>".to_vec();
+    let mut body =
+        b"<rss version=\"2.0\"><channel><title>K</title><item><guid>k1</guid><title>".to_vec();
     body.extend_from_slice(b"\xf0\xd2\xc9\xd7\xc5\xd4, \xcd\xc9\xd2: Japan</title><link>https://k.example/1</link></item></channel></rss>");
     server.set(
         "/koi8.xml",

@@ -3,6 +3,7 @@
 
 mod check;
 mod corpus;
+mod daemon;
 mod feedparser;
 mod fetch;
 mod http;

@@ -319,3 +319,40 @@ fn offline_example_merges_the_sample_feeds() {
         "{text}"
     );
 }
+
+#[test]
+fn feeds_hold_at_most_max_items_newest_first() {
+    let server = FixtureServer::start();
+    let items: Vec<(String, String, String)> = (0..6)
+        .map(|i| {
+            (
+                format!("g{i}"),
+                format!("Central bank story number {i}"),
+                format!("https://c.example/{i}"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    // rss_feed dates item i at 10-i o'clock: item 0 is the newest.
+    server.set("/c.xml", Route::rss(rss_feed("C", &refs)));
+    let env = Env::new(&source("C", &server.url("/c.xml"), &[]));
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    std::fs::write(
+        env.config_path(),
+        text.replace("max_items = 50", "max_items = 2"),
+    )
+    .unwrap();
+    env.ok(&["poll"]);
+    let out = env.path("public");
+    env.ok(&["render", "--out", out.to_str().unwrap()]);
+    for section in ["all", "business"] {
+        let rss = std::fs::read_to_string(out.join(format!("feeds/{section}.rss"))).unwrap();
+        assert_eq!(rss.matches("<item>").count(), 2, "{rss}");
+        let first = rss.find("story number 0").expect("newest first");
+        let second = rss.find("story number 1").expect("second newest");
+        assert!(first < second, "{rss}");
+    }
+}

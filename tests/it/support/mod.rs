@@ -144,7 +144,11 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
     }
     let route = shared.lock().unwrap().routes.get(&path).cloned();
     if let Some(Route::Unbounded(total)) = route {
-        shared.lock().unwrap().log.push(Seen { path, headers, status: 200 });
+        shared.lock().unwrap().log.push(Seen {
+            path,
+            headers,
+            status: 200,
+        });
         let mut out = reader.into_inner();
         out.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n\r\n<rss version=\"2.0\"><channel><title>big</title>")?;
         let chunk = vec![b' '; 16 * 1024];
