@@ -8,4 +8,5 @@ mod feedparser;
 mod fetch;
 mod http;
 mod pipeline;
+mod readers;
 mod support;

@@ -1,0 +1,147 @@
+//! Real feed readers and XML tools accept the output: newsboat subscribes to every feed over loopback
+//! HTTP, xmllint checks every rendered file. Both are installed by `.ci/setup`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use syndic::config::Config;
+
+use crate::pipeline::{QUAKE, STOCKS, SUMMIT, TALKS, two_desks};
+use crate::support::missing_tool;
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// (section, lead titles) after polling `two_desks`.
+fn expected() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("all", vec![QUAKE, SUMMIT, STOCKS, TALKS]),
+        ("asia", vec![QUAKE, SUMMIT, STOCKS]),
+        ("world", vec![QUAKE, SUMMIT, TALKS]),
+        ("business", vec![STOCKS]),
+        ("debate", vec![]),
+        ("lifestyle", vec![]),
+    ]
+}
+
+#[test]
+fn xmllint_finds_every_output_well_formed() {
+    if !have("xmllint") && missing_tool("xmllint (Debian libxml2-utils)") {
+        return;
+    }
+    let (_server, env) = two_desks();
+    env.ok(&["poll"]);
+    let out = env.path("public");
+    env.ok(&["render", "--out", out.to_str().unwrap()]);
+    let mut files: Vec<_> = std::fs::read_dir(out.join("feeds"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 12);
+    let lint = Command::new("xmllint")
+        .arg("--noout")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "xmllint:\n{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newsboat_reads_every_feed_over_http() {
+    if !have("newsboat") && missing_tool("newsboat") {
+        return;
+    }
+    let (_server, env) = two_desks();
+    env.ok(&["poll"]);
+    let config = Config::load(&env.config_path()).unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(syndic::daemon::run(
+        config,
+        async {
+            let _ = stop_rx.await;
+        },
+        move |addr| addr_tx.send(addr).unwrap(),
+    ));
+    let addr =
+        tokio::task::spawn_blocking(move || addr_rx.recv_timeout(Duration::from_secs(60)).unwrap())
+            .await
+            .unwrap();
+
+    let home = env.path("newsboat");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut urls = String::new();
+    for (section, _) in expected() {
+        for ext in ["rss", "atom"] {
+            urls.push_str(&format!("http://{addr}/feeds/{section}.{ext}\n"));
+        }
+    }
+    std::fs::write(home.join("urls"), &urls).unwrap();
+    std::fs::write(home.join("config"), "").unwrap();
+    let cache = home.join("cache.db");
+    let home2 = home.clone();
+    let cache2 = cache.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("newsboat")
+            .env("HOME", &home2)
+            .arg("-u")
+            .arg(home2.join("urls"))
+            .arg("-c")
+            .arg(&cache2)
+            .arg("-C")
+            .arg(home2.join("config"))
+            .args(["-x", "reload"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "newsboat failed:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    stop_tx.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+
+    check_cache(&cache, &addr.to_string());
+}
+
+fn check_cache(cache: &Path, addr: &str) {
+    let db = rusqlite::Connection::open(cache).unwrap();
+    for (section, titles) in expected() {
+        for ext in ["rss", "atom"] {
+            let url = format!("http://{addr}/feeds/{section}.{ext}");
+            let feed_title: String = db
+                .query_row(
+                    "SELECT title FROM rss_feed WHERE rssurl = ?1",
+                    [&url],
+                    |r| r.get(0),
+                )
+                .unwrap_or_else(|e| panic!("newsboat has no feed {url}: {e}"));
+            assert!(feed_title.starts_with("Test News: "), "{url}: {feed_title}");
+            let mut stmt = db
+                .prepare("SELECT title FROM rss_item WHERE feedurl = ?1 ORDER BY title")
+                .unwrap();
+            let got: Vec<String> = stmt
+                .query_map([&url], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let mut want: Vec<String> = titles.iter().map(|t| t.to_string()).collect();
+            want.sort();
+            assert_eq!(got, want, "{url}");
+        }
+    }
+}
