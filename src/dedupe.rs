@@ -54,7 +54,7 @@ pub struct Candidate {
 /// What to do with an incoming item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// The source already has it: update in place.
+    /// The source already has it (in this story): update it in place.
     SameItem(i64),
     /// Another item reports the same news: join that story.
     JoinStory(i64),

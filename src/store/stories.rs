@@ -202,7 +202,6 @@ impl Store {
 
 /// The stored copy of an item, for change detection.
 struct Stored {
-    id: i64,
     story_id: i64,
     fields: ItemFields,
 }
@@ -257,31 +256,7 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
         let title_fp = dedupe::title_fingerprint(&item.title);
         let decision = match find_item(tx, input.source_id, &item.key)? {
             Some(stored) if stored.fields == fields => continue,
-            Some(stored) => {
-                tx.execute(
-                    "UPDATE items SET url = ?2, url_key = ?3, title = ?4, title_fp = ?5, summary = ?6,
-                        content = ?7, author = ?8, categories = ?9, published = ?10, updated = ?11,
-                        changed_at = ?12
-                     WHERE id = ?1",
-                    params![
-                        stored.id,
-                        fields.url,
-                        url_key,
-                        fields.title,
-                        title_fp,
-                        fields.summary,
-                        fields.content,
-                        fields.author,
-                        fields.categories,
-                        fields.published,
-                        fields.updated,
-                        now_ms
-                    ],
-                )?;
-                stats.updated_items += 1;
-                touched.insert(stored.story_id);
-                Decision::SameItem(stored.id)
-            }
+            Some(stored) => Decision::SameItem(stored.story_id),
             None => {
                 let candidates =
                     candidates(tx, url_key.as_deref(), &title_fp, input.now - input.window)?;
@@ -298,8 +273,12 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
             }
         };
         let story_id = match decision {
-            Decision::SameItem(_) => continue,
+            Decision::SameItem(story_id) => {
+                stats.updated_items += 1;
+                story_id
+            }
             Decision::JoinStory(id) => {
+                stats.new_items += 1;
                 stats.joined += 1;
                 id
             }
@@ -312,33 +291,40 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
                         fields.published.unwrap_or(now_ms).min(now_ms)
                     ],
                 )?;
+                stats.new_items += 1;
                 stats.new_stories += 1;
                 tx.last_insert_rowid()
             }
         };
-        tx.execute(
+        // One statement for both cases: a known (source, key) keeps its story and first_seen.
+        tx.prepare_cached(
             "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
                 content, author, categories, published, updated, first_seen, changed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
-            params![
-                input.source_id,
-                item.key,
-                story_id,
-                item.guid,
-                fields.url,
-                url_key,
-                fields.title,
-                title_fp,
-                fields.summary,
-                fields.content,
-                fields.author,
-                fields.categories,
-                fields.published,
-                fields.updated,
-                now_ms
-            ],
-        )?;
-        stats.new_items += 1;
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)
+             ON CONFLICT (source_id, key) DO UPDATE SET
+                guid = excluded.guid, url = excluded.url, url_key = excluded.url_key,
+                title = excluded.title, title_fp = excluded.title_fp, summary = excluded.summary,
+                content = excluded.content, author = excluded.author, categories = excluded.categories,
+                published = excluded.published, updated = excluded.updated,
+                changed_at = excluded.changed_at",
+        )?
+        .execute(params![
+            input.source_id,
+            item.key,
+            story_id,
+            item.guid,
+            fields.url,
+            url_key,
+            fields.title,
+            title_fp,
+            fields.summary,
+            fields.content,
+            fields.author,
+            fields.categories,
+            fields.published,
+            fields.updated,
+            now_ms
+        ])?;
         touched.insert(story_id);
     }
 
@@ -361,23 +347,22 @@ fn find_item(
     key: &str,
 ) -> Result<Option<Stored>, StoreError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT id, story_id, url, title, summary, content, author, categories, published, updated
+        "SELECT story_id, url, title, summary, content, author, categories, published, updated
          FROM items WHERE source_id = ?1 AND key = ?2",
     )?;
     Ok(stmt
         .query_row(params![source_id, key], |r| {
             Ok(Stored {
-                id: r.get(0)?,
-                story_id: r.get(1)?,
+                story_id: r.get(0)?,
                 fields: ItemFields {
-                    url: r.get(2)?,
-                    title: r.get(3)?,
-                    summary: r.get(4)?,
-                    content: r.get(5)?,
-                    author: r.get(6)?,
-                    categories: r.get(7)?,
-                    published: r.get(8)?,
-                    updated: r.get(9)?,
+                    url: r.get(1)?,
+                    title: r.get(2)?,
+                    summary: r.get(3)?,
+                    content: r.get(4)?,
+                    author: r.get(5)?,
+                    categories: r.get(6)?,
+                    published: r.get(7)?,
+                    updated: r.get(8)?,
                 },
             })
         })
