@@ -69,14 +69,22 @@ impl Rendered {
 /// Shared state of the HTTP server.
 pub struct AppState {
     ctx: RwLock<Context>,
-    cache: Mutex<HashMap<(String, Format), Arc<Rendered>>>,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    feeds: HashMap<(String, Format), Arc<Rendered>>,
+    /// Bumped by every invalidation. A render that started before an invalidation may have read the
+    /// old stories, so it is served but not cached.
+    generation: u64,
 }
 
 impl AppState {
     pub fn new(ctx: Context) -> Arc<AppState> {
         Arc::new(AppState {
             ctx: RwLock::new(ctx),
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
         })
     }
 
@@ -87,15 +95,26 @@ impl AppState {
     /// Swaps in a reloaded config; every cached feed is dropped (titles or sections may have changed).
     pub fn replace_context(&self, ctx: Context) {
         *self.ctx.write().unwrap_or_else(|e| e.into_inner()) = ctx;
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut cache = self.lock_cache();
+        cache.feeds.clear();
+        cache.generation += 1;
     }
 
     /// Drops the cached feeds of these sections.
     pub fn invalidate<'a>(&self, sections: impl IntoIterator<Item = &'a str>) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.lock_cache();
+        let mut any = false;
         for s in sections {
-            cache.retain(|(sec, _), _| sec != s);
+            cache.feeds.retain(|(sec, _), _| sec != s);
+            any = true;
         }
+        if any {
+            cache.generation += 1;
+        }
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn feed(
@@ -104,14 +123,13 @@ impl AppState {
         format: Format,
     ) -> Result<Option<Arc<Rendered>>, StoreError> {
         let key = (section.to_string(), format);
-        if let Some(hit) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(Some(hit.clone()));
-        }
+        let generation = {
+            let cache = self.lock_cache();
+            if let Some(hit) = cache.feeds.get(&key) {
+                return Ok(Some(hit.clone()));
+            }
+            cache.generation
+        };
         let ctx = self.context();
         let section2 = section.to_string();
         let built = ctx
@@ -120,10 +138,10 @@ impl AppState {
             .await?;
         Ok(built.map(|r| {
             let r = Arc::new(r);
-            self.cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key, r.clone());
+            let mut cache = self.lock_cache();
+            if cache.generation == generation {
+                cache.feeds.insert(key, r.clone());
+            }
             r
         }))
     }

@@ -14,6 +14,11 @@ use crate::dedupe::{self, Candidate, Decision, Probe};
 use crate::normalize::{Item, hex};
 use crate::sections::{ItemText, Tagger};
 
+/// The order of a story's items; the first is the representative. Earliest seen first; among items seen
+/// in the same poll, the earliest published, then the source listed first in the config (so the choice
+/// does not depend on which server answered first).
+const ITEM_ORDER: &str = "i.first_seen, COALESCE(i.published, i.first_seen), i.source_id, i.id";
+
 /// Everything one refresh writes, in one transaction.
 pub struct RefreshInput<'a> {
     pub source_id: i64,
@@ -117,12 +122,12 @@ impl Store {
                 ids.push(r?);
             }
         }
-        let mut items_stmt = conn.prepare_cached(
+        let mut items_stmt = conn.prepare_cached(&format!(
             "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
-                    i.published, i.first_seen
-             FROM items i JOIN sources src ON src.id = i.source_id
-             WHERE i.story_id = ?1 ORDER BY i.first_seen, i.id",
-        )?;
+                        i.published, i.first_seen
+                 FROM items i JOIN sources src ON src.id = i.source_id
+                 WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
+        ))?;
         let mut sections_stmt = conn.prepare_cached(
             "SELECT section FROM story_sections WHERE story_id = ?1 ORDER BY section",
         )?;
@@ -420,8 +425,10 @@ fn retag(
 ) -> Result<Retagged, StoreError> {
     let rows: Vec<(String, String, String)> = {
         let mut stmt = tx.prepare_cached(
-            "SELECT src.name, i.title, i.summary FROM items i JOIN sources src ON src.id = i.source_id
-             WHERE i.story_id = ?1 ORDER BY i.first_seen, i.id",
+            &format!(
+                "SELECT src.name, i.title, i.summary FROM items i JOIN sources src ON src.id = i.source_id
+                 WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
+            ),
         )?;
         stmt.query_map([story_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?
