@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,8 +28,9 @@ use crate::store::{Store, StoreError};
 #[derive(Debug)]
 pub struct Rendered {
     pub format: Format,
-    pub body: Vec<u8>,
-    pub gzip: Vec<u8>,
+    /// Shared, so serving a cached feed copies no bytes.
+    pub body: Bytes,
+    pub gzip: Bytes,
     /// Strong ETag of the identity body (quoted).
     pub etag: String,
     pub last_modified: DateTime<Utc>,
@@ -54,8 +55,8 @@ impl Rendered {
         let gzip = gz.finish().expect("writing to a Vec cannot fail");
         Ok(Some(Rendered {
             format,
-            body,
-            gzip,
+            body: body.into(),
+            gzip: gzip.into(),
             etag,
             last_modified: render::last_updated(&stories),
         }))
