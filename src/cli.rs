@@ -1,6 +1,6 @@
 //! Command-line interface: clap definitions and the commands behind them.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -131,14 +131,28 @@ async fn poll(config: Config, only: Option<&str>) -> anyhow::Result<()> {
         .collect();
     let (mut new_items, mut errors, mut total) = (0, 0, 0);
     let mut stdout = std::io::stdout();
+    // On a terminal, a progress line on stderr says how many are still running.
+    let progress = std::io::stderr().is_terminal();
+    let show = |done: usize| {
+        if progress {
+            eprint!("\r\x1b[2K{done}/{} sources polled…", selected.len());
+        }
+    };
+    show(0);
     while let Some(report) = pending.next().await {
         total += 1;
         if let Outcome::Updated(s) = &report.outcome {
             new_items += s.new_items;
         }
         errors += usize::from(report.is_error());
+        if progress {
+            eprint!("\r\x1b[2K");
+        }
         writeln!(stdout, "{report}")?;
         stdout.flush()?;
+        if total < selected.len() {
+            show(total);
+        }
     }
     let (items, stories) = store.call(|s| s.counts()).await?;
     println!(
