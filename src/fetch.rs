@@ -48,17 +48,6 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// A short word for status columns.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FetchError::Timeout(_) => "timeout",
-            FetchError::Status { .. } => "http",
-            FetchError::TooLarge(_) => "too-large",
-            FetchError::Network(_) => "network",
-            FetchError::File(_) => "file",
-        }
-    }
-
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,

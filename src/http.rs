@@ -148,7 +148,7 @@ impl AppState {
     }
 }
 
-/// The router. Built as a function so tests can drive it with `tower::ServiceExt::oneshot`.
+/// The router, built as a function so it can be served or embedded on its own.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(index))

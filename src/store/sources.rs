@@ -126,14 +126,6 @@ impl Store {
         write_fetch_record(&conn, source_id, rec)
     }
 
-    pub fn set_next_check(&self, source_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.lock().execute(
-            "UPDATE sources SET next_check_at = ?2 WHERE id = ?1",
-            params![source_id, to_ms(at)],
-        )?;
-        Ok(())
-    }
-
     /// `(id, next_check_at)` of every active source; `None` means "never checked: due now".
     pub fn next_checks(&self) -> Result<Vec<NextCheck>, StoreError> {
         let conn = self.lock();
