@@ -162,6 +162,28 @@ async fn daemon_serves_cached_feeds_with_etags_304_and_gzip() {
     let health = client.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 
+    let head = client.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()[ETAG].to_str().unwrap(), etag);
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    let index = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for link in [
+        "/feeds/all.rss",
+        "/feeds/all.atom",
+        "/feeds/asia.rss",
+        "/feeds/lifestyle.atom",
+    ] {
+        assert!(index.contains(&format!("href=\"{link}\"")), "{index}");
+    }
+
     // A refresh that changes the section drops the cached bytes: new body, new ETag.
     server.set(
         "/feed.xml",
