@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::pipeline::{QUAKE, STOCKS, SUMMIT, TALKS, two_desks};
+use crate::pipeline::{two_desks, two_desks_sections};
 use crate::support::{feedparser_python, missing_tool};
 
 const CHECK: &str = r#"
@@ -48,21 +48,8 @@ fn rss_and_atom_outputs_parse_cleanly_with_feedparser() {
     let out = env.path("public");
     env.ok(&["render", "--out", out.to_str().unwrap()]);
 
-    // Expected entries per section: the lead item's title and link of each story.
-    let quake = (QUAKE, "https://a.example/japan-quake");
-    let summit = (SUMMIT, "https://a.example/seoul-summit");
-    let stocks = (STOCKS, "https://a.example/chip-stocks");
-    let talks = (TALKS, "https://b.example/2026/geneva");
-    let sections: [(&str, Vec<(&str, &str)>); 6] = [
-        ("all", vec![quake, summit, stocks, talks]),
-        ("asia", vec![quake, summit, stocks]),
-        ("world", vec![quake, summit, talks]),
-        ("business", vec![stocks]),
-        ("debate", vec![]),
-        ("lifestyle", vec![]),
-    ];
     let mut cases = Vec::new();
-    for (section, entries) in &sections {
+    for (section, entries) in &two_desks_sections() {
         for (ext, version) in [("rss", "rss20"), ("atom", "atom10")] {
             cases.push(serde_json::json!({
                 "file": out.join(format!("feeds/{section}.{ext}")),

@@ -9,9 +9,8 @@ use reqwest::header::{
     ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
     LAST_MODIFIED,
 };
-use syndic::config::Config;
 
-use crate::support::{Env, FixtureServer, Route, rss_feed, source};
+use crate::support::{Env, FixtureServer, InProcessDaemon, Route, rss_feed, source};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -54,20 +53,8 @@ async fn daemon_serves_cached_feeds_with_etags_304_and_gzip() {
         &source("Desk", &server.url("/feed.xml"), &["asia"]),
         "schedule = \"* * * * * *\"\ntimeout_secs = 5",
     );
-    let config = Config::load(&env.config_path()).unwrap();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(syndic::daemon::run(
-        config,
-        async {
-            let _ = stop_rx.await;
-        },
-        move |addr| addr_tx.send(addr).unwrap(),
-    ));
-    let addr = tokio::task::spawn_blocking(move || addr_rx.recv_timeout(WAIT).unwrap())
-        .await
-        .unwrap();
-    let base = format!("http://{addr}");
+    let daemon = InProcessDaemon::start(&env).await;
+    let base = format!("http://{}", daemon.addr);
     let client = reqwest::Client::builder().no_gzip().build().unwrap();
     let url = format!("{base}/feeds/asia.rss");
 
@@ -218,10 +205,5 @@ async fn daemon_serves_cached_feeds_with_etags_304_and_gzip() {
         "the old tag no longer matches"
     );
 
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(WAIT, daemon)
-        .await
-        .expect("daemon stops on shutdown")
-        .unwrap()
-        .unwrap();
+    daemon.stop().await;
 }

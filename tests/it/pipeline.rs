@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use crate::support::{Env, FixtureServer, Route, rss_feed, source, titles};
 
-pub(crate) const QUAKE: &str = "Quake shakes northern Japan, no tsunami warning";
-pub(crate) const SUMMIT: &str = "Seoul hosts regional trade summit";
-pub(crate) const STOCKS: &str = "Markets rally as chip stocks surge";
-pub(crate) const TALKS: &str = "Ceasefire talks resume in Geneva";
+const QUAKE: &str = "Quake shakes northern Japan, no tsunami warning";
+const SUMMIT: &str = "Seoul hosts regional trade summit";
+const STOCKS: &str = "Markets rally as chip stocks surge";
+const TALKS: &str = "Ceasefire talks resume in Geneva";
 const QUAKE_B: &str = "Strong earthquake hits Hokkaido";
 
 /// Two desks whose feeds share two stories: one article URL (with and without `utm_` parameters) and
@@ -47,6 +47,23 @@ pub(crate) fn two_desks() -> (FixtureServer, Env) {
         source("World Desk", &server.url("/world.xml"), &["world"])
     ));
     (server, env)
+}
+
+/// What every output of `two_desks` must list after one poll: per section, the (title, link) of each
+/// story's lead item. The Asia Desk is listed first in the config, so its items lead where both report.
+pub(crate) fn two_desks_sections() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    let quake = (QUAKE, "https://a.example/japan-quake");
+    let summit = (SUMMIT, "https://a.example/seoul-summit");
+    let stocks = (STOCKS, "https://a.example/chip-stocks");
+    let talks = (TALKS, "https://b.example/2026/geneva");
+    vec![
+        ("all", vec![quake, summit, stocks, talks]),
+        ("asia", vec![quake, summit, stocks]),
+        ("world", vec![quake, summit, talks]),
+        ("business", vec![stocks]),
+        ("debate", vec![]),
+        ("lifestyle", vec![]),
+    ]
 }
 
 #[test]

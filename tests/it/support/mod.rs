@@ -344,6 +344,46 @@ pub fn syndic_with(config: &Path, args: &[&str]) -> Output {
         .expect("run syndic")
 }
 
+/// `syndic::daemon::run` on this config inside the test's runtime, stopped by [`InProcessDaemon::stop`].
+pub struct InProcessDaemon {
+    pub addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcessDaemon {
+    pub async fn start(env: &Env) -> InProcessDaemon {
+        let config = syndic::config::Config::load(&env.config_path()).unwrap();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(syndic::daemon::run(
+            config,
+            async {
+                let _ = stop_rx.await;
+            },
+            move |addr| addr_tx.send(addr).unwrap(),
+        ));
+        let addr = tokio::task::spawn_blocking(move || {
+            addr_rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the daemon binds its listener")
+        })
+        .await
+        .unwrap();
+        InProcessDaemon { addr, stop, task }
+    }
+
+    /// Stops the daemon and checks that it shut down cleanly.
+    pub async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(60), self.task)
+            .await
+            .expect("daemon stops on shutdown")
+            .unwrap()
+            .unwrap();
+    }
+}
+
 /// A `[[source]]` block.
 pub fn source(name: &str, url: &str, sections: &[&str]) -> String {
     let secs: Vec<String> = sections.iter().map(|s| format!("\"{s}\"")).collect();
