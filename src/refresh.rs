@@ -150,7 +150,8 @@ pub async fn refresh(
     source: &SourceConfig,
     seen_at: DateTime<Utc>,
 ) -> RefreshReport {
-    let _global = ctx.limits.global.acquire().await;
+    // The host's permit first: a task queued behind a busy host must not hold a global slot that
+    // another host's source could use.
     let host = source.url.host_str().unwrap_or("").to_string();
     let host_sem = {
         let mut hosts = ctx.limits.hosts.lock().await;
@@ -160,6 +161,7 @@ pub async fn refresh(
             .clone()
     };
     let _host = host_sem.acquire().await;
+    let _global = ctx.limits.global.acquire().await;
 
     let started = Instant::now();
     let outcome = match run(ctx, source, seen_at).await {

@@ -136,3 +136,24 @@ fn the_http_charset_applies_when_the_document_declares_none() {
     env.ok(&["poll"]);
     assert_eq!(titles(&env.stories("asia")), vec!["Привет, мир: Japan"]);
 }
+
+#[test]
+fn fetches_respect_the_per_host_and_global_limits() {
+    // Every fixture source is on 127.0.0.1: one host. Each answer takes a while, so a missing limit
+    // would show as overlapping requests.
+    let run = |poll: &str| {
+        let server = FixtureServer::start();
+        let mut sources = String::new();
+        for i in 0..4 {
+            let path = format!("/slow{i}.xml");
+            server.set(&path, Route::Hang(std::time::Duration::from_millis(300)));
+            sources.push_str(&source(&format!("S{i}"), &server.url(&path), &[]));
+        }
+        let env = Env::with_poll(&sources, poll);
+        let out = env.ok(&["poll"]);
+        assert!(out.contains("polled 4 sources"), "{out}");
+        server.max_concurrent()
+    };
+    assert_eq!(run("timeout_secs = 10\nconcurrency = 8\nper_host = 1"), 1);
+    assert!(run("timeout_secs = 10\nconcurrency = 2\nper_host = 4") <= 2);
+}

@@ -72,6 +72,9 @@ pub struct Seen {
 struct Inner {
     routes: HashMap<String, Route>,
     log: Vec<Seen>,
+    /// Requests being answered now, and the most there ever were at once.
+    active: usize,
+    max_active: usize,
 }
 
 /// A tiny HTTP/1.1 server (one thread per connection, `Connection: close`) serving fixture routes.
@@ -91,7 +94,13 @@ impl FixtureServer {
             for stream in listener.incoming().flatten() {
                 let shared = shared.clone();
                 thread::spawn(move || {
+                    {
+                        let mut inner = shared.lock().unwrap();
+                        inner.active += 1;
+                        inner.max_active = inner.max_active.max(inner.active);
+                    }
                     let _ = handle(stream, &shared);
+                    shared.lock().unwrap().active -= 1;
                 });
             }
         });
@@ -108,6 +117,11 @@ impl FixtureServer {
             .unwrap()
             .routes
             .insert(path.to_string(), route);
+    }
+
+    /// The most requests this server was answering at the same time.
+    pub fn max_concurrent(&self) -> usize {
+        self.inner.lock().unwrap().max_active
     }
 
     /// Requests seen for a path, oldest first.
