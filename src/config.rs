@@ -18,6 +18,9 @@ use url::Url;
 
 use crate::schedule::Schedule;
 
+/// Longest dedupe window accepted, in hours (ten years).
+const MAX_WINDOW_HOURS: u64 = 10 * 366 * 24;
+
 /// Id of the merged "everything" feed; reserved, a section may not use it.
 pub const ALL_SECTION: &str = "all";
 
@@ -56,7 +59,9 @@ pub struct PollConfig {
 #[derive(Debug, Clone)]
 pub struct DedupeConfig {
     pub title_threshold: f64,
-    pub window: Duration,
+    /// Only stories first seen this recently are merge candidates (chrono, as the store compares it
+    /// with timestamps).
+    pub window: chrono::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -398,6 +403,12 @@ impl Validator<'_> {
                 "dedupe.title_threshold: must be between 0 and 1".into(),
             );
         }
+        if *raw.dedupe.window_hours.get_ref() > MAX_WINDOW_HOURS {
+            self.err(
+                &raw.dedupe.window_hours,
+                format!("dedupe.window_hours: at most {MAX_WINDOW_HOURS} (ten years)"),
+            );
+        }
         if *raw.output.max_items.get_ref() == 0 {
             self.err(
                 &raw.output.max_items,
@@ -498,7 +509,9 @@ impl Validator<'_> {
             },
             dedupe: DedupeConfig {
                 title_threshold: threshold,
-                window: Duration::from_secs(raw.dedupe.window_hours.get_ref() * 3600),
+                window: chrono::Duration::hours(
+                    (*raw.dedupe.window_hours.get_ref()).min(MAX_WINDOW_HOURS) as i64,
+                ),
             },
             output: OutputConfig {
                 title: raw.output.title,

@@ -292,7 +292,8 @@ pub fn strip_xml_illegal(s: &str) -> String {
     s.chars().filter(|c| !is_xml_illegal(*c)).collect()
 }
 
-fn is_xml_illegal(c: char) -> bool {
+/// Characters XML 1.0 forbids even as character references.
+pub(crate) fn is_xml_illegal(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
 }
 

@@ -15,6 +15,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use feed_rs::model::Feed;
 
+use crate::normalize::is_xml_illegal;
+
 #[derive(Debug, thiserror::Error)]
 #[error("not a feed: {0}")]
 pub struct ParseError(pub String);
@@ -160,12 +162,7 @@ fn repair(body: &[u8]) -> Option<Vec<u8>> {
     for (i, c) in trimmed.char_indices() {
         match c {
             // XML 1.0 forbids most C0 controls even as references.
-            '\u{0}'..='\u{8}'
-            | '\u{b}'
-            | '\u{c}'
-            | '\u{e}'..='\u{1f}'
-            | '\u{fffe}'
-            | '\u{ffff}' => {}
+            c if is_xml_illegal(c) => {}
             '&' if !starts_entity(&trimmed[i + 1..]) => out.push_str("&amp;"),
             _ => out.push(c),
         }

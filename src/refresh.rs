@@ -54,9 +54,7 @@ impl Context {
                 .collect(),
         );
         let tagger = Arc::new(Tagger::new(&config.sections));
-        let since = Utc::now()
-            - chrono::Duration::from_std(config.dedupe.window)
-                .unwrap_or(chrono::Duration::hours(72));
+        let since = Utc::now() - config.dedupe.window;
         let (t, ss) = (tagger.clone(), source_sections.clone());
         let retagged = store.call(move |s| s.retag_since(since, &t, &ss)).await?;
         if !retagged.is_empty() {
@@ -255,8 +253,7 @@ async fn run(
     .map_err(|e| RefreshError::Store(StoreError::Task(e.to_string())))??;
 
     let ctx2 = ctx.clone();
-    let window = chrono::Duration::from_std(ctx.config.dedupe.window)
-        .unwrap_or_else(|_| chrono::Duration::hours(72));
+    let window = ctx.config.dedupe.window;
     let stats = ctx
         .store
         .call(move |s| {
