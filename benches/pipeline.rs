@@ -116,6 +116,7 @@ fn ingest(feeds: &[String]) {
             url: url::Url::parse(&format!("http://bench.test/{i}.xml")).unwrap(),
             sections: vec![],
             schedule: None,
+            dedupe: true,
         })
         .collect();
     let ids = store.sync_sources(&sources).unwrap();
@@ -150,6 +151,8 @@ fn ingest(feeds: &[String]) {
                     items: &items,
                     now: Utc::now(),
                     window: chrono::Duration::hours(72 * 24 * 365 * 20),
+                    threshold: syndic::config::DEFAULT_TITLE_THRESHOLD,
+                    title_dedupe: true,
                     tagger: &tagger,
                     source_sections: &source_sections,
                     fetch: FetchRecord {

@@ -108,7 +108,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.database).with_context(|| format!("opening {}", config.database.display()))
+    Store::open_with_window(&config.database, config.dedupe.window)
+        .with_context(|| format!("opening {}", config.database.display()))
 }
 
 async fn poll(config: Config, only: Option<&str>) -> anyhow::Result<()> {

@@ -21,6 +21,10 @@ use crate::schedule::Schedule;
 /// Longest dedupe window accepted, in hours (ten years).
 const MAX_WINDOW_HOURS: u64 = 10 * 366 * 24;
 
+/// Default `[dedupe].title_threshold`, chosen from the dev-set measurements (see README, "Story
+/// clusters").
+pub const DEFAULT_TITLE_THRESHOLD: f64 = 0.6;
+
 /// Id of the merged "everything" feed; reserved, a section may not use it.
 pub const ALL_SECTION: &str = "all";
 
@@ -83,6 +87,9 @@ pub struct SourceConfig {
     pub url: Url,
     pub sections: Vec<String>,
     pub schedule: Option<Schedule>,
+    /// `dedupe = false`: never merge this source's items with others by title (URL identity still
+    /// applies).
+    pub dedupe: bool,
 }
 
 impl Config {
@@ -273,7 +280,7 @@ struct RawDedupe {
 impl Default for RawDedupe {
     fn default() -> Self {
         RawDedupe {
-            title_threshold: Spanned::new(0..0, 0.8),
+            title_threshold: Spanned::new(0..0, DEFAULT_TITLE_THRESHOLD),
             window_hours: Spanned::new(0..0, 72),
         }
     }
@@ -312,6 +319,7 @@ struct RawSource {
     #[serde(default)]
     sections: Vec<Spanned<String>>,
     schedule: Option<Spanned<String>>,
+    dedupe: Option<bool>,
 }
 
 // ---- validation ----
@@ -491,6 +499,7 @@ impl Validator<'_> {
                     url,
                     sections: s.sections.iter().map(|x| x.get_ref().clone()).collect(),
                     schedule,
+                    dedupe: s.dedupe.unwrap_or(true),
                 });
             }
         }

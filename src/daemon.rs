@@ -26,7 +26,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(std::net::SocketAddr) + Send,
 ) -> anyhow::Result<()> {
-    let store = Store::open(&config.database)
+    let store = Store::open_with_window(&config.database, config.dedupe.window)
         .with_context(|| format!("opening {}", config.database.display()))?;
     let listen = config.server.listen;
     let ctx = Context::new(Arc::new(config), store).await?;

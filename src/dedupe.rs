@@ -1,18 +1,305 @@
 //! Story identity: which stored story (if any) a new item belongs to.
 //!
-//! Pure functions only; the store supplies candidates and applies the decision. Layers, tried in order:
+//! Pure code only; the store supplies candidates, holds the [`TitleIndex`] and applies the decision.
+//! Layers, tried in order:
 //! 1. the same source already has this item (same key) → [`Decision::SameItem`];
-//! 2. an item with the same URL key exists (any source) → join its story;
+//! 2. an item with the same URL key exists (any source) → join its story ([`MatchReason::Url`]);
 //! 3. an item from a *different* source with the same title fingerprint, in a story first seen within the
-//!    window → join its story.
+//!    window → join its story ([`MatchReason::Title`]);
+//! 4. a story whose representative titles are similar enough ([`TitleIndex::best_match`], score at or
+//!    above `[dedupe].title_threshold`) → join it ([`MatchReason::Similar`]).
 //!
-//! Title *similarity* (near-identical wording) slots in as a further layer behind [`match_story`]:
-//! candidates already carry the fingerprint and first-seen time it needs.
+//! ## Title similarity
+//! Titles are normalized ([`normalize_title`]: NFKC, case folding, publisher tags and decorations such as
+//! "UPDATE 2-" or "| BBC News" removed, quotes and dashes unified), then cut into content tokens
+//! ([`title_tokens`]: stop words dropped, light suffix stemming so "files"/"filed"/"filing" meet, numbers
+//! kept). Two token sets are compared with a weighted Ochiai (cosine) coefficient,
+//! `Σ w(shared) / sqrt(Σ w(a) · Σ w(b))`, on a 0..1 scale: 1 means the same content words. A token's
+//! weight is its inverse *story* frequency within the window, `ln((N+1)/(df+1)) + 1` where N is the
+//! number of stories held and df the number of those stories using the token, so names, places and
+//! companies outweigh "stocks" or "says"; counting stories rather than items keeps a story's own name
+//! heavy however many outlets repeat it. Numbers and calendar words (dates recur across unrelated
+//! stories of the same day) weigh half.
+//!
+//! ## Chaining guard
+//! A story is compared through at most [`MAX_REPS`] representative titles, never through every member.
+//! The first item is always one; a later member becomes one only if it is itself similar to that first
+//! title (at [`REP_ADMISSION`] × the threshold). Any member is at most two similar steps from the lead,
+//! so a drift A~B~C~D cannot pull unrelated news into a story, and stories are never merged with each
+//! other: an item bridging two stories joins the better one. Titles of the same source never match each
+//! other by similarity (a daily "Business Highlights" is not one story).
+
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
+use unicode_normalization::UnicodeNormalization;
 
 /// A title fingerprint needs this many words to be trusted: "Live updates" or "Letters" recur daily.
 const MIN_FINGERPRINT_WORDS: usize = 3;
+
+/// Similarity needs this many content tokens in the incoming title: two words match too much.
+const MIN_SIMILAR_TOKENS: usize = 2;
+
+/// Representative titles kept per story.
+pub const MAX_REPS: usize = 16;
+
+/// A member becomes a representative when similar to the story's first title at this fraction of the
+/// threshold.
+pub const REP_ADMISSION: f64 = 0.8;
+
+/// Weight factor of numbers and calendar words.
+const CALENDAR_WEIGHT: f32 = 0.5;
+
+/// Words that carry no story identity in a headline.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "after", "against", "all", "am", "amid", "among", "an", "and", "any", "are",
+    "as", "at", "be", "been", "before", "being", "between", "but", "by", "can", "could", "did",
+    "do", "does", "during", "for", "from", "get", "gets", "got", "had", "has", "have", "he", "her",
+    "here", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "may", "me",
+    "might", "more", "most", "must", "my", "new", "no", "nor", "not", "now", "of", "off", "on",
+    "onto", "or", "our", "out", "over", "per", "photos", "said", "say", "says", "shall", "she",
+    "should", "so", "some", "than", "that", "the", "their", "them", "then", "there", "these",
+    "they", "this", "those", "through", "to", "under", "up", "update", "updated", "via", "video",
+    "vs", "was", "watch", "we", "were", "what", "when", "where", "which", "while", "who", "whom",
+    "why", "will", "with", "would", "you", "your",
+];
+
+/// Dates recur across unrelated stories of one day: these weigh less.
+const CALENDAR_WORDS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "today",
+    "tonight",
+    "yesterday",
+    "tomorrow",
+];
+
+/// Words that make up decorations around a headline ("VIDEO:", "(Update 2)", "LIVE -").
+const DECORATION_WORDS: &[&str] = &[
+    "update",
+    "updated",
+    "updates",
+    "video",
+    "videos",
+    "live",
+    "watch",
+    "breaking",
+    "exclusive",
+    "photos",
+    "photo",
+    "pictures",
+    "pics",
+    "gallery",
+    "audio",
+    "podcast",
+    "corrected",
+    "refile",
+    "analysis",
+    "factbox",
+    "interview",
+    "opinion",
+    "poll",
+    "new",
+    "st",
+    "nd",
+    "rd",
+    "th",
+    "and",
+];
+
+fn is_decoration(segment: &str) -> bool {
+    let mut words = 0;
+    for w in segment
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let lw = w.to_lowercase();
+        let ordinal = lw.trim_start_matches(|c: char| c.is_ascii_digit());
+        if !(ordinal.is_empty() || DECORATION_WORDS.contains(&ordinal)) {
+            return false;
+        }
+        words += 1;
+    }
+    words > 0
+}
+
+/// Unifies quote, dash and ellipsis styles.
+fn unify_punctuation(c: char) -> char {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '`' | '\u{00B4}' => '\'',
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' | '\u{00AB}'
+        | '\u{00BB}' => '"',
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+        c if c.is_whitespace() => ' ',
+        c => c,
+    }
+}
+
+/// The title with its decorations removed, in its original case; and whether it was cut short ("…").
+fn strip_decorations(title: &str) -> (String, bool) {
+    let mut t: String = title.nfkc().map(unify_punctuation).collect();
+    // NFKC turns "…" into "...".
+    let mut truncated = false;
+    loop {
+        let trimmed = t.trim_end();
+        let before = trimmed.len();
+        let trimmed = trimmed.trim_end_matches('.').trim_end();
+        if trimmed.len() + 2 <= before {
+            truncated = true;
+        }
+        let mut s = trimmed.to_string();
+        // Trailing bracketed decorations: "(Update)", "[VIDEO]", "(+photos)".
+        if let Some(open) = s.rfind(['(', '['])
+            && s.ends_with([')', ']'])
+            && is_decoration(&s[open..])
+            && open > 0
+        {
+            s.truncate(open);
+        }
+        // A trailing publisher tag or decoration after " | ", " - ", " -- ": a short capitalized tail.
+        for sep in [" | ", " -- ", " - ", " :: "] {
+            if let Some(pos) = s.rfind(sep) {
+                let (head, tail) = (&s[..pos], &s[pos + sep.len()..]);
+                let tail_words: Vec<&str> = tail.split_whitespace().collect();
+                let head_words = head.split_whitespace().count();
+                let capitalized = tail_words.iter().all(|w| {
+                    w.chars()
+                        .next()
+                        .is_some_and(|c| !c.is_lowercase() || !c.is_alphabetic())
+                });
+                let publisher = sep == " | " || capitalized;
+                if head_words >= 3
+                    && !tail_words.is_empty()
+                    && tail_words.len() <= 4
+                    && tail.len() <= 40
+                    && (publisher || is_decoration(tail))
+                {
+                    s.truncate(pos);
+                    break;
+                }
+            }
+        }
+        // Leading decorations: "VIDEO: ", "LIVE - ", "UPDATE 2-", Reuters' "GLOBAL MARKETS-".
+        let lead_end = s.find([':', '-']).filter(|&p| p > 0 && p + 1 < s.len());
+        if let Some(p) = lead_end {
+            let head = &s[..p];
+            let rest = s[p + 1..].trim_start();
+            let glued =
+                s.as_bytes()[p] == b'-' && !head.ends_with(' ') && !s[p + 1..].starts_with(' ');
+            let all_caps = head.chars().any(char::is_alphabetic)
+                && !head.chars().any(char::is_lowercase)
+                && head.split_whitespace().count() <= 4;
+            if rest.split_whitespace().count() >= 2 && (is_decoration(head) || (glued && all_caps))
+            {
+                s = rest.to_string();
+            }
+        }
+        if s.len() == t.len() {
+            break;
+        }
+        t = s;
+    }
+    (t.trim().to_string(), truncated)
+}
+
+/// Lower case for matching: Unicode lower-casing, plus the one common fold it misses.
+fn fold(s: &str) -> String {
+    s.to_lowercase().replace('ß', "ss")
+}
+
+/// A title as compared: NFKC, case-folded, decorations and publisher tags removed, quotes and dashes
+/// unified, whitespace collapsed. "UPDATE 2-Mt. Gox files for bankruptcy - Reuters" →
+/// "mt. gox files for bankruptcy".
+pub fn normalize_title(title: &str) -> String {
+    let (t, _) = strip_decorations(title);
+    fold(&t).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Words of a normalized title: letters and digits; "u.s." and "u.k." kept whole.
+fn words(normalized: &str) -> Vec<String> {
+    let joined = normalized
+        .replace("u.s.", "us")
+        .replace("u.k.", "uk")
+        .replace("u.n.", "un");
+    joined
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Light suffix stemming: "files"/"filed"/"filing" → "fil", enough for headline inflections.
+fn stem(w: &str) -> String {
+    if w.chars().any(|c| c.is_ascii_digit()) {
+        return w.to_string();
+    }
+    for suffix in ["ing", "ed", "es", "s"] {
+        if w.len() > suffix.len() + 3
+            && let Some(stripped) = w.strip_suffix(suffix)
+        {
+            return stripped.to_string();
+        }
+    }
+    w.to_string()
+}
+
+/// The content tokens of a title, in order, each once: stop words and one-letter words dropped, stemmed,
+/// numbers kept. A truncated title ("…") loses its last word, which may be cut.
+pub fn title_tokens(title: &str) -> Vec<String> {
+    let (t, truncated) = strip_decorations(title);
+    let mut ws = words(&fold(&t));
+    if truncated {
+        ws.pop();
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ws.len());
+    for w in ws {
+        let single_letter = w.chars().count() == 1 && !w.chars().all(|c| c.is_ascii_digit());
+        if single_letter || STOP_WORDS.contains(&w.as_str()) {
+            continue;
+        }
+        let s = stem(&w);
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Whether a lower-cased word is one of the stop words title similarity ignores.
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.contains(&word)
+}
+
+fn is_calendar(token: &str) -> bool {
+    token.chars().all(|c| c.is_ascii_digit()) || CALENDAR_WORDS.contains(&token)
+}
 
 /// Key for "same article": the canonical URL without scheme, `www.` and a trailing slash, so
 /// `http://www.x.com/a/` and `https://x.com/a` meet.
@@ -27,23 +314,20 @@ pub fn url_key(canonical_url: &str) -> String {
     }
 }
 
-/// Normalized title: lower case, words of letters and digits only, single spaces. Empty when the title is
-/// too short to identify a story.
+/// Exact-title key: the words of the normalized title, single spaces. Empty when the title is too short
+/// to identify a story.
 pub fn title_fingerprint(title: &str) -> String {
-    let lowered = title.to_lowercase();
-    let words: Vec<&str> = lowered
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    if words.len() < MIN_FINGERPRINT_WORDS {
+    let ws = words(&normalize_title(title));
+    if ws.len() < MIN_FINGERPRINT_WORDS {
         return String::new();
     }
-    words.join(" ")
+    ws.join(" ")
 }
 
 /// A stored item that might report the same story as a new one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
+    pub item_id: i64,
     pub story_id: i64,
     pub source_id: i64,
     pub url_key: Option<String>,
@@ -62,11 +346,25 @@ pub enum Decision {
     New,
 }
 
-/// Why an item joined a story (kept for explanations and metrics).
+/// Why an item joined a story (stored with the item, for `syndic stories --explain` and metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchReason {
+    /// The same article URL.
     Url,
+    /// The same normalized title, from another source.
     Title,
+    /// A similar title (the score is stored beside it).
+    Similar,
+}
+
+impl MatchReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchReason::Url => "url",
+            MatchReason::Title => "title",
+            MatchReason::Similar => "similar",
+        }
+    }
 }
 
 /// The incoming item's identity, as the matcher sees it.
@@ -77,23 +375,35 @@ pub struct Probe<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// An exact match: the story, the stored item that matched, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoryMatch {
+    pub story_id: i64,
+    pub item_id: i64,
+    pub reason: MatchReason,
+}
+
 /// Chooses the story for a new item among candidates (those sharing its URL key or fingerprint).
 pub fn match_story(
     probe: &Probe<'_>,
     candidates: &[Candidate],
     window: chrono::Duration,
-) -> Option<(i64, MatchReason)> {
+) -> Option<StoryMatch> {
     // The earliest story wins when several match, so clusters converge on one id.
     let earliest = |it: &mut dyn Iterator<Item = &Candidate>| {
-        it.min_by_key(|c| (c.story_first_seen, c.story_id))
-            .map(|c| c.story_id)
+        it.min_by_key(|c| (c.story_first_seen, c.story_id, c.item_id))
+            .map(|c| (c.story_id, c.item_id))
     };
     if let Some(key) = probe.url_key {
         let mut by_url = candidates
             .iter()
             .filter(|c| c.url_key.as_deref() == Some(key));
-        if let Some(id) = earliest(&mut by_url) {
-            return Some((id, MatchReason::Url));
+        if let Some((story_id, item_id)) = earliest(&mut by_url) {
+            return Some(StoryMatch {
+                story_id,
+                item_id,
+                reason: MatchReason::Url,
+            });
         }
     }
     if !probe.title_fp.is_empty() {
@@ -102,11 +412,536 @@ pub fn match_story(
                 && c.title_fp == probe.title_fp
                 && probe.now - c.story_first_seen <= window
         });
-        if let Some(id) = earliest(&mut by_title) {
-            return Some((id, MatchReason::Title));
+        if let Some((story_id, item_id)) = earliest(&mut by_title) {
+            return Some(StoryMatch {
+                story_id,
+                item_id,
+                reason: MatchReason::Title,
+            });
         }
     }
     None
+}
+
+/// A representative title of a story in the [`TitleIndex`].
+#[derive(Debug, Clone)]
+struct Rep {
+    item_id: i64,
+    source_id: i64,
+    /// Interned token ids, sorted.
+    tokens: Box<[u32]>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    story_id: i64,
+    first_seen_ms: i64,
+    reps: Vec<Rep>,
+}
+
+#[derive(Debug, Default)]
+struct Token {
+    name: Box<str>,
+    /// Stories held that use this token (0 = the id is free).
+    df: u32,
+    calendar: bool,
+    /// Slots of those stories (may briefly hold pruned slots; see [`TitleIndex::postings`]).
+    postings: VecDeque<u32>,
+}
+
+/// A title about to be matched: its tokens and source.
+#[derive(Debug, Clone)]
+pub struct TitleProbe<'a> {
+    pub source_id: i64,
+    pub tokens: &'a [String],
+    pub now: DateTime<Utc>,
+}
+
+/// The best similar story for a probe.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimilarMatch {
+    pub story_id: i64,
+    /// The representative item whose title matched.
+    pub item_id: i64,
+    /// Similarity, 0..1.
+    pub score: f64,
+}
+
+/// Candidate index for title similarity: stories first seen within the window, each with up to
+/// [`MAX_REPS`] representative titles, and an inverted index from content tokens to stories.
+///
+/// Pure (no SQL): the store rebuilds it from the stories in the window when it opens, adds each new story
+/// and representative after its transaction commits, and prunes stories as they leave the window. A
+/// lookup only reads the postings of the probe's rarer tokens: a story sharing nothing but tokens whose
+/// total weight `s` is below `threshold² · Σ w(probe)` cannot reach the threshold (its score is at most
+/// `sqrt(s / Σ w(probe))`), so those postings are never scanned and common words cost nothing.
+#[derive(Debug, Default)]
+pub struct TitleIndex {
+    ids: HashMap<Box<str>, u32>,
+    tokens: Vec<Token>,
+    free: Vec<u32>,
+    /// Story slots; slot `base + i` is `slots[i]`; a `None` is a removed story.
+    slots: VecDeque<Option<Entry>>,
+    base: u32,
+    by_story: HashMap<i64, u32>,
+    by_item: HashMap<i64, i64>,
+    live: usize,
+}
+
+impl TitleIndex {
+    pub fn new() -> TitleIndex {
+        TitleIndex::default()
+    }
+
+    /// Stories held.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Whether the story is held (first seen within the window and not opted out).
+    pub fn contains(&self, story_id: i64) -> bool {
+        self.by_story.contains_key(&story_id)
+    }
+
+    /// Representative item ids of a story, first title first.
+    pub fn representatives(&self, story_id: i64) -> Vec<i64> {
+        self.entry(story_id)
+            .map(|e| e.reps.iter().map(|r| r.item_id).collect())
+            .unwrap_or_default()
+    }
+
+    fn entry(&self, story_id: i64) -> Option<&Entry> {
+        let slot = *self.by_story.get(&story_id)?;
+        self.slots.get((slot - self.base) as usize)?.as_ref()
+    }
+
+    fn weight(&self, id: u32, n: f64) -> f32 {
+        let t = &self.tokens[id as usize];
+        let w = ((n + 1.0) / (f64::from(t.df) + 1.0)).ln() as f32 + 1.0;
+        if t.calendar { w * CALENDAR_WEIGHT } else { w }
+    }
+
+    /// Weight of a token the index has never seen (df 0).
+    fn unseen_weight(token: &str, n: f64) -> f32 {
+        let w = (n + 1.0).ln() as f32 + 1.0;
+        if is_calendar(token) {
+            w * CALENDAR_WEIGHT
+        } else {
+            w
+        }
+    }
+
+    /// Similarity of two token lists under the index's current weights (for explanations and tests).
+    pub fn similarity(&self, a: &[String], b: &[String]) -> f64 {
+        let n = self.live as f64;
+        let w = |t: &String| match self.ids.get(t.as_str()) {
+            Some(&id) => self.weight(id, n),
+            None => Self::unseen_weight(t, n),
+        };
+        let wa: f32 = a.iter().map(w).sum();
+        let wb: f32 = b.iter().map(w).sum();
+        let shared: f32 = a.iter().filter(|t| b.contains(*t)).map(w).sum();
+        ochiai(shared, wa, wb)
+    }
+
+    /// The story (first seen within `window` of `probe.now`) whose representative titles best match the
+    /// probe, if its score reaches `threshold`. Titles of the probe's own source are not compared; ties
+    /// go to the earlier story.
+    pub fn best_match(
+        &self,
+        probe: &TitleProbe<'_>,
+        threshold: f64,
+        window: chrono::Duration,
+    ) -> Option<SimilarMatch> {
+        if probe.tokens.len() < MIN_SIMILAR_TOKENS || self.live == 0 {
+            return None;
+        }
+        let n = self.live as f64;
+        let since = (probe.now - window).timestamp_millis();
+        // Unseen tokens count in the probe's weight but match nothing.
+        let (probe_ids, total) = self.weigh(probe.tokens, n);
+        // Common tokens last; drop the tail that cannot reach the threshold on its own.
+        let mut known: Vec<(f32, u32)> = probe_ids.iter().map(|&(id, w)| (w, id)).collect();
+        known.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let floor = (threshold * threshold) as f32 * total;
+        let mut tail = 0.0f32;
+        let mut scan = known.len();
+        while scan > 0 && tail + known[scan - 1].0 < floor {
+            tail += known[scan - 1].0;
+            scan -= 1;
+        }
+        let mut slots: Vec<u32> = known[..scan]
+            .iter()
+            .flat_map(|&(_, id)| self.tokens[id as usize].postings.iter().copied())
+            .filter(|&s| s >= self.base)
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+
+        let mut best: Option<(SimilarMatch, i64)> = None;
+        for slot in slots {
+            let Some(Some(entry)) = self.slots.get((slot - self.base) as usize) else {
+                continue;
+            };
+            if entry.first_seen_ms < since {
+                continue;
+            }
+            for rep in &entry.reps {
+                if rep.source_id == probe.source_id {
+                    continue;
+                }
+                let (shared, rep_total) = self.overlap(&probe_ids, &rep.tokens, n);
+                let score = ochiai(shared, total, rep_total);
+                if score < threshold {
+                    continue;
+                }
+                let better = match &best {
+                    None => true,
+                    Some((b, first_seen)) => {
+                        score > b.score
+                            || (score == b.score
+                                && (entry.first_seen_ms, entry.story_id)
+                                    < (*first_seen, b.story_id))
+                    }
+                };
+                if better {
+                    let m = SimilarMatch {
+                        story_id: entry.story_id,
+                        item_id: rep.item_id,
+                        score,
+                    };
+                    best = Some((m, entry.first_seen_ms));
+                }
+            }
+        }
+        best.map(|(m, _)| m)
+    }
+
+    /// Shared weight of sorted probe ids with a representative, and the representative's total weight.
+    fn overlap(&self, probe: &[(u32, f32)], rep: &[u32], n: f64) -> (f32, f32) {
+        let (mut i, mut shared, mut total) = (0, 0.0f32, 0.0f32);
+        for &id in rep {
+            let w = self.weight(id, n);
+            total += w;
+            while i < probe.len() && probe[i].0 < id {
+                i += 1;
+            }
+            if i < probe.len() && probe[i].0 == id {
+                shared += w;
+            }
+        }
+        (shared, total)
+    }
+
+    /// Adds a new story with its first title as representative. Ignored if the story is already held.
+    pub fn insert_story(
+        &mut self,
+        story_id: i64,
+        first_seen: DateTime<Utc>,
+        item_id: i64,
+        source_id: i64,
+        tokens: &[String],
+    ) {
+        if self.by_story.contains_key(&story_id) {
+            return;
+        }
+        let slot = self.base + self.slots.len() as u32;
+        self.slots.push_back(Some(Entry {
+            story_id,
+            first_seen_ms: first_seen.timestamp_millis(),
+            reps: Vec::new(),
+        }));
+        self.by_story.insert(story_id, slot);
+        self.live += 1;
+        self.push_rep(slot, item_id, source_id, tokens);
+    }
+
+    /// Whether [`TitleIndex::offer_rep`] would keep this title (read-only, for use inside a transaction).
+    pub fn would_admit(&self, story_id: i64, tokens: &[String], threshold: f64) -> bool {
+        self.entry(story_id).is_some_and(|entry| {
+            entry.reps.len() < MAX_REPS
+                && tokens.len() >= MIN_SIMILAR_TOKENS
+                && self.similarity_to_lead(entry, tokens) >= REP_ADMISSION * threshold
+        })
+    }
+
+    /// Whether [`TitleIndex::edit_rep`] would keep an edited representative (read-only).
+    pub fn edit_keeps(&self, item_id: i64, tokens: &[String], threshold: f64) -> bool {
+        let Some(entry) = self.by_item.get(&item_id).and_then(|s| self.entry(*s)) else {
+            return false;
+        };
+        match entry.reps.iter().position(|r| r.item_id == item_id) {
+            Some(0) => true,
+            Some(_) => self.similarity_to_lead(entry, tokens) >= REP_ADMISSION * threshold,
+            None => false,
+        }
+    }
+
+    /// Offers a member's title as a representative of its story: kept if the story has room and the title
+    /// is similar to the story's first title (at [`REP_ADMISSION`] × `threshold`). Returns whether it
+    /// was kept.
+    pub fn offer_rep(
+        &mut self,
+        story_id: i64,
+        item_id: i64,
+        source_id: i64,
+        tokens: &[String],
+        threshold: f64,
+    ) -> bool {
+        let Some(&slot) = self.by_story.get(&story_id) else {
+            return false;
+        };
+        let Some(entry) = self.entry(story_id) else {
+            return false;
+        };
+        if entry.reps.len() >= MAX_REPS
+            || entry.reps.iter().any(|r| r.item_id == item_id)
+            || tokens.len() < MIN_SIMILAR_TOKENS
+        {
+            return false;
+        }
+        if self.similarity_to_lead(entry, tokens) < REP_ADMISSION * threshold {
+            return false;
+        }
+        self.push_rep(slot, item_id, source_id, tokens);
+        true
+    }
+
+    /// Restores a representative as stored (rebuilding after a restart): no admission test, so the
+    /// rebuilt index holds exactly what the running one held.
+    pub fn restore_rep(&mut self, story_id: i64, item_id: i64, source_id: i64, tokens: &[String]) {
+        if let Some(&slot) = self.by_story.get(&story_id) {
+            let full = self.entry(story_id).is_none_or(|e| {
+                e.reps.len() >= MAX_REPS || e.reps.iter().any(|r| r.item_id == item_id)
+            });
+            if !full {
+                self.push_rep(slot, item_id, source_id, tokens);
+            }
+        }
+    }
+
+    /// A representative's title was edited in place. The first title follows the edit (it is what the
+    /// story is); another representative follows it if it still resembles the first title, else it stops
+    /// being one, so an edit can never pull a second story's readers in. Returns whether the item is still
+    /// a representative.
+    pub fn edit_rep(&mut self, item_id: i64, tokens: &[String], threshold: f64) -> bool {
+        let Some(&story_id) = self.by_item.get(&item_id) else {
+            return false;
+        };
+        let Some(entry) = self.entry(story_id) else {
+            return false;
+        };
+        let Some(pos) = entry.reps.iter().position(|r| r.item_id == item_id) else {
+            return false;
+        };
+        let source_id = entry.reps[pos].source_id;
+        let keep = pos == 0 || self.similarity_to_lead(entry, tokens) >= REP_ADMISSION * threshold;
+        let slot = self.by_story[&story_id];
+        let old = self.take_rep(slot, pos);
+        drop(old);
+        if keep {
+            let ids = self.intern_all(tokens);
+            let e = self.entry_mut(slot);
+            let new_vocab: Vec<u32> = ids
+                .iter()
+                .copied()
+                .filter(|id| !e.reps.iter().any(|r| r.tokens.binary_search(id).is_ok()))
+                .collect();
+            e.reps.insert(
+                pos,
+                Rep {
+                    item_id,
+                    source_id,
+                    tokens: ids.into_boxed_slice(),
+                },
+            );
+            self.by_item.insert(item_id, story_id);
+            for id in new_vocab {
+                self.add_posting(id, slot);
+            }
+        }
+        keep
+    }
+
+    /// Drops stories first seen before `cutoff`.
+    pub fn prune(&mut self, cutoff: DateTime<Utc>) {
+        let cutoff = cutoff.timestamp_millis();
+        // Slots are (nearly) in first-seen order; a story added out of order waits for its predecessors.
+        while let Some(front) = self.slots.front() {
+            match front {
+                Some(e) if e.first_seen_ms >= cutoff => break,
+                Some(e) => {
+                    let story_id = e.story_id;
+                    self.remove_story(story_id);
+                    self.slots.pop_front();
+                    self.base += 1;
+                }
+                None => {
+                    self.slots.pop_front();
+                    self.base += 1;
+                }
+            }
+        }
+    }
+
+    /// Removes a story (pruned, or deleted from the store).
+    pub fn remove_story(&mut self, story_id: i64) {
+        let Some(slot) = self.by_story.remove(&story_id) else {
+            return;
+        };
+        let Some(entry) = self.slots[(slot - self.base) as usize].take() else {
+            return;
+        };
+        self.live -= 1;
+        let mut vocab: Vec<u32> = entry
+            .reps
+            .iter()
+            .flat_map(|r| r.tokens.iter().copied())
+            .collect();
+        vocab.sort_unstable();
+        vocab.dedup();
+        for rep in &entry.reps {
+            self.by_item.remove(&rep.item_id);
+        }
+        for id in vocab {
+            self.drop_posting(id, slot);
+        }
+    }
+
+    fn entry_mut(&mut self, slot: u32) -> &mut Entry {
+        self.slots[(slot - self.base) as usize]
+            .as_mut()
+            .expect("live slot")
+    }
+
+    /// The probe's known tokens as (id, weight) sorted by id, and the weight of all its tokens.
+    fn weigh(&self, tokens: &[String], n: f64) -> (Vec<(u32, f32)>, f32) {
+        let mut known = Vec::with_capacity(tokens.len());
+        let mut total = 0.0f32;
+        for t in tokens {
+            match self.ids.get(t.as_str()) {
+                Some(&id) => {
+                    let w = self.weight(id, n);
+                    total += w;
+                    known.push((id, w));
+                }
+                None => total += Self::unseen_weight(t, n),
+            }
+        }
+        known.sort_unstable_by_key(|p| p.0);
+        known.dedup_by_key(|p| p.0);
+        (known, total)
+    }
+
+    /// Similarity of a title to a story's first representative.
+    fn similarity_to_lead(&self, entry: &Entry, tokens: &[String]) -> f64 {
+        let n = self.live as f64;
+        let (known, total) = self.weigh(tokens, n);
+        let (shared, lead_total) = self.overlap(&known, &entry.reps[0].tokens, n);
+        ochiai(shared, total, lead_total)
+    }
+
+    fn intern_all(&mut self, tokens: &[String]) -> Vec<u32> {
+        let mut ids: Vec<u32> = tokens.iter().map(|t| self.intern(t)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    fn intern(&mut self, token: &str) -> u32 {
+        if let Some(&id) = self.ids.get(token) {
+            return id;
+        }
+        let t = Token {
+            name: token.into(),
+            df: 0,
+            calendar: is_calendar(token),
+            postings: VecDeque::new(),
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.tokens[id as usize] = t;
+                id
+            }
+            None => {
+                self.tokens.push(t);
+                (self.tokens.len() - 1) as u32
+            }
+        };
+        self.ids.insert(token.into(), id);
+        id
+    }
+
+    fn push_rep(&mut self, slot: u32, item_id: i64, source_id: i64, tokens: &[String]) {
+        let ids = self.intern_all(tokens);
+        let e = self.entry_mut(slot);
+        let story_id = e.story_id;
+        let new_vocab: Vec<u32> = ids
+            .iter()
+            .copied()
+            .filter(|id| !e.reps.iter().any(|r| r.tokens.binary_search(id).is_ok()))
+            .collect();
+        e.reps.push(Rep {
+            item_id,
+            source_id,
+            tokens: ids.into_boxed_slice(),
+        });
+        self.by_item.insert(item_id, story_id);
+        for id in new_vocab {
+            self.add_posting(id, slot);
+        }
+    }
+
+    /// Removes the representative at `pos`, releasing tokens no other representative of the story uses.
+    fn take_rep(&mut self, slot: u32, pos: usize) -> Rep {
+        let e = self.entry_mut(slot);
+        let rep = e.reps.remove(pos);
+        let gone: Vec<u32> = rep
+            .tokens
+            .iter()
+            .copied()
+            .filter(|id| !e.reps.iter().any(|r| r.tokens.binary_search(id).is_ok()))
+            .collect();
+        self.by_item.remove(&rep.item_id);
+        for id in gone {
+            self.drop_posting(id, slot);
+        }
+        rep
+    }
+
+    fn add_posting(&mut self, id: u32, slot: u32) {
+        let t = &mut self.tokens[id as usize];
+        t.df += 1;
+        t.postings.push_back(slot);
+    }
+
+    fn drop_posting(&mut self, id: u32, slot: u32) {
+        let t = &mut self.tokens[id as usize];
+        t.df -= 1;
+        if t.postings.front() == Some(&slot) {
+            t.postings.pop_front();
+        } else if let Some(p) = t.postings.iter().position(|&s| s == slot) {
+            t.postings.remove(p);
+        }
+        if t.df == 0 {
+            t.postings = VecDeque::new();
+            let name = std::mem::take(&mut t.name);
+            self.ids.remove(&name);
+            self.free.push(id);
+        }
+    }
+}
+
+/// Weighted Ochiai coefficient: shared weight over the geometric mean of both totals.
+fn ochiai(shared: f32, a: f32, b: f32) -> f64 {
+    if shared <= 0.0 || a <= 0.0 || b <= 0.0 {
+        return 0.0;
+    }
+    (f64::from(shared) / (f64::from(a) * f64::from(b)).sqrt()).min(1.0)
 }
 
 #[cfg(test)]

@@ -254,6 +254,8 @@ async fn run(
 
     let ctx2 = ctx.clone();
     let window = ctx.config.dedupe.window;
+    let threshold = ctx.config.dedupe.title_threshold;
+    let title_dedupe = source.dedupe;
     let stats = ctx
         .store
         .call(move |s| {
@@ -262,6 +264,8 @@ async fn run(
                 items: &items,
                 now: seen_at,
                 window,
+                threshold,
+                title_dedupe,
                 tagger: &ctx2.tagger,
                 source_sections: &ctx2.source_sections,
                 fetch: FetchRecord {

@@ -14,10 +14,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
 pub use sources::{FetchRecord, SourceHealth, SourceState};
-pub use stories::{RefreshInput, RefreshStats, Story, StoryItem};
+pub use stories::{
+    JoinInfo, MAX_TOP_HOURS, RefreshInput, RefreshStats, Story, StoryItem, TopQuery,
+};
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema2.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -40,6 +42,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// The title-similarity index over the stories in the dedupe window. Always locked after `conn`.
+    index: Arc<Mutex<stories::IndexState>>,
 }
 
 impl Store {
@@ -57,12 +61,26 @@ impl Store {
         migrate(&mut conn, &path.display().to_string())?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            index: Arc::new(Mutex::new(stories::IndexState::default())),
         })
+    }
+
+    /// Opens the database and builds the title-similarity index from the stories first seen within
+    /// `window` (the daemon's and the CLI's way in; [`Store::open`] builds it on the first refresh).
+    pub fn open_with_window(path: &Path, window: chrono::Duration) -> Result<Store, StoreError> {
+        let store = Store::open(path)?;
+        store.rebuild_index(Utc::now(), window)?;
+        Ok(store)
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock rolled back its transaction; the connection is still usable.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_index(&self) -> MutexGuard<'_, stories::IndexState> {
+        // Index updates happen after a commit and cannot half-fail; a poisoned lock holds a usable index.
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs blocking store work off the async runtime.

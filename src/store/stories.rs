@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::sources::{FetchRecord, write_fetch_record};
 use super::{Store, StoreError, from_ms, to_ms};
 use crate::config::ALL_SECTION;
-use crate::dedupe::{self, Candidate, Decision, Probe};
+use crate::dedupe::{self, Candidate, Decision, MatchReason, Probe, TitleIndex, TitleProbe};
 use crate::normalize::{Item, hex};
 use crate::sections::{ItemText, Tagger};
 
@@ -26,6 +26,10 @@ pub struct RefreshInput<'a> {
     /// When the poll that fetched these items started: the first-seen time of new items and stories.
     pub now: DateTime<Utc>,
     pub window: chrono::Duration,
+    /// `[dedupe].title_threshold`: the similarity at which a title joins a story.
+    pub threshold: f64,
+    /// False for a source with `dedupe = false`: its items never join or gather stories by title.
+    pub title_dedupe: bool,
     pub tagger: &'a Tagger,
     /// Default sections per source name (from the current config).
     pub source_sections: &'a HashMap<String, Vec<String>>,
@@ -53,8 +57,33 @@ pub struct Story {
     pub first_seen: DateTime<Utc>,
     pub updated: DateTime<Utc>,
     pub sections: Vec<String>,
+    /// Why each section applies (same order as `sections`): "source:NAME", "keyword:WORDS", ...
+    pub section_origins: Vec<String>,
     pub items: Vec<StoryItem>,
 }
+
+/// How an item joined its story (absent for the item that started it).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JoinInfo {
+    /// "url", "title" (same normalized title), "similar" (title similarity), or "joined" (stored before
+    /// syndic recorded reasons).
+    pub reason: String,
+    /// The similarity score, for "similar".
+    pub score: Option<f64>,
+    /// The stored item it matched: its source and title.
+    pub matched_source: Option<String>,
+    pub matched_title: Option<String>,
+}
+
+/// The "Popular now" view: stories first seen within `hours` before `now`, by distinct sources.
+#[derive(Debug, Clone, Copy)]
+pub struct TopQuery {
+    pub now: DateTime<Utc>,
+    pub hours: u32,
+}
+
+/// Longest period of the top view (a year).
+pub const MAX_TOP_HOURS: u32 = 24 * 366;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StoryItem {
@@ -67,9 +96,24 @@ pub struct StoryItem {
     pub categories: Vec<String>,
     pub published: Option<DateTime<Utc>>,
     pub first_seen: DateTime<Utc>,
+    pub joined: Option<JoinInfo>,
+}
+
+type StoryRow = (i64, String, i64, i64);
+
+fn story_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoryRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
 impl Story {
+    /// Distinct sources that reported the story.
+    pub fn source_count(&self) -> usize {
+        let mut names: Vec<&str> = self.items.iter().map(|i| i.source.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names.len()
+    }
+
     /// The representative item: the one seen first.
     pub fn lead(&self) -> &StoryItem {
         &self.items[0]
@@ -86,56 +130,123 @@ impl Story {
 
 impl Store {
     /// Applies one refreshed source: items, stories, sections and the fetch record land together.
+    ///
+    /// The similarity index is read inside the transaction and updated only after it commits, so a failed
+    /// refresh leaves both the database and the index as they were.
     pub fn apply_refresh(&self, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
         let mut conn = self.lock();
+        let mut index = self.lock_index();
+        if index.window != Some(input.window) {
+            index.rebuild(&conn, input.now, input.window)?;
+        }
         let tx = conn.transaction()?;
-        let stats = apply(&tx, input)?;
+        let (stats, ops) = apply(&tx, input, &index.index)?;
         write_fetch_record(&tx, input.source_id, &input.fetch)?;
         tx.commit()?;
+        for op in ops {
+            op.apply(&mut index.index, input.threshold);
+        }
+        index.index.prune(input.now - input.window);
         Ok(stats)
+    }
+
+    /// Rebuilds the similarity index from the stories first seen within `window` before `now`.
+    pub fn rebuild_index(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock();
+        self.lock_index().rebuild(&conn, now, window)
+    }
+
+    /// The story an item of a source belongs to.
+    pub fn story_of_item(&self, source_id: i64, key: &str) -> Result<Option<i64>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT story_id FROM items WHERE source_id = ?1 AND key = ?2",
+                params![source_id, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Stories held by the similarity index (for metrics and tests).
+    pub fn index_len(&self) -> usize {
+        self.lock_index().index.len()
     }
 
     /// Newest stories first (by the time syndic first saw them), optionally of one section.
     pub fn stories(&self, section: Option<&str>, limit: usize) -> Result<Vec<Story>, StoreError> {
+        self.stories_by(section, limit, None)
+    }
+
+    /// Stories of a section, newest first, or with `top` the "Popular now" ranking: stories first seen
+    /// within `top.hours` before `top.now`, by the number of distinct sources that reported them, newest
+    /// first among equals.
+    pub fn stories_by(
+        &self,
+        section: Option<&str>,
+        limit: usize,
+        top: Option<TopQuery>,
+    ) -> Result<Vec<Story>, StoreError> {
         let conn = self.lock();
         let section = section.filter(|s| *s != ALL_SECTION);
         let mut ids = Vec::new();
         {
-            let sql = if section.is_some() {
-                "SELECT s.id, s.uid, s.first_seen, s.updated FROM stories s
-                 JOIN story_sections ss ON ss.story_id = s.id AND ss.section = ?1
-                 ORDER BY s.first_seen DESC, s.published DESC, s.id DESC LIMIT ?2"
+            let filter = if section.is_some() {
+                "JOIN story_sections ss ON ss.story_id = s.id AND ss.section = ?1"
             } else {
-                "SELECT s.id, s.uid, s.first_seen, s.updated FROM stories s
-                 WHERE ?1 IS NULL ORDER BY s.first_seen DESC, s.published DESC, s.id DESC LIMIT ?2"
+                "WHERE ?1 IS NULL"
             };
-            let mut stmt = conn.prepare_cached(sql)?;
-            let rows = stmt.query_map(params![section, limit as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                ))
-            })?;
-            for r in rows {
-                ids.push(r?);
-            }
+            let order = "s.first_seen DESC, s.published DESC, s.id DESC";
+            let sql = match top {
+                None => format!(
+                    "SELECT s.id, s.uid, s.first_seen, s.updated FROM stories s {filter}
+                     ORDER BY {order} LIMIT ?2"
+                ),
+                Some(_) => {
+                    let since = if section.is_some() { "WHERE" } else { "AND" };
+                    format!(
+                        "SELECT s.id, s.uid, s.first_seen, s.updated FROM stories s {filter}
+                         {since} s.first_seen >= ?3
+                         ORDER BY (SELECT COUNT(DISTINCT i.source_id) FROM items i
+                                   WHERE i.story_id = s.id) DESC, {order}
+                         LIMIT ?2"
+                    )
+                }
+            };
+            let since = top.map_or(0, |t| {
+                to_ms(t.now - chrono::Duration::hours(t.hours.into()))
+            });
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = if top.is_some() {
+                stmt.query_map(params![section, limit as i64, since], story_row)?
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                stmt.query_map(params![section, limit as i64], story_row)?
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            ids.extend(rows);
         }
         let mut items_stmt = conn.prepare_cached(&format!(
             "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
-                        i.published, i.first_seen
+                        i.published, i.first_seen, i.match_reason, i.match_score, msrc.name, m.title
                  FROM items i JOIN sources src ON src.id = i.source_id
+                 LEFT JOIN items m ON m.id = i.match_item
+                 LEFT JOIN sources msrc ON msrc.id = m.source_id
                  WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
         ))?;
         let mut sections_stmt = conn.prepare_cached(
-            "SELECT section FROM story_sections WHERE story_id = ?1 ORDER BY section",
+            "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
         )?;
         let mut out = Vec::with_capacity(ids.len());
         for (id, uid, first_seen, updated) in ids {
             let items = items_stmt
                 .query_map([id], |r| {
                     let cats: String = r.get(6)?;
+                    let reason: String = r.get(9)?;
                     Ok(StoryItem {
                         source: r.get(0)?,
                         title: r.get(1)?,
@@ -146,21 +257,28 @@ impl Store {
                         categories: serde_json::from_str(&cats).unwrap_or_default(),
                         published: r.get::<_, Option<i64>>(7)?.map(from_ms),
                         first_seen: from_ms(r.get(8)?),
+                        joined: (reason != "new").then(|| JoinInfo {
+                            reason,
+                            score: r.get(10).ok().flatten(),
+                            matched_source: r.get(11).ok().flatten(),
+                            matched_title: r.get(12).ok().flatten(),
+                        }),
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             if items.is_empty() {
                 continue;
             }
-            let sections = sections_stmt
-                .query_map([id], |r| r.get(0))?
-                .collect::<Result<Vec<String>, _>>()?;
+            let tags = sections_stmt
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<(String, String)>, _>>()?;
             out.push(Story {
                 id,
                 uid,
                 first_seen: from_ms(first_seen),
                 updated: from_ms(updated),
-                sections,
+                sections: tags.iter().map(|(s, _)| s.clone()).collect(),
+                section_origins: tags.into_iter().map(|(_, o)| o).collect(),
                 items,
             });
         }
@@ -205,9 +323,108 @@ impl Store {
     }
 }
 
+/// The similarity index and the window it was built for (`None`: not built yet).
+#[derive(Default)]
+pub(crate) struct IndexState {
+    pub(crate) index: TitleIndex,
+    pub(crate) window: Option<chrono::Duration>,
+}
+
+impl IndexState {
+    /// Loads the representatives of every story first seen within the window, in first-seen order, each
+    /// story's first item first: the index the running daemon had built, item for item.
+    fn rebuild(
+        &mut self,
+        conn: &rusqlite::Connection,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        let mut index = TitleIndex::new();
+        let mut stmt = conn.prepare(
+            "SELECT s.id, s.first_seen, i.id, i.source_id, i.title
+             FROM stories s JOIN items i ON i.story_id = s.id AND i.title_rep = 1
+             WHERE s.first_seen >= ?1
+             ORDER BY s.first_seen, s.id, i.match_reason <> 'new', i.id",
+        )?;
+        let rows = stmt.query_map([to_ms(now - window)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (story_id, first_seen, item_id, source_id, title) = row?;
+            let tokens = dedupe::title_tokens(&title);
+            if index.contains(story_id) {
+                index.restore_rep(story_id, item_id, source_id, &tokens);
+            } else {
+                index.insert_story(story_id, from_ms(first_seen), item_id, source_id, &tokens);
+            }
+        }
+        self.index = index;
+        self.window = Some(window);
+        Ok(())
+    }
+}
+
+/// A change to the similarity index, applied once the refresh's transaction has committed.
+enum IndexOp {
+    NewStory {
+        story_id: i64,
+        first_seen: DateTime<Utc>,
+        item_id: i64,
+        source_id: i64,
+        tokens: Vec<String>,
+    },
+    /// A joined item whose title was admitted as a representative (decided in the transaction).
+    Rep {
+        story_id: i64,
+        item_id: i64,
+        source_id: i64,
+        tokens: Vec<String>,
+    },
+    /// A representative's title was edited in place.
+    Edit { item_id: i64, tokens: Vec<String> },
+}
+
+impl IndexOp {
+    fn apply(self, index: &mut TitleIndex, threshold: f64) {
+        match self {
+            IndexOp::NewStory {
+                story_id,
+                first_seen,
+                item_id,
+                source_id,
+                tokens,
+            } => index.insert_story(story_id, first_seen, item_id, source_id, &tokens),
+            IndexOp::Rep {
+                story_id,
+                item_id,
+                source_id,
+                tokens,
+            } => index.restore_rep(story_id, item_id, source_id, &tokens),
+            IndexOp::Edit { item_id, tokens } => {
+                index.edit_rep(item_id, &tokens, threshold);
+            }
+        }
+    }
+}
+
+/// How a new item found its story, as stored with it.
+struct Join {
+    reason: &'static str,
+    score: Option<f64>,
+    item: Option<i64>,
+}
+
 /// The stored copy of an item, for change detection.
 struct Stored {
+    id: i64,
     story_id: i64,
+    title_rep: bool,
     fields: ItemFields,
 }
 
@@ -238,7 +455,11 @@ impl ItemFields {
     }
 }
 
-fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
+fn apply(
+    tx: &Transaction<'_>,
+    input: &RefreshInput<'_>,
+    index: &TitleIndex,
+) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
     let now_ms = to_ms(input.now);
     let source_name: String = tx.query_row(
         "SELECT name FROM sources WHERE id = ?1",
@@ -249,6 +470,9 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
         items: input.items.len(),
         ..RefreshStats::default()
     };
+    let mut ops = Vec::new();
+    // Stories started in this refresh: not in the index until it commits, so no representative offers.
+    let mut started: BTreeSet<i64> = BTreeSet::new();
     // Oldest first, so that within one refresh a higher story id means a newer story. Feeds list newest
     // first, so undated entries keep that order when reversed.
     let mut order: Vec<&Item> = input.items.iter().rev().collect();
@@ -258,8 +482,23 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
     for item in order {
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
-        let title_fp = dedupe::title_fingerprint(&item.title);
-        let decision = match find_item(tx, input.source_id, &item.key)? {
+        let title_fp = if input.title_dedupe {
+            dedupe::title_fingerprint(&item.title)
+        } else {
+            String::new()
+        };
+        let tokens = if input.title_dedupe {
+            dedupe::title_tokens(&item.title)
+        } else {
+            Vec::new()
+        };
+        let stored = find_item(tx, input.source_id, &item.key)?;
+        let mut join = Join {
+            reason: "new",
+            score: None,
+            item: None,
+        };
+        let decision = match &stored {
             Some(stored) if stored.fields == fields => continue,
             Some(stored) => Decision::SameItem(stored.story_id),
             None => {
@@ -271,9 +510,31 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
                     title_fp: &title_fp,
                     now: input.now,
                 };
-                match dedupe::match_story(&probe, &candidates, input.window) {
-                    Some((story_id, _reason)) => Decision::JoinStory(story_id),
-                    None => Decision::New,
+                let exact = dedupe::match_story(&probe, &candidates, input.window);
+                let similar = || {
+                    let probe = TitleProbe {
+                        source_id: input.source_id,
+                        tokens: &tokens,
+                        now: input.now,
+                    };
+                    index.best_match(&probe, input.threshold, input.window)
+                };
+                if let Some(m) = exact {
+                    join = Join {
+                        reason: m.reason.as_str(),
+                        score: None,
+                        item: Some(m.item_id),
+                    };
+                    Decision::JoinStory(m.story_id)
+                } else if let Some(m) = input.title_dedupe.then(similar).flatten() {
+                    join = Join {
+                        reason: MatchReason::Similar.as_str(),
+                        score: Some(m.score),
+                        item: Some(m.item_id),
+                    };
+                    Decision::JoinStory(m.story_id)
+                } else {
+                    Decision::New
                 }
             }
         };
@@ -298,20 +559,38 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
                 )?;
                 stats.new_items += 1;
                 stats.new_stories += 1;
-                tx.last_insert_rowid()
+                let id = tx.last_insert_rowid();
+                started.insert(id);
+                id
             }
         };
-        // One statement for both cases: a known (source, key) keeps its story and first_seen.
+        // Is the title a representative of its story in the similarity index?
+        let title_rep = match (&decision, &stored) {
+            _ if !input.title_dedupe => false,
+            (Decision::New, _) => true,
+            (Decision::JoinStory(id), _) => {
+                !started.contains(id) && index.would_admit(*id, &tokens, input.threshold)
+            }
+            (Decision::SameItem(_), Some(stored)) if stored.title_rep => {
+                stored.fields.title == fields.title
+                    || index.edit_keeps(stored.id, &tokens, input.threshold)
+            }
+            (Decision::SameItem(_), _) => false,
+        };
+        // One statement for both cases: a known (source, key) keeps its story, first_seen and how it
+        // joined.
         tx.prepare_cached(
             "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
-                content, author, categories, published, updated, first_seen, changed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)
+                content, author, categories, published, updated, first_seen, changed_at,
+                match_reason, match_score, match_item, title_rep)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
+                ?16, ?17, ?18, ?19)
              ON CONFLICT (source_id, key) DO UPDATE SET
                 guid = excluded.guid, url = excluded.url, url_key = excluded.url_key,
                 title = excluded.title, title_fp = excluded.title_fp, summary = excluded.summary,
                 content = excluded.content, author = excluded.author, categories = excluded.categories,
                 published = excluded.published, updated = excluded.updated,
-                changed_at = excluded.changed_at",
+                changed_at = excluded.changed_at, title_rep = excluded.title_rep",
         )?
         .execute(params![
             input.source_id,
@@ -328,8 +607,37 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
             fields.categories,
             fields.published,
             fields.updated,
-            now_ms
+            now_ms,
+            join.reason,
+            join.score,
+            join.item,
+            title_rep,
         ])?;
+        let item_id = match &stored {
+            Some(stored) => stored.id,
+            None => tx.last_insert_rowid(),
+        };
+        match (decision, &stored) {
+            (Decision::New, _) if input.title_dedupe => ops.push(IndexOp::NewStory {
+                story_id,
+                first_seen: input.now,
+                item_id,
+                source_id: input.source_id,
+                tokens,
+            }),
+            (Decision::JoinStory(_), _) if title_rep => ops.push(IndexOp::Rep {
+                story_id,
+                item_id,
+                source_id: input.source_id,
+                tokens,
+            }),
+            (Decision::SameItem(_), Some(stored))
+                if stored.title_rep && stored.fields.title != fields.title =>
+            {
+                ops.push(IndexOp::Edit { item_id, tokens })
+            }
+            _ => {}
+        }
         touched.insert(story_id);
     }
 
@@ -343,7 +651,7 @@ fn apply(tx: &Transaction<'_>, input: &RefreshInput<'_>) -> Result<RefreshStats,
         stats.changed_sections.extend(after);
         stats.changed_sections.insert(ALL_SECTION.to_string());
     }
-    Ok(stats)
+    Ok((stats, ops))
 }
 
 fn find_item(
@@ -352,13 +660,16 @@ fn find_item(
     key: &str,
 ) -> Result<Option<Stored>, StoreError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT story_id, url, title, summary, content, author, categories, published, updated
+        "SELECT story_id, url, title, summary, content, author, categories, published, updated, id,
+                title_rep
          FROM items WHERE source_id = ?1 AND key = ?2",
     )?;
     Ok(stmt
         .query_row(params![source_id, key], |r| {
             Ok(Stored {
+                id: r.get(9)?,
                 story_id: r.get(0)?,
+                title_rep: r.get(10)?,
                 fields: ItemFields {
                     url: r.get(1)?,
                     title: r.get(2)?,
@@ -384,6 +695,7 @@ fn candidates(
     let mut out = Vec::new();
     let map = |r: &rusqlite::Row<'_>| {
         Ok(Candidate {
+            item_id: r.get(5)?,
             story_id: r.get(0)?,
             source_id: r.get(1)?,
             url_key: r.get(2)?,
@@ -393,7 +705,7 @@ fn candidates(
     };
     if let Some(key) = url_key {
         let mut stmt = tx.prepare_cached(
-            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.first_seen
+            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.first_seen, i.id
              FROM items i JOIN stories s ON s.id = i.story_id WHERE i.url_key = ?1",
         )?;
         for c in stmt.query_map([key], map)? {
@@ -402,7 +714,7 @@ fn candidates(
     }
     if !title_fp.is_empty() {
         let mut stmt = tx.prepare_cached(
-            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.first_seen
+            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.first_seen, i.id
              FROM items i JOIN stories s ON s.id = i.story_id
              WHERE i.title_fp = ?1 AND s.first_seen >= ?2",
         )?;
