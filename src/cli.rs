@@ -172,8 +172,14 @@ async fn render(config: Config, out: &Path) -> anyhow::Result<()> {
     let mut written = 0;
     for section in &sections {
         for format in Format::ALL {
-            let rendered = Rendered::build(&config, &store, section, format)?
-                .expect("configured sections always render");
+            let rendered = Rendered::build(
+                &config,
+                &store,
+                section,
+                format,
+                crate::render::View::Latest,
+            )?
+            .expect("configured sections always render");
             let path = dir.join(format!("{section}.{}", format.extension()));
             write_atomically(&path, &rendered.body)?;
             written += 1;

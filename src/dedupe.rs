@@ -950,6 +950,7 @@ mod tests {
 
     fn cand(story: i64, source: i64, url: Option<&str>, title: &str, age_h: i64) -> Candidate {
         Candidate {
+            item_id: story * 100 + source,
             story_id: story,
             source_id: source,
             url_key: url.map(url_key),
@@ -1013,7 +1014,11 @@ mod tests {
         };
         assert_eq!(
             match_story(&probe, &cands, chrono::Duration::hours(72)),
-            Some((2, MatchReason::Url))
+            Some(StoryMatch {
+                story_id: 2,
+                item_id: 204,
+                reason: MatchReason::Url
+            })
         );
         let probe = Probe {
             source_id: 1,
@@ -1023,7 +1028,11 @@ mod tests {
         };
         assert_eq!(
             match_story(&probe, &cands, chrono::Duration::hours(72)),
-            Some((7, MatchReason::Title))
+            Some(StoryMatch {
+                story_id: 7,
+                item_id: 702,
+                reason: MatchReason::Title
+            })
         );
     }
 

@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use crate::config::{ALL_SECTION, Config};
 use crate::normalize::hex;
 use crate::refresh::Context;
-use crate::render::{self, FeedMeta, Format};
-use crate::store::{Store, StoreError};
+use crate::render::{self, FeedMeta, Format, View};
+use crate::store::{MAX_TOP_HOURS, Store, StoreError, TopQuery};
 
 /// One rendered feed, ready to serve.
 #[derive(Debug)]
@@ -43,13 +43,27 @@ impl Rendered {
         store: &Store,
         section: &str,
         format: Format,
+        view: View,
     ) -> Result<Option<Rendered>, StoreError> {
         let Some(meta) = FeedMeta::new(config, section, format) else {
             return Ok(None);
         };
-        let stories = store.stories(Some(section), config.output.max_items)?;
+        let meta = meta.with_view(view);
+        let top = match view {
+            View::Latest => None,
+            View::Top { hours } => Some(TopQuery {
+                now: Utc::now(),
+                hours,
+            }),
+        };
+        let stories = store.stories_by(Some(section), config.output.max_items, top)?;
         let body = render::render(format, &meta, &stories);
-        let etag = format!("\"{}\"", hex(&Sha256::digest(&body)[..12]));
+        // The view is part of the tag: a top list that happens to equal the plain feed still has its own.
+        let mut h = Sha256::new();
+        h.update(view.query().as_bytes());
+        h.update(b"\0");
+        h.update(&body);
+        let etag = format!("\"{}\"", hex(&h.finalize()[..12]));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&body).expect("writing to a Vec cannot fail");
         let gzip = gz.finish().expect("writing to a Vec cannot fail");
@@ -67,6 +81,9 @@ impl Rendered {
     }
 }
 
+/// How long a rendered top view is served before it is rendered again.
+const TOP_TTL: Duration = Duration::from_secs(60);
+
 /// Shared state of the HTTP server.
 pub struct AppState {
     ctx: RwLock<Context>,
@@ -75,7 +92,9 @@ pub struct AppState {
 
 #[derive(Default)]
 struct Cache {
-    feeds: HashMap<(String, Format), Arc<Rendered>>,
+    /// Plain feeds live until invalidated; top views also expire after [`TOP_TTL`], as their period
+    /// moves with the clock.
+    feeds: HashMap<(String, Format, View), (Arc<Rendered>, Instant)>,
     /// Bumped by every invalidation. A render that started before an invalidation may have read the
     /// old stories, so it is served but not cached.
     generation: u64,
@@ -106,7 +125,7 @@ impl AppState {
         let mut cache = self.lock_cache();
         let mut any = false;
         for s in sections {
-            cache.feeds.retain(|(sec, _), _| sec != s);
+            cache.feeds.retain(|(sec, _, _), _| sec != s);
             any = true;
         }
         if any {
@@ -122,11 +141,14 @@ impl AppState {
         &self,
         section: &str,
         format: Format,
+        view: View,
     ) -> Result<Option<Arc<Rendered>>, StoreError> {
-        let key = (section.to_string(), format);
+        let key = (section.to_string(), format, view);
         let generation = {
             let cache = self.lock_cache();
-            if let Some(hit) = cache.feeds.get(&key) {
+            if let Some((hit, at)) = cache.feeds.get(&key)
+                && (view == View::Latest || at.elapsed() < TOP_TTL)
+            {
                 return Ok(Some(hit.clone()));
             }
             cache.generation
@@ -135,13 +157,13 @@ impl AppState {
         let section2 = section.to_string();
         let built = ctx
             .store
-            .call(move |s| Rendered::build(&ctx.config, s, &section2, format))
+            .call(move |s| Rendered::build(&ctx.config, s, &section2, format, view))
             .await?;
         Ok(built.map(|r| {
             let r = Arc::new(r);
             let mut cache = self.lock_cache();
             if cache.generation == generation {
-                cache.feeds.insert(key, r.clone());
+                cache.feeds.insert(key, (r.clone(), Instant::now()));
             }
             r
         }))
@@ -169,9 +191,36 @@ pub async fn serve(
         .await
 }
 
+/// The view a feed request's query selects: `sort=top` (with `hours=N`, 1..=MAX_TOP_HOURS, default 24)
+/// or `sort=latest`/nothing. Other parameters (cache busters) are ignored.
+pub fn parse_view(query: &HashMap<String, String>) -> Result<View, String> {
+    let hours = match query.get("hours") {
+        None => None,
+        Some(h) => match h.parse::<u32>() {
+            Ok(n) if (1..=MAX_TOP_HOURS).contains(&n) => Some(n),
+            _ => {
+                return Err(format!(
+                    "hours must be a whole number from 1 to {MAX_TOP_HOURS}, not \"{h}\""
+                ));
+            }
+        },
+    };
+    match query.get("sort").map(String::as_str) {
+        Some("top") => Ok(View::Top {
+            hours: hours.unwrap_or(View::TOP_HOURS),
+        }),
+        Some("latest") | None if hours.is_none() => Ok(View::Latest),
+        Some("latest") | None => Err("hours only applies to sort=top".into()),
+        Some(other) => Err(format!(
+            "sort must be \"top\" or \"latest\", not \"{other}\""
+        )),
+    }
+}
+
 async fn feed(
     State(state): State<Arc<AppState>>,
     Path(file): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     let Some((section, ext)) = file.rsplit_once('.') else {
@@ -180,7 +229,11 @@ async fn feed(
     let Some(format) = Format::from_extension(ext) else {
         return not_found("no such feed format (use .rss or .atom)");
     };
-    match state.feed(section, format).await {
+    let view = match parse_view(&query) {
+        Ok(v) => v,
+        Err(msg) => return (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response(),
+    };
+    match state.feed(section, format, view).await {
         Ok(Some(r)) => respond(&r, &headers),
         Ok(None) => not_found(&format!("unknown section \"{section}\"")),
         Err(e) => {

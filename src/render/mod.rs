@@ -88,10 +88,61 @@ impl FeedMeta {
         })
     }
 
+    /// The same feed in another view: "Popular now" / "Weekly best" get their own title, self link and id.
+    pub fn with_view(mut self, view: View) -> FeedMeta {
+        if let View::Top { hours } = view {
+            let query = view.query();
+            self.title = format!("{}: {}", self.title, view.label());
+            self.description = format!(
+                "{} ranked by the number of sources that reported them, last {hours} hours",
+                self.description
+            );
+            self.self_url.push_str(&query);
+            for (_, url) in &mut self.alternates {
+                url.push_str(&query);
+            }
+            self.id = urn_uuid(&format!("{}\0top\0{hours}", self.id));
+        }
+        self
+    }
+
     /// Entry id of a story in this feed. Ids are per section: several readers (newsboat among them) key
     /// items by id across all subscribed feeds, and a story in both "Asia" and "Latest" must show in both.
     pub fn entry_id(&self, story: &Story) -> String {
         urn_uuid(&format!("story\0{}\0{}", story.uid, self.section))
+    }
+}
+
+/// Which stories a feed lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum View {
+    /// Newest first.
+    #[default]
+    Latest,
+    /// "Popular now": stories first seen in the last `hours`, by the number of sources reporting them.
+    Top { hours: u32 },
+}
+
+impl View {
+    /// Hours of the default top view ("Popular now").
+    pub const TOP_HOURS: u32 = 24;
+
+    /// The URL query selecting this view ("" for the plain feed).
+    pub fn query(self) -> String {
+        match self {
+            View::Latest => String::new(),
+            View::Top { hours } if hours == View::TOP_HOURS => "?sort=top".into(),
+            View::Top { hours } => format!("?sort=top&hours={hours}"),
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            View::Latest => "Latest".into(),
+            View::Top { hours: 24 } => "Popular now".into(),
+            View::Top { hours: 168 } => "Weekly best".into(),
+            View::Top { hours } => format!("Most reported, last {hours} hours"),
+        }
     }
 }
 
@@ -137,16 +188,23 @@ fn x(s: &str) -> String {
 
 /// "Also reported by" as HTML: the other sources of a story, linked where they have a URL.
 fn also_reported_html(story: &Story) -> Option<String> {
-    if story.items.len() < 2 {
-        return None;
-    }
+    // Each other source once (its earliest item), never the lead's own source.
+    let mut seen = vec![story.lead().source.as_str()];
     let links: Vec<String> = story.items[1..]
         .iter()
+        .filter(|i| {
+            let new = !seen.contains(&i.source.as_str());
+            seen.push(&i.source);
+            new
+        })
         .map(|i| match &i.url {
             Some(u) => format!("<a href=\"{}\">{}</a>", escape(u), escape(&i.source)),
             None => escape(&i.source),
         })
         .collect();
+    if links.is_empty() {
+        return None;
+    }
     Some(format!("<p>Also reported by: {}</p>", links.join(", ")))
 }
 
@@ -191,6 +249,7 @@ pub(crate) mod tests {
             first_seen: t,
             updated: t,
             sections: vec!["asia".into()],
+            section_origins: vec!["source:A".into()],
             items: titles
                 .iter()
                 .map(|(source, title, url)| StoryItem {
@@ -199,6 +258,7 @@ pub(crate) mod tests {
                     url: url.map(str::to_string),
                     summary: "Summary & more".into(),
                     content_html: None,
+                    joined: None,
                     author: None,
                     categories: vec![],
                     published: Some(t),

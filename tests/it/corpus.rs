@@ -82,6 +82,7 @@ fn sweep_one(path: &Path, tally: &mut Tally) {
                 first_seen: now,
                 updated: now,
                 sections: vec!["all".into()],
+                section_origins: vec!["source:Sweep".into()],
                 items: vec![StoryItem {
                     source: "Sweep".into(),
                     title: it.title.clone(),
@@ -92,6 +93,7 @@ fn sweep_one(path: &Path, tally: &mut Tally) {
                     categories: it.categories.clone(),
                     published: it.published,
                     first_seen: now,
+                    joined: None,
                 }],
             })
             .collect();
