@@ -60,6 +60,15 @@ pub enum Command {
         section: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// `latest` (newest first) or `top` ("Popular now": most sources first, last --hours).
+        #[arg(long, value_enum, default_value_t = Sort::Latest)]
+        sort: Sort,
+        /// The period of `--sort top`, in hours (168 = "Weekly best").
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::store::MAX_TOP_HOURS)))]
+        hours: u32,
+        /// Say why each item joined its story and why each section applies.
+        #[arg(long)]
+        explain: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -69,6 +78,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sort {
+    Latest,
+    Top,
 }
 
 /// Bad usage (exit code 2), as opposed to a runtime failure (exit code 1).
@@ -101,8 +116,17 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Stories {
             section,
             limit,
+            sort,
+            hours,
+            explain,
             json,
-        } => stories(config, section.as_deref(), limit, json),
+        } => {
+            let view = match sort {
+                Sort::Latest => crate::render::View::Latest,
+                Sort::Top => crate::render::View::Top { hours },
+            };
+            stories(config, section.as_deref(), limit, view, explain, json)
+        }
         Command::Sources { json } => sources(config, json),
     }
 }
@@ -208,7 +232,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     })
 }
 
-fn stories(config: Config, section: Option<&str>, limit: usize, json: bool) -> anyhow::Result<()> {
+fn stories(
+    config: Config,
+    section: Option<&str>,
+    limit: usize,
+    view: crate::render::View,
+    explain: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     if let Some(s) = section
         && s != ALL_SECTION
         && config.section(s).is_none()
@@ -216,7 +247,14 @@ fn stories(config: Config, section: Option<&str>, limit: usize, json: bool) -> a
         return Err(UsageError(format!("unknown section \"{s}\"")).into());
     }
     let store = open_store(&config)?;
-    let stories = store.stories(section, limit)?;
+    let top = match view {
+        crate::render::View::Latest => None,
+        crate::render::View::Top { hours } => Some(crate::store::TopQuery {
+            now: Utc::now(),
+            hours,
+        }),
+    };
+    let stories = store.stories_by(section, limit, top)?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &stories)?;
@@ -225,9 +263,14 @@ fn stories(config: Config, section: Option<&str>, limit: usize, json: bool) -> a
     }
     for s in &stories {
         let lead = s.lead();
+        let sources = if top.is_some() {
+            format!("  ({} sources)", s.source_count())
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "{}  [{}]  {}",
+            "{}  [{}]  {}{sources}",
             short_time(s.first_seen),
             s.sections.join(", "),
             lead.title
@@ -239,12 +282,50 @@ fn stories(config: Config, section: Option<&str>, limit: usize, json: bool) -> a
                 item.source,
                 item.url.as_deref().unwrap_or("(no link)")
             )?;
+            if explain {
+                writeln!(out, "          {}", explain_join(item))?;
+            }
+        }
+        if explain {
+            for (section, origin) in s.sections.iter().zip(&s.section_origins) {
+                writeln!(out, "      section {section}: {}", explain_origin(origin))?;
+            }
         }
     }
     if stories.is_empty() {
         writeln!(out, "no stories yet: run `syndic poll` first")?;
     }
     Ok(())
+}
+
+/// Why an item is in its story, in words.
+fn explain_join(item: &crate::store::StoryItem) -> String {
+    let Some(j) = &item.joined else {
+        return format!("started the story: \"{}\"", item.title);
+    };
+    let matched = match (&j.matched_source, &j.matched_title) {
+        (Some(src), Some(t)) => format!(" \"{t}\" ({src})"),
+        _ => String::new(),
+    };
+    match j.reason.as_str() {
+        "url" => format!("joined: same article URL as{matched}"),
+        "title" => format!("joined: same headline as{matched}"),
+        "similar" => format!(
+            "joined: similar title, score {:.2}, to{matched}: \"{}\"",
+            j.score.unwrap_or(0.0),
+            item.title
+        ),
+        other => format!("joined ({other})"),
+    }
+}
+
+/// A section tag's origin ("source:NAME", "keyword:WORDS") in words.
+fn explain_origin(origin: &str) -> String {
+    match origin.split_once(':') {
+        Some(("source", name)) => format!("default section of source \"{name}\""),
+        Some(("keyword", words)) => format!("keyword rule \"{words}\""),
+        _ => origin.to_string(),
+    }
 }
 
 fn sources(config: Config, json: bool) -> anyhow::Result<()> {
