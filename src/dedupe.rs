@@ -669,6 +669,22 @@ impl TitleIndex {
         })
     }
 
+    /// Whether an edited title still belongs with its story: true for the story's first title (the story
+    /// follows it), else whether it resembles that first title. `None` when the story is not held.
+    pub fn edit_fits(
+        &self,
+        story_id: i64,
+        item_id: i64,
+        tokens: &[String],
+        threshold: f64,
+    ) -> Option<bool> {
+        let entry = self.entry(story_id)?;
+        Some(
+            entry.reps[0].item_id == item_id
+                || self.similarity_to_lead(entry, tokens) >= REP_ADMISSION * threshold,
+        )
+    }
+
     /// Whether [`TitleIndex::edit_rep`] would keep an edited representative (read-only).
     pub fn edit_keeps(&self, item_id: i64, tokens: &[String], threshold: f64) -> bool {
         let Some(entry) = self.by_item.get(&item_id).and_then(|s| self.entry(*s)) else {

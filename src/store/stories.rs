@@ -493,6 +493,17 @@ fn apply(
             Vec::new()
         };
         let stored = find_item(tx, input.source_id, &item.key)?;
+        // A headline edited into different news keeps its story (no split) but no longer anchors
+        // exact-title joins, so it cannot pull that other news in.
+        let title_fp = match &stored {
+            Some(st) if st.fields.title != fields.title && !title_fp.is_empty() => {
+                let fits = index
+                    .edit_fits(st.story_id, st.id, &tokens, input.threshold)
+                    .unwrap_or(true);
+                if fits { title_fp } else { String::new() }
+            }
+            _ => title_fp,
+        };
         let mut join = Join {
             reason: "new",
             score: None,
