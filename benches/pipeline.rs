@@ -152,6 +152,7 @@ fn ingest(feeds: &[String]) {
                     now: Utc::now(),
                     window: chrono::Duration::hours(72 * 24 * 365 * 20),
                     threshold: syndic::config::DEFAULT_TITLE_THRESHOLD,
+                    decay_hours: syndic::config::DEFAULT_DECAY_HOURS,
                     title_dedupe: true,
                     tagger: &tagger,
                     source_sections: &source_sections,

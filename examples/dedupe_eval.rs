@@ -1,6 +1,7 @@
 //! Story-cluster evaluation on labelled headlines.
 //!
-//! `cargo run --release --example dedupe_eval -- PATH [--threshold T] [--window-hours H] [--json]`
+//! `cargo run --release --example dedupe_eval -- PATH [--threshold T] [--decay-hours D] [--window-hours H]
+//! [--json]`
 //!
 //! PATH is a tab-separated file with a header naming at least `story_id`, `title`, `url`, `publisher` and
 //! `timestamp` (milliseconds since the epoch); other columns are ignored. The headlines go, in timestamp
@@ -13,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use chrono::{DateTime, TimeZone, Utc};
-use syndic::config::{DEFAULT_TITLE_THRESHOLD, SourceConfig};
+use syndic::config::{DEFAULT_DECAY_HOURS, DEFAULT_TITLE_THRESHOLD, SourceConfig};
 use syndic::dedupe;
 use syndic::normalize::{Item, canonical_url};
 use syndic::sections::Tagger;
@@ -48,6 +49,7 @@ fn run() -> Result<(), String> {
     let mut path = None;
     let mut threshold = DEFAULT_TITLE_THRESHOLD;
     let mut window_hours: i64 = 72;
+    let mut decay_hours = DEFAULT_DECAY_HOURS;
     let mut json = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -60,6 +62,13 @@ fn run() -> Result<(), String> {
                     .filter(|t: &f64| (0.0..=1.0).contains(t))
                     .ok_or("--threshold wants a number between 0 and 1")?;
             }
+            "--decay-hours" => {
+                decay_hours = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|h: &f64| *h >= 0.0)
+                    .ok_or("--decay-hours wants a number of hours (0 = off)")?;
+            }
             "--window-hours" => {
                 window_hours = args
                     .next()
@@ -71,8 +80,10 @@ fn run() -> Result<(), String> {
             _ => path = Some(PathBuf::from(a)),
         }
     }
-    let path = path
-        .ok_or("usage: dedupe_eval PATH [--threshold T] [--window-hours H] [--json]".to_string())?;
+    let path = path.ok_or(
+        "usage: dedupe_eval PATH [--threshold T] [--decay-hours D] [--window-hours H] [--json]"
+            .to_string(),
+    )?;
     let rows = read_rows(&path)?;
     if rows.is_empty() {
         return Err(format!("{}: no headlines", path.display()));
@@ -80,7 +91,10 @@ fn run() -> Result<(), String> {
     let window = chrono::Duration::hours(window_hours);
     let labels: Vec<&str> = rows.iter().map(|r| r.story.as_str()).collect();
 
-    let syndic = score(&labels, &syndic_clusters(&rows, threshold, window)?);
+    let syndic = score(
+        &labels,
+        &syndic_clusters(&rows, threshold, decay_hours, window)?,
+    );
     let exact = score(&labels, &exact_baseline(&rows, window));
     let jaccard = score(&labels, &jaccard_baseline(&rows, window));
 
@@ -102,7 +116,7 @@ fn run() -> Result<(), String> {
 
     let true_stories: HashSet<&str> = labels.iter().copied().collect();
     println!(
-        "{}: {} headlines, {} labelled stories, {} publishers, window {window_hours} h",
+        "{}: {} headlines, {} labelled stories, {} publishers, window {window_hours} h, decay {decay_hours} h",
         path.display(),
         rows.len(),
         true_stories.len(),
@@ -120,13 +134,17 @@ fn run() -> Result<(), String> {
         )
     };
     line(&format!("syndic @ {threshold:.2}"), &syndic);
+    if decay_hours > 0.0 {
+        let flat = score(&labels, &syndic_clusters(&rows, threshold, 0.0, window)?);
+        line("  same, no decay", &flat);
+    }
     line("exact title", &exact);
     line("token Jaccard >= 0.5", &jaccard);
     println!();
     println!("threshold table (syndic):");
     println!("  threshold  B3 P    B3 R    B3 F1   pair P  pair R  stories");
     for t in [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9] {
-        let s = score(&labels, &syndic_clusters(&rows, t, window)?);
+        let s = score(&labels, &syndic_clusters(&rows, t, decay_hours, window)?);
         println!(
             "  {t:.2}       {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
             s.b3_precision, s.b3_recall, s.b3_f1, s.pair_precision, s.pair_recall, s.stories
@@ -203,6 +221,7 @@ fn read_rows(path: &PathBuf) -> Result<Vec<Row>, String> {
 fn syndic_clusters(
     rows: &[Row],
     threshold: f64,
+    decay_hours: f64,
     window: chrono::Duration,
 ) -> Result<Vec<i64>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -247,6 +266,7 @@ fn syndic_clusters(
                 now: row.at,
                 window,
                 threshold,
+                decay_hours,
                 title_dedupe: true,
                 tagger: &tagger,
                 source_sections: &no_sections,

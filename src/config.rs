@@ -23,7 +23,10 @@ const MAX_WINDOW_HOURS: u64 = 10 * 366 * 24;
 
 /// Default `[dedupe].title_threshold`, chosen from the dev-set measurements (see README, "Story
 /// clusters").
-pub const DEFAULT_TITLE_THRESHOLD: f64 = 0.6;
+pub const DEFAULT_TITLE_THRESHOLD: f64 = 0.5;
+
+/// Default `[dedupe].decay_hours`: a story idle this long needs a similarity e≈2.7 times higher.
+pub const DEFAULT_DECAY_HOURS: f64 = 24.0;
 
 /// Id of the merged "everything" feed; reserved, a section may not use it.
 pub const ALL_SECTION: &str = "all";
@@ -63,6 +66,8 @@ pub struct PollConfig {
 #[derive(Debug, Clone)]
 pub struct DedupeConfig {
     pub title_threshold: f64,
+    /// Title similarity decays with the hours since a story was last reported (0 = no decay).
+    pub decay_hours: f64,
     /// Only stories first seen this recently are merge candidates (chrono, as the store compares it
     /// with timestamps).
     pub window: chrono::Duration,
@@ -274,6 +279,7 @@ impl Default for RawPoll {
 #[serde(deny_unknown_fields, default)]
 struct RawDedupe {
     title_threshold: Spanned<f64>,
+    decay_hours: Spanned<f64>,
     window_hours: Spanned<u64>,
 }
 
@@ -281,6 +287,7 @@ impl Default for RawDedupe {
     fn default() -> Self {
         RawDedupe {
             title_threshold: Spanned::new(0..0, DEFAULT_TITLE_THRESHOLD),
+            decay_hours: Spanned::new(0..0, DEFAULT_DECAY_HOURS),
             window_hours: Spanned::new(0..0, 72),
         }
     }
@@ -411,6 +418,13 @@ impl Validator<'_> {
                 "dedupe.title_threshold: must be between 0 and 1".into(),
             );
         }
+        let decay = *raw.dedupe.decay_hours.get_ref();
+        if !(0.0..=MAX_WINDOW_HOURS as f64).contains(&decay) {
+            self.err(
+                &raw.dedupe.decay_hours,
+                format!("dedupe.decay_hours: must be between 0 (off) and {MAX_WINDOW_HOURS}"),
+            );
+        }
         if *raw.dedupe.window_hours.get_ref() > MAX_WINDOW_HOURS {
             self.err(
                 &raw.dedupe.window_hours,
@@ -518,6 +532,11 @@ impl Validator<'_> {
             },
             dedupe: DedupeConfig {
                 title_threshold: threshold,
+                decay_hours: if decay.is_finite() {
+                    decay.max(0.0)
+                } else {
+                    0.0
+                },
                 window: chrono::Duration::hours(
                     (*raw.dedupe.window_hours.get_ref()).min(MAX_WINDOW_HOURS) as i64,
                 ),

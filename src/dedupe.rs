@@ -436,6 +436,8 @@ struct Rep {
 struct Entry {
     story_id: i64,
     first_seen_ms: i64,
+    /// When an item last joined the story (its first item, else the latest join).
+    last_seen_ms: i64,
     reps: Vec<Rep>,
 }
 
@@ -486,11 +488,35 @@ pub struct TitleIndex {
     by_story: HashMap<i64, u32>,
     by_item: HashMap<i64, i64>,
     live: usize,
+    /// Scores decay with the time since a story was last reported, `exp(-idle / decay_hours)`; 0 = off.
+    decay_hours: f64,
 }
 
 impl TitleIndex {
     pub fn new() -> TitleIndex {
         TitleIndex::default()
+    }
+
+    /// Sets the decay of scores with a story's idle time (`[dedupe].decay_hours`; 0 turns it off).
+    pub fn set_decay_hours(&mut self, hours: f64) {
+        self.decay_hours = hours.max(0.0);
+    }
+
+    /// Records that an item joined the story at `at` (keeps the story fresh for the decay).
+    pub fn touch(&mut self, story_id: i64, at: DateTime<Utc>) {
+        if let Some(&slot) = self.by_story.get(&story_id) {
+            let e = self.entry_mut(slot);
+            e.last_seen_ms = e.last_seen_ms.max(at.timestamp_millis());
+        }
+    }
+
+    /// The factor a story's scores are multiplied by, given how long it has been idle.
+    fn decay(&self, entry: &Entry, now_ms: i64) -> f64 {
+        if self.decay_hours <= 0.0 {
+            return 1.0;
+        }
+        let idle_hours = (now_ms - entry.last_seen_ms).max(0) as f64 / 3_600_000.0;
+        (-idle_hours / self.decay_hours).exp()
     }
 
     /// Stories held.
@@ -590,12 +616,16 @@ impl TitleIndex {
             if entry.first_seen_ms < since {
                 continue;
             }
+            let decay = self.decay(entry, probe.now.timestamp_millis());
+            if decay < threshold {
+                continue;
+            }
             for rep in &entry.reps {
                 if rep.source_id == probe.source_id {
                     continue;
                 }
                 let (shared, rep_total) = self.overlap(&probe_ids, &rep.tokens, n);
-                let score = ochiai(shared, total, rep_total);
+                let score = ochiai(shared, total, rep_total) * decay;
                 if score < threshold {
                     continue;
                 }
@@ -653,6 +683,7 @@ impl TitleIndex {
         self.slots.push_back(Some(Entry {
             story_id,
             first_seen_ms: first_seen.timestamp_millis(),
+            last_seen_ms: first_seen.timestamp_millis(),
             reps: Vec::new(),
         }));
         self.by_story.insert(story_id, slot);
@@ -1374,5 +1405,35 @@ mod tests {
         let before = ix.tokens.len();
         ix.insert_story(3, t0(), 3, 3, &t);
         assert_eq!(ix.tokens.len(), before);
+    }
+
+    #[test]
+    fn scores_decay_with_a_storys_idle_time_and_joins_keep_it_fresh() {
+        let mut ix = TitleIndex::new();
+        ix.set_decay_hours(24.0);
+        background(&mut ix);
+        let a = title_tokens("Mt. Gox files for US bankruptcy");
+        let b = title_tokens("Mt Gox files US bankruptcy, opponents call it a ruse");
+        ix.insert_story(1, t0(), 1, 1, &a);
+        let at = |h: i64| TitleProbe {
+            source_id: 2,
+            tokens: &b,
+            now: t0() + chrono::Duration::hours(h),
+        };
+        let fresh = ix
+            .best_match(&at(0), T, window())
+            .expect("joins while fresh");
+        // A day later the same words describe a new development more often than the same news.
+        assert_eq!(ix.best_match(&at(24), T, window()), None);
+        // A story that keeps being reported stays joinable.
+        ix.touch(1, t0() + chrono::Duration::hours(23));
+        let later = ix.best_match(&at(24), T, window()).expect("fresh again");
+        assert!(later.score < fresh.score && later.score >= T);
+        // Off, the idle time does not matter.
+        ix.set_decay_hours(0.0);
+        assert_eq!(
+            ix.best_match(&at(60), T, window()).map(|m| m.score),
+            Some(fresh.score)
+        );
     }
 }

@@ -255,6 +255,7 @@ async fn run(
     let ctx2 = ctx.clone();
     let window = ctx.config.dedupe.window;
     let threshold = ctx.config.dedupe.title_threshold;
+    let decay_hours = ctx.config.dedupe.decay_hours;
     let title_dedupe = source.dedupe;
     let stats = ctx
         .store
@@ -265,6 +266,7 @@ async fn run(
                 now: seen_at,
                 window,
                 threshold,
+                decay_hours,
                 title_dedupe,
                 tagger: &ctx2.tagger,
                 source_sections: &ctx2.source_sections,

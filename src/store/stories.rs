@@ -28,6 +28,8 @@ pub struct RefreshInput<'a> {
     pub window: chrono::Duration,
     /// `[dedupe].title_threshold`: the similarity at which a title joins a story.
     pub threshold: f64,
+    /// `[dedupe].decay_hours`: similarity decays with a story's idle time (0 = off).
+    pub decay_hours: f64,
     /// False for a source with `dedupe = false`: its items never join or gather stories by title.
     pub title_dedupe: bool,
     pub tagger: &'a Tagger,
@@ -139,6 +141,7 @@ impl Store {
         if index.window != Some(input.window) {
             index.rebuild(&conn, input.now, input.window)?;
         }
+        index.index.set_decay_hours(input.decay_hours);
         let tx = conn.transaction()?;
         let (stats, ops) = apply(&tx, input, &index.index)?;
         write_fetch_record(&tx, input.source_id, &input.fetch)?;
@@ -341,7 +344,8 @@ impl IndexState {
     ) -> Result<(), StoreError> {
         let mut index = TitleIndex::new();
         let mut stmt = conn.prepare(
-            "SELECT s.id, s.first_seen, i.id, i.source_id, i.title
+            "SELECT s.id, s.first_seen, i.id, i.source_id, i.title,
+                    (SELECT MAX(a.first_seen) FROM items a WHERE a.story_id = s.id)
              FROM stories s JOIN items i ON i.story_id = s.id AND i.title_rep = 1
              WHERE s.first_seen >= ?1
              ORDER BY s.first_seen, s.id, i.match_reason <> 'new', i.id",
@@ -353,15 +357,17 @@ impl IndexState {
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
             ))
         })?;
         for row in rows {
-            let (story_id, first_seen, item_id, source_id, title) = row?;
+            let (story_id, first_seen, item_id, source_id, title, last_seen) = row?;
             let tokens = dedupe::title_tokens(&title);
             if index.contains(story_id) {
                 index.restore_rep(story_id, item_id, source_id, &tokens);
             } else {
                 index.insert_story(story_id, from_ms(first_seen), item_id, source_id, &tokens);
+                index.touch(story_id, from_ms(last_seen));
             }
         }
         self.index = index;
@@ -388,6 +394,8 @@ enum IndexOp {
     },
     /// A representative's title was edited in place.
     Edit { item_id: i64, tokens: Vec<String> },
+    /// An item joined the story now (it stays fresh for the score decay).
+    Touch { story_id: i64, at: DateTime<Utc> },
 }
 
 impl IndexOp {
@@ -409,6 +417,7 @@ impl IndexOp {
             IndexOp::Edit { item_id, tokens } => {
                 index.edit_rep(item_id, &tokens, threshold);
             }
+            IndexOp::Touch { story_id, at } => index.touch(story_id, at),
         }
     }
 }
@@ -648,6 +657,12 @@ fn apply(
                 ops.push(IndexOp::Edit { item_id, tokens })
             }
             _ => {}
+        }
+        if let Decision::JoinStory(_) = decision {
+            ops.push(IndexOp::Touch {
+                story_id,
+                at: input.now,
+            });
         }
         touched.insert(story_id);
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::ETAG;
-use syndic::config::{DEFAULT_TITLE_THRESHOLD, SourceConfig};
+use syndic::config::{DEFAULT_DECAY_HOURS, DEFAULT_TITLE_THRESHOLD, SourceConfig};
 use syndic::normalize::Item;
 use syndic::sections::Tagger;
 use syndic::store::{FetchRecord, RefreshInput, Store};
@@ -249,6 +249,7 @@ impl Harness {
                 now: at,
                 window: chrono::Duration::hours(72),
                 threshold: DEFAULT_TITLE_THRESHOLD,
+                decay_hours: DEFAULT_DECAY_HOURS,
                 title_dedupe,
                 tagger: &self.tagger,
                 source_sections: &HashMap::new(),
