@@ -4,6 +4,7 @@
 //! - ingest: 6,366 real headlines (`../shared/data/headlines/dev.tsv`) as 64 RSS feeds of ~100 items,
 //!   each parsed, normalized, deduplicated, tagged and stored in one SQLite transaction;
 //! - a re-poll of the same feeds (every item already stored: the steady state);
+//!   both with title similarity off and on (`dedupe = false` vs the default);
 //! - render: 50 stories as RSS and Atom, from the store.
 //!
 //! Without `../shared/data` the corpus and headline figures are skipped with a message.
@@ -28,7 +29,9 @@ fn main() {
     }
     corpus(&data.join("feeds"));
     let feeds = headline_feeds(&data.join("headlines/dev.tsv"));
-    ingest(&feeds);
+    // Title similarity off (URL and exact-title identity only), then on, as the daemon runs.
+    ingest(&feeds, false);
+    ingest(&feeds, true);
     println!("peak RSS (VmHWM): {} KiB", peak_rss_kib());
 }
 
@@ -107,7 +110,7 @@ fn headline_feeds(tsv: &Path) -> Vec<String> {
         .collect()
 }
 
-fn ingest(feeds: &[String]) {
+fn ingest(feeds: &[String], similarity: bool) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("bench.db")).unwrap();
     let sources: Vec<syndic::config::SourceConfig> = (0..feeds.len())
@@ -153,7 +156,7 @@ fn ingest(feeds: &[String]) {
                     window: chrono::Duration::hours(72 * 24 * 365 * 20),
                     threshold: syndic::config::DEFAULT_TITLE_THRESHOLD,
                     decay_hours: syndic::config::DEFAULT_DECAY_HOURS,
-                    title_dedupe: true,
+                    title_dedupe: similarity,
                     tagger: &tagger,
                     source_sections: &source_sections,
                     fetch: FetchRecord {
@@ -172,12 +175,16 @@ fn ingest(feeds: &[String]) {
         }
         let secs = start.elapsed().as_secs_f64();
         println!(
-            "ingest, {round}: {} feeds, {total} items in {secs:.2}s = {:.0} items/s ({new_items} new items, {stories} new stories)",
+            "ingest (title similarity {}), {round}: {} feeds, {total} items in {secs:.2}s = {:.0} items/s ({new_items} new items, {stories} new stories)",
+            if similarity { "on" } else { "off" },
             feeds.len(),
             total as f64 / secs
         );
     }
 
+    if !similarity {
+        return;
+    }
     let config = Config::from_toml(
         Path::new("bench.toml"),
         "[output]\ntitle = \"Bench\"\nmax_items = 50\n[[section]]\nid = \"business\"\ntitle = \"Business\"\n",

@@ -29,6 +29,7 @@
 //! other: an item bridging two stories joins the better one. Titles of the same source never match each
 //! other by similarity (a daily "Business Highlights" is not one story).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
@@ -46,6 +47,17 @@ pub const MAX_REPS: usize = 16;
 /// A member becomes a representative when similar to the story's first title at this fraction of the
 /// threshold.
 pub const REP_ADMISSION: f64 = 0.8;
+
+/// Postings longer than this (a token used by this many stories in the window: "stocks", "2014") are
+/// not scanned for candidates. Such a token still counts fully in every score; a title can only be found
+/// through its less common words, which is what tells stories apart anyway. Keeps a lookup's cost
+/// bounded however large the window.
+const MAX_SCANNED_POSTINGS: usize = 2048;
+
+/// At most this many stories, those sharing the most weight with the probe, are scored in one lookup:
+/// a story outside them shares less of the probe's rarer words than hundreds of others, and its best
+/// representative would have to beat all of theirs. Bounds the cost of a title made of common words.
+const MAX_SCORED_STORIES: usize = 256;
 
 /// Weight factor of numbers and calendar words.
 const CALENDAR_WEIGHT: f32 = 0.5;
@@ -481,6 +493,9 @@ pub struct SimilarMatch {
 pub struct TitleIndex {
     ids: HashMap<Box<str>, u32>,
     tokens: Vec<Token>,
+    /// Per token id: ln(df + 1) and the weight factor (1, or [`CALENDAR_WEIGHT`]), dense and apart from
+    /// [`Token`] so that scoring reads a small array that stays in cache.
+    weights: Vec<[f32; 2]>,
     free: Vec<u32>,
     /// Story slots; slot `base + i` is `slots[i]`; a `None` is a removed story.
     slots: VecDeque<Option<Entry>>,
@@ -490,6 +505,15 @@ pub struct TitleIndex {
     live: usize,
     /// Scores decay with the time since a story was last reported, `exp(-idle / decay_hours)`; 0 = off.
     decay_hours: f64,
+    /// Per-lookup accumulators, kept between lookups so a lookup allocates nothing.
+    scratch: RefCell<Scratch>,
+}
+
+/// Shared weight found so far per story slot (offset from `base`), and which slots were touched.
+#[derive(Debug, Default)]
+struct Scratch {
+    acc: Vec<f32>,
+    touched: Vec<u32>,
 }
 
 impl TitleIndex {
@@ -519,6 +543,35 @@ impl TitleIndex {
         (-idle_hours / self.decay_hours).exp()
     }
 
+    /// The index's heap use in bytes, from its collections' capacities (hash tables at one control byte
+    /// per bucket plus their entries); for metrics and the benchmark.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let table = |cap: usize, entry: usize| cap * (entry + 1);
+        let names: usize = self.tokens.iter().map(|t| t.name.len()).sum();
+        let postings: usize = self.tokens.iter().map(|t| t.postings.capacity() * 4).sum();
+        let reps: usize = self
+            .slots
+            .iter()
+            .flatten()
+            .map(|e| {
+                e.reps.capacity() * size_of::<Rep>()
+                    + e.reps.iter().map(|r| r.tokens.len() * 4).sum::<usize>()
+            })
+            .sum();
+        table(self.ids.capacity(), size_of::<(Box<str>, u32)>())
+            + names * 2
+            + self.tokens.capacity() * size_of::<Token>()
+            + self.weights.capacity() * 8
+            + self.scratch.borrow().acc.capacity() * 4
+            + postings
+            + self.free.capacity() * 4
+            + self.slots.capacity() * size_of::<Option<Entry>>()
+            + reps
+            + table(self.by_story.capacity(), size_of::<(i64, u32)>())
+            + table(self.by_item.capacity(), size_of::<(i64, i64)>())
+    }
+
     /// Stories held.
     pub fn len(&self) -> usize {
         self.live
@@ -545,15 +598,15 @@ impl TitleIndex {
         self.slots.get((slot - self.base) as usize)?.as_ref()
     }
 
+    /// `ln((N+1)/(df+1)) + 1`, with `n` = ln(N+1) (see [`ln_stories`]) and ln(df+1) kept per token.
     fn weight(&self, id: u32, n: f64) -> f32 {
-        let t = &self.tokens[id as usize];
-        let w = ((n + 1.0) / (f64::from(t.df) + 1.0)).ln() as f32 + 1.0;
-        if t.calendar { w * CALENDAR_WEIGHT } else { w }
+        let [ln_df, factor] = self.weights[id as usize];
+        (n as f32 - ln_df + 1.0) * factor
     }
 
     /// Weight of a token the index has never seen (df 0).
     fn unseen_weight(token: &str, n: f64) -> f32 {
-        let w = (n + 1.0).ln() as f32 + 1.0;
+        let w = n as f32 + 1.0;
         if is_calendar(token) {
             w * CALENDAR_WEIGHT
         } else {
@@ -563,7 +616,7 @@ impl TitleIndex {
 
     /// Similarity of two token lists under the index's current weights (for explanations and tests).
     pub fn similarity(&self, a: &[String], b: &[String]) -> f64 {
-        let n = self.live as f64;
+        let n = ln_stories(self.live);
         let w = |t: &String| match self.ids.get(t.as_str()) {
             Some(&id) => self.weight(id, n),
             None => Self::unseen_weight(t, n),
@@ -586,7 +639,7 @@ impl TitleIndex {
         if probe.tokens.len() < MIN_SIMILAR_TOKENS || self.live == 0 {
             return None;
         }
-        let n = self.live as f64;
+        let n = ln_stories(self.live);
         let since = (probe.now - window).timestamp_millis();
         // Unseen tokens count in the probe's weight but match nothing.
         let (probe_ids, total) = self.weigh(probe.tokens, n);
@@ -600,16 +653,51 @@ impl TitleIndex {
             tail += known[scan - 1].0;
             scan -= 1;
         }
-        let mut slots: Vec<u32> = known[..scan]
-            .iter()
-            .flat_map(|&(_, id)| self.tokens[id as usize].postings.iter().copied())
-            .filter(|&s| s >= self.base)
-            .collect();
-        slots.sort_unstable();
-        slots.dedup();
+        // Accumulate, per story, the weight of the probe's tokens it uses: an upper bound of what it shares
+        // with any one of its representatives. A story whose bound plus the exact tail stays below
+        // `threshold² · Σ w(probe)` cannot reach the threshold and is never scored. Tokens too common to
+        // scan are not credited: a story must clear that bar on the probe's rarer words alone.
+        let mut scratch = self.scratch.borrow_mut();
+        let Scratch { acc, touched } = &mut *scratch;
+        if acc.len() < self.slots.len() {
+            acc.resize(self.slots.len(), 0.0);
+        }
+        touched.clear();
+        for &(w, id) in &known[..scan] {
+            let postings = &self.tokens[id as usize].postings;
+            if postings.len() > MAX_SCANNED_POSTINGS {
+                continue;
+            }
+            for &slot in postings {
+                let Some(i) = slot.checked_sub(self.base) else {
+                    continue;
+                };
+                let a = &mut acc[i as usize];
+                if *a == 0.0 {
+                    touched.push(i);
+                }
+                *a += w;
+            }
+        }
+        let need = floor - tail;
+        let mut cands: Vec<(f32, u32)> = Vec::with_capacity(touched.len().min(64));
+        for &i in touched.iter() {
+            let a = std::mem::take(&mut acc[i as usize]);
+            if a >= need {
+                cands.push((a, i + self.base));
+            }
+        }
+        drop(scratch);
+        // Most promising first: once a story's bound `sqrt((a + tail) / Σ w(probe))` falls below the
+        // threshold or the best score so far, no later story can do better.
+        cands.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
 
         let mut best: Option<(SimilarMatch, i64)> = None;
-        for slot in slots {
+        for (a, slot) in cands.into_iter().take(MAX_SCORED_STORIES) {
+            let bound = f64::from((a + tail) / total).sqrt();
+            if bound < threshold || best.as_ref().is_some_and(|(b, _)| bound < b.score) {
+                break;
+            }
             let Some(Some(entry)) = self.slots.get((slot - self.base) as usize) else {
                 continue;
             };
@@ -617,7 +705,7 @@ impl TitleIndex {
                 continue;
             }
             let decay = self.decay(entry, probe.now.timestamp_millis());
-            if decay < threshold {
+            if bound * decay < threshold {
                 continue;
             }
             for rep in &entry.reps {
@@ -886,7 +974,7 @@ impl TitleIndex {
 
     /// Similarity of a title to a story's first representative.
     fn similarity_to_lead(&self, entry: &Entry, tokens: &[String]) -> f64 {
-        let n = self.live as f64;
+        let n = ln_stories(self.live);
         let (known, total) = self.weigh(tokens, n);
         let (shared, lead_total) = self.overlap(&known, &entry.reps[0].tokens, n);
         ochiai(shared, total, lead_total)
@@ -909,13 +997,16 @@ impl TitleIndex {
             calendar: is_calendar(token),
             postings: VecDeque::new(),
         };
+        let factor = if t.calendar { CALENDAR_WEIGHT } else { 1.0 };
         let id = match self.free.pop() {
             Some(id) => {
                 self.tokens[id as usize] = t;
+                self.weights[id as usize] = [0.0, factor];
                 id
             }
             None => {
                 self.tokens.push(t);
+                self.weights.push([0.0, factor]);
                 (self.tokens.len() - 1) as u32
             }
         };
@@ -963,12 +1054,14 @@ impl TitleIndex {
     fn add_posting(&mut self, id: u32, slot: u32) {
         let t = &mut self.tokens[id as usize];
         t.df += 1;
+        self.weights[id as usize][0] = (f64::from(t.df) + 1.0).ln() as f32;
         t.postings.push_back(slot);
     }
 
     fn drop_posting(&mut self, id: u32, slot: u32) {
         let t = &mut self.tokens[id as usize];
         t.df -= 1;
+        self.weights[id as usize][0] = (f64::from(t.df) + 1.0).ln() as f32;
         if t.postings.front() == Some(&slot) {
             t.postings.pop_front();
         } else if let Some(p) = t.postings.iter().position(|&s| s == slot) {
@@ -981,6 +1074,11 @@ impl TitleIndex {
             self.free.push(id);
         }
     }
+}
+
+/// ln(N + 1) for N stories held: the part of every token weight shared by one lookup.
+fn ln_stories(live: usize) -> f64 {
+    (live as f64 + 1.0).ln()
 }
 
 /// Weighted Ochiai coefficient: shared weight over the geometric mean of both totals.
