@@ -491,6 +491,11 @@ fn apply(
     for item in order {
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
+        let stored = find_item(tx, input.source_id, &item.key)?;
+        if stored.as_ref().is_some_and(|st| st.fields == fields) {
+            // Unchanged (the steady state of a re-poll): nothing to normalize or match.
+            continue;
+        }
         let title_fp = if input.title_dedupe {
             dedupe::title_fingerprint(&item.title)
         } else {
@@ -501,7 +506,6 @@ fn apply(
         } else {
             Vec::new()
         };
-        let stored = find_item(tx, input.source_id, &item.key)?;
         // A headline edited into different news keeps its story (no split) but no longer anchors
         // exact-title joins, so it cannot pull that other news in.
         let title_fp = match &stored {
