@@ -159,15 +159,7 @@ fn ingest(feeds: &[String], similarity: bool) {
                     title_dedupe: similarity,
                     tagger: &tagger,
                     source_sections: &source_sections,
-                    fetch: FetchRecord {
-                        at: Utc::now(),
-                        status: "ok",
-                        error: None,
-                        validators: None,
-                        body_hash: None,
-                        feed_title: None,
-                        next_check_at: None,
-                    },
+                    fetch: FetchRecord::ok(Utc::now()),
                 })
                 .unwrap();
             new_items += stats.new_items;

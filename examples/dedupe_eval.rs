@@ -270,15 +270,7 @@ fn syndic_clusters(
                 title_dedupe: true,
                 tagger: &tagger,
                 source_sections: &no_sections,
-                fetch: FetchRecord {
-                    at: row.at,
-                    status: "ok",
-                    error: None,
-                    validators: None,
-                    body_hash: None,
-                    feed_title: None,
-                    next_check_at: None,
-                },
+                fetch: FetchRecord::ok(row.at),
             })
             .map_err(|e| e.to_string())?;
         let story = store

@@ -879,25 +879,7 @@ impl TitleIndex {
         let old = self.take_rep(slot, pos);
         drop(old);
         if keep {
-            let ids = self.intern_all(tokens);
-            let e = self.entry_mut(slot);
-            let new_vocab: Vec<u32> = ids
-                .iter()
-                .copied()
-                .filter(|id| !e.reps.iter().any(|r| r.tokens.binary_search(id).is_ok()))
-                .collect();
-            e.reps.insert(
-                pos,
-                Rep {
-                    item_id,
-                    source_id,
-                    tokens: ids.into_boxed_slice(),
-                },
-            );
-            self.by_item.insert(item_id, story_id);
-            for id in new_vocab {
-                self.add_posting(id, slot);
-            }
+            self.place_rep(slot, pos, item_id, source_id, tokens);
         }
         keep
     }
@@ -1015,6 +997,19 @@ impl TitleIndex {
     }
 
     fn push_rep(&mut self, slot: u32, item_id: i64, source_id: i64, tokens: &[String]) {
+        let end = self.entry_mut(slot).reps.len();
+        self.place_rep(slot, end, item_id, source_id, tokens);
+    }
+
+    /// Inserts a representative at `pos`, posting the tokens the story did not use yet.
+    fn place_rep(
+        &mut self,
+        slot: u32,
+        pos: usize,
+        item_id: i64,
+        source_id: i64,
+        tokens: &[String],
+    ) {
         let ids = self.intern_all(tokens);
         let e = self.entry_mut(slot);
         let story_id = e.story_id;
@@ -1023,11 +1018,14 @@ impl TitleIndex {
             .copied()
             .filter(|id| !e.reps.iter().any(|r| r.tokens.binary_search(id).is_ok()))
             .collect();
-        e.reps.push(Rep {
-            item_id,
-            source_id,
-            tokens: ids.into_boxed_slice(),
-        });
+        e.reps.insert(
+            pos,
+            Rep {
+                item_id,
+                source_id,
+                tokens: ids.into_boxed_slice(),
+            },
+        );
         self.by_item.insert(item_id, story_id);
         for id in new_vocab {
             self.add_posting(id, slot);

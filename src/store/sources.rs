@@ -37,6 +37,21 @@ pub struct FetchRecord {
     pub next_check_at: Option<DateTime<Utc>>,
 }
 
+impl FetchRecord {
+    /// A successful fetch at `at` that changes no validators (tools and tests that feed items directly).
+    pub fn ok(at: DateTime<Utc>) -> FetchRecord {
+        FetchRecord {
+            at,
+            status: "ok",
+            error: None,
+            validators: None,
+            body_hash: None,
+            feed_title: None,
+            next_check_at: None,
+        }
+    }
+}
+
 /// One line of `syndic sources`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceHealth {

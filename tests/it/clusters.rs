@@ -253,15 +253,7 @@ impl Harness {
                 title_dedupe,
                 tagger: &self.tagger,
                 source_sections: &HashMap::new(),
-                fetch: FetchRecord {
-                    at,
-                    status: "ok",
-                    error: None,
-                    validators: None,
-                    body_hash: None,
-                    feed_title: None,
-                    next_check_at: None,
-                },
+                fetch: FetchRecord::ok(at),
             })
             .unwrap();
         self.store
