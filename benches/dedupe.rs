@@ -11,7 +11,8 @@
 //! account of its heap), and, on the first 20,000
 //! titles, the same decisions by a brute-force scan over every representative in the window.
 //!
-//! Without `../shared/data` it says so and skips.
+//! `SYNDIC_BENCH_TITLES=N` changes the number of titles; `SYNDIC_BENCH_SCAN=0` skips the scan (for
+//! profiling the index alone). Without `../shared/data` it says so and skips.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -106,6 +107,9 @@ fn main() {
         rss_growth as f64 / held as f64
     );
     drop(ix);
+    if std::env::var("SYNDIC_BENCH_SCAN").is_ok_and(|v| v == "0") {
+        return;
+    }
 
     let head = &titles[..SCAN_TITLES];
     let (_, _, _, secs_i, joined_i, _) = run_index(head, window);

@@ -30,9 +30,12 @@
 //! other by similarity (a daily "Business Highlights" is not one story).
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::hash::BuildHasher;
 
 use chrono::{DateTime, Utc};
+use hashbrown::{HashMap, HashTable};
 use unicode_normalization::UnicodeNormalization;
 
 /// A title fingerprint needs this many words to be trusted: "Live updates" or "Letters" recur daily.
@@ -54,10 +57,12 @@ pub const REP_ADMISSION: f64 = 0.8;
 /// bounded however large the window.
 const MAX_SCANNED_POSTINGS: usize = 2048;
 
-/// At most this many stories, those sharing the most weight with the probe, are scored in one lookup:
-/// a story outside them shares less of the probe's rarer words than hundreds of others, and its best
-/// representative would have to beat all of theirs. Bounds the cost of a title made of common words.
-const MAX_SCORED_STORIES: usize = 256;
+/// At most this many stories, those sharing the most weight with the probe (stories too idle to reach
+/// the threshold are passed over unread and not counted), are scored in one lookup: a story outside them
+/// shares less of the probe's rarer words than dozens of live others, and its best representative would
+/// have to beat all of theirs. Bounds the cost of a title made of common words; on the 1M-title bench it
+/// costs 0.15% of the joins that 256 finds.
+const MAX_SCORED_STORIES: usize = 64;
 
 /// Weight factor of numbers and calendar words.
 const CALENDAR_WEIGHT: f32 = 0.5;
@@ -285,23 +290,31 @@ fn stem(w: &str) -> String {
 /// The content tokens of a title, in order, each once: stop words and one-letter words dropped, stemmed,
 /// numbers kept. A truncated title ("…") loses its last word, which may be cut.
 pub fn title_tokens(title: &str) -> Vec<String> {
+    title_keys(title).1
+}
+
+/// Both keys of a title from one normalization: its [`title_fingerprint`] and its [`title_tokens`].
+pub fn title_keys(title: &str) -> (String, Vec<String>) {
     let (t, truncated) = strip_decorations(title);
-    let mut ws = words(&fold(&t));
-    if truncated {
-        ws.pop();
-    }
-    let mut out: Vec<String> = Vec::with_capacity(ws.len());
-    for w in ws {
+    let ws = words(&fold(&t));
+    let fingerprint = fingerprint_of(&ws);
+    let content = if truncated {
+        &ws[..ws.len().saturating_sub(1)]
+    } else {
+        &ws[..]
+    };
+    let mut out: Vec<String> = Vec::with_capacity(content.len());
+    for w in content {
         let single_letter = w.chars().count() == 1 && !w.chars().all(|c| c.is_ascii_digit());
         if single_letter || STOP_WORDS.contains(&w.as_str()) {
             continue;
         }
-        let s = stem(&w);
+        let s = stem(w);
         if !out.contains(&s) {
             out.push(s);
         }
     }
-    out
+    (fingerprint, out)
 }
 
 /// Whether a lower-cased word is one of the stop words title similarity ignores.
@@ -329,11 +342,15 @@ pub fn url_key(canonical_url: &str) -> String {
 /// Exact-title key: the words of the normalized title, single spaces. Empty when the title is too short
 /// to identify a story.
 pub fn title_fingerprint(title: &str) -> String {
-    let ws = words(&normalize_title(title));
-    if ws.len() < MIN_FINGERPRINT_WORDS {
+    let (t, _) = strip_decorations(title);
+    fingerprint_of(&words(&fold(&t)))
+}
+
+fn fingerprint_of(words: &[String]) -> String {
+    if words.len() < MIN_FINGERPRINT_WORDS {
         return String::new();
     }
-    ws.join(" ")
+    words.join(" ")
 }
 
 /// A stored item that might report the same story as a new one.
@@ -435,31 +452,91 @@ pub fn match_story(
     None
 }
 
-/// A representative title of a story in the [`TitleIndex`].
-#[derive(Debug, Clone)]
-struct Rep {
-    item_id: i64,
-    source_id: i64,
-    /// Interned token ids, sorted.
-    tokens: Box<[u32]>,
-}
+/// Words before a representative's tokens in [`Entry::reps`]: token count, source id, item id (ids in
+/// two words each, low word first).
+const REP_HEADER: usize = 5;
 
+/// A story held by the [`TitleIndex`].
 #[derive(Debug)]
 struct Entry {
     story_id: i64,
     first_seen_ms: i64,
-    /// When an item last joined the story (its first item, else the latest join).
-    last_seen_ms: i64,
-    reps: Vec<Rep>,
+    /// Representative titles, first title first, packed into one allocation: per representative
+    /// [`REP_HEADER`] words, then its interned token ids, sorted.
+    reps: Box<[u32]>,
+}
+
+/// One representative of an [`Entry`].
+#[derive(Debug, Clone, Copy)]
+struct Rep<'a> {
+    item_id: i64,
+    source_id: i64,
+    tokens: &'a [u32],
+}
+
+fn split_id(v: i64) -> [u32; 2] {
+    [v as u32, (v as u64 >> 32) as u32]
+}
+
+fn join_id(lo: u32, hi: u32) -> i64 {
+    (u64::from(lo) | (u64::from(hi) << 32)) as i64
+}
+
+/// Iterates the packed representatives of an entry.
+struct Reps<'a>(&'a [u32]);
+
+impl<'a> Iterator for Reps<'a> {
+    type Item = Rep<'a>;
+    fn next(&mut self) -> Option<Rep<'a>> {
+        let len = *self.0.first()? as usize;
+        let (rep, rest) = self.0.split_at(REP_HEADER + len);
+        self.0 = rest;
+        Some(Rep {
+            source_id: join_id(rep[1], rep[2]),
+            item_id: join_id(rep[3], rep[4]),
+            tokens: &rep[REP_HEADER..],
+        })
+    }
+}
+
+impl Entry {
+    fn reps(&self) -> Reps<'_> {
+        Reps(&self.reps)
+    }
+
+    fn lead(&self) -> Rep<'_> {
+        self.reps().next().expect("a story has its first title")
+    }
+
+    fn position(&self, item_id: i64) -> Option<usize> {
+        self.reps().position(|r| r.item_id == item_id)
+    }
+
+    /// Whether a representative other than the `skip`th uses the token.
+    fn uses(&self, id: u32, skip: Option<usize>) -> bool {
+        self.reps()
+            .enumerate()
+            .any(|(i, r)| Some(i) != skip && r.tokens.binary_search(&id).is_ok())
+    }
+
+    /// Word offset of the `pos`th representative (the end for `pos` = count).
+    fn offset(&self, pos: usize) -> usize {
+        let mut at = 0;
+        for _ in 0..pos {
+            at += REP_HEADER + self.reps[at] as usize;
+        }
+        at
+    }
 }
 
 #[derive(Debug, Default)]
 struct Token {
-    name: Box<str>,
-    /// Stories held that use this token (0 = the id is free).
-    df: u32,
-    calendar: bool,
-    /// Slots of those stories (may briefly hold pruned slots; see [`TitleIndex::postings`]).
+    /// The token's [`token_hash`]: tokens are told apart by a 64-bit hash instead of their text (two
+    /// words of a million-word vocabulary collide with a chance of about 3e-8, and would then merely count
+    /// as one word), which spares the index a string per token.
+    hash: u64,
+    /// Slots of the stories held that use this token (their number is the token's story frequency;
+    /// none = the id is free).
     postings: VecDeque<u32>,
 }
 
@@ -488,10 +565,13 @@ pub struct SimilarMatch {
 /// and representative after its transaction commits, and prunes stories as they leave the window. A
 /// lookup only reads the postings of the probe's rarer tokens: a story sharing nothing but tokens whose
 /// total weight `s` is below `threshold² · Σ w(probe)` cannot reach the threshold (its score is at most
-/// `sqrt(s / Σ w(probe))`), so those postings are never scanned and common words cost nothing.
+/// `sqrt(s / Σ w(probe))`), so those postings are never scanned and common words cost nothing. With the
+/// decay on, a story idle so long that even an identical title would score below the threshold is skipped
+/// as its posting is read, from a dense array of last-seen times.
 #[derive(Debug, Default)]
 pub struct TitleIndex {
-    ids: HashMap<Box<str>, u32>,
+    /// Token ids by [`token_hash`] (kept in [`Token`]).
+    ids: HashTable<u32>,
     tokens: Vec<Token>,
     /// Per token id: ln(df + 1) and the weight factor (1, or [`CALENDAR_WEIGHT`]), dense and apart from
     /// [`Token`] so that scoring reads a small array that stays in cache.
@@ -499,12 +579,17 @@ pub struct TitleIndex {
     free: Vec<u32>,
     /// Story slots; slot `base + i` is `slots[i]`; a `None` is a removed story.
     slots: VecDeque<Option<Entry>>,
+    /// Per slot (as `slots`): when an item last joined the story, in seconds since the epoch (its first
+    /// item, else the latest join); 0 for a removed story.
+    last_seen: VecDeque<u32>,
     base: u32,
     by_story: HashMap<i64, u32>,
-    by_item: HashMap<i64, i64>,
     live: usize,
     /// Scores decay with the time since a story was last reported, `exp(-idle / decay_hours)`; 0 = off.
     decay_hours: f64,
+    /// The decay after each whole minute idle, down to [`DECAY_FLOOR`]: an upper bound of the exact
+    /// decay that orders candidates without an `exp` each.
+    decay_minutes: Vec<f32>,
     /// Per-lookup accumulators, kept between lookups so a lookup allocates nothing.
     scratch: RefCell<Scratch>,
 }
@@ -516,6 +601,10 @@ struct Scratch {
     touched: Vec<u32>,
 }
 
+fn seconds(at: DateTime<Utc>) -> u32 {
+    at.timestamp().clamp(1, i64::from(u32::MAX)) as u32
+}
+
 impl TitleIndex {
     pub fn new() -> TitleIndex {
         TitleIndex::default()
@@ -523,24 +612,55 @@ impl TitleIndex {
 
     /// Sets the decay of scores with a story's idle time (`[dedupe].decay_hours`; 0 turns it off).
     pub fn set_decay_hours(&mut self, hours: f64) {
-        self.decay_hours = hours.max(0.0);
+        let hours = hours.max(0.0);
+        if hours == self.decay_hours && !self.decay_minutes.is_empty() {
+            return;
+        }
+        self.decay_hours = hours;
+        self.decay_minutes.clear();
+        if hours > 0.0 {
+            let minutes = (hours * 60.0 * (1.0 / DECAY_FLOOR).ln()).ceil() as usize;
+            self.decay_minutes.extend(
+                (0..=minutes.min(MAX_DECAY_MINUTES))
+                    .map(|m| ((-(m as f64) / (hours * 60.0)).exp() * (1.0 + 1e-6)) as f32),
+            );
+        }
+    }
+
+    /// An upper bound of [`TitleIndex::decay`] (1 when the decay is off).
+    fn decay_bound(&self, last_seen: u32, now: u32) -> f32 {
+        let Some(&last) = self.decay_minutes.last() else {
+            return 1.0;
+        };
+        let minute = (now.saturating_sub(last_seen) / 60) as usize;
+        self.decay_minutes.get(minute).copied().unwrap_or(last)
     }
 
     /// Records that an item joined the story at `at` (keeps the story fresh for the decay).
     pub fn touch(&mut self, story_id: i64, at: DateTime<Utc>) {
         if let Some(&slot) = self.by_story.get(&story_id) {
-            let e = self.entry_mut(slot);
-            e.last_seen_ms = e.last_seen_ms.max(at.timestamp_millis());
+            let seen = &mut self.last_seen[(slot - self.base) as usize];
+            *seen = (*seen).max(seconds(at));
         }
     }
 
     /// The factor a story's scores are multiplied by, given how long it has been idle.
-    fn decay(&self, entry: &Entry, now_ms: i64) -> f64 {
+    fn decay(&self, last_seen: u32, now: u32) -> f64 {
         if self.decay_hours <= 0.0 {
             return 1.0;
         }
-        let idle_hours = (now_ms - entry.last_seen_ms).max(0) as f64 / 3_600_000.0;
+        let idle_hours = f64::from(now.saturating_sub(last_seen)) / 3600.0;
         (-idle_hours / self.decay_hours).exp()
+    }
+
+    /// Stories last seen before this (seconds) score below `threshold` whatever the title; 0 = none.
+    fn dead_before(&self, threshold: f64, now: u32) -> u32 {
+        if self.decay_hours <= 0.0 || threshold <= 0.0 {
+            return 0;
+        }
+        // decay < threshold <=> idle > decay_hours · ln(1 / threshold); a second of slack for rounding.
+        let idle = self.decay_hours * 3600.0 * (1.0 / threshold).ln() + 1.0;
+        (f64::from(now) - idle).max(0.0) as u32
     }
 
     /// The index's heap use in bytes, from its collections' capacities (hash tables at one control byte
@@ -548,28 +668,18 @@ impl TitleIndex {
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         let table = |cap: usize, entry: usize| cap * (entry + 1);
-        let names: usize = self.tokens.iter().map(|t| t.name.len()).sum();
         let postings: usize = self.tokens.iter().map(|t| t.postings.capacity() * 4).sum();
-        let reps: usize = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|e| {
-                e.reps.capacity() * size_of::<Rep>()
-                    + e.reps.iter().map(|r| r.tokens.len() * 4).sum::<usize>()
-            })
-            .sum();
-        table(self.ids.capacity(), size_of::<(Box<str>, u32)>())
-            + names * 2
+        let reps: usize = self.slots.iter().flatten().map(|e| e.reps.len() * 4).sum();
+        table(self.ids.capacity(), size_of::<u32>())
             + self.tokens.capacity() * size_of::<Token>()
             + self.weights.capacity() * 8
             + self.scratch.borrow().acc.capacity() * 4
             + postings
             + self.free.capacity() * 4
             + self.slots.capacity() * size_of::<Option<Entry>>()
+            + self.last_seen.capacity() * 4
             + reps
             + table(self.by_story.capacity(), size_of::<(i64, u32)>())
-            + table(self.by_item.capacity(), size_of::<(i64, i64)>())
     }
 
     /// Stories held.
@@ -589,13 +699,20 @@ impl TitleIndex {
     /// Representative item ids of a story, first title first.
     pub fn representatives(&self, story_id: i64) -> Vec<i64> {
         self.entry(story_id)
-            .map(|e| e.reps.iter().map(|r| r.item_id).collect())
+            .map(|e| e.reps().map(|r| r.item_id).collect())
             .unwrap_or_default()
     }
 
     fn entry(&self, story_id: i64) -> Option<&Entry> {
         let slot = *self.by_story.get(&story_id)?;
         self.slots.get((slot - self.base) as usize)?.as_ref()
+    }
+
+    fn token_id(&self, token: &str) -> Option<u32> {
+        let hash = token_hash(token);
+        self.ids
+            .find(hash, |&id| self.tokens[id as usize].hash == hash)
+            .copied()
     }
 
     /// `ln((N+1)/(df+1)) + 1`, with `n` = ln(N+1) (see [`ln_stories`]) and ln(df+1) kept per token.
@@ -606,19 +723,14 @@ impl TitleIndex {
 
     /// Weight of a token the index has never seen (df 0).
     fn unseen_weight(token: &str, n: f64) -> f32 {
-        let w = n as f32 + 1.0;
-        if is_calendar(token) {
-            w * CALENDAR_WEIGHT
-        } else {
-            w
-        }
+        (n as f32 + 1.0) * weight_factor(token)
     }
 
     /// Similarity of two token lists under the index's current weights (for explanations and tests).
     pub fn similarity(&self, a: &[String], b: &[String]) -> f64 {
         let n = ln_stories(self.live);
-        let w = |t: &String| match self.ids.get(t.as_str()) {
-            Some(&id) => self.weight(id, n),
+        let w = |t: &String| match self.token_id(t) {
+            Some(id) => self.weight(id, n),
             None => Self::unseen_weight(t, n),
         };
         let wa: f32 = a.iter().map(w).sum();
@@ -641,6 +753,8 @@ impl TitleIndex {
         }
         let n = ln_stories(self.live);
         let since = (probe.now - window).timestamp_millis();
+        let now = seconds(probe.now);
+        let dead_before = self.dead_before(threshold, now);
         // Unseen tokens count in the probe's weight but match nothing.
         let (probe_ids, total) = self.weigh(probe.tokens, n);
         // Common tokens last; drop the tail that cannot reach the threshold on its own.
@@ -672,6 +786,9 @@ impl TitleIndex {
                 let Some(i) = slot.checked_sub(self.base) else {
                     continue;
                 };
+                if self.last_seen[i as usize] < dead_before {
+                    continue;
+                }
                 let a = &mut acc[i as usize];
                 if *a == 0.0 {
                     touched.push(i);
@@ -679,40 +796,50 @@ impl TitleIndex {
                 *a += w;
             }
         }
-        let need = floor - tail;
-        let mut cands: Vec<(f32, u32)> = Vec::with_capacity(touched.len().min(64));
+        // A story's score is at most `sqrt((a + tail) / Σ w(probe)) · decay`.
+        let mut cands: Vec<(u32, Reverse<u32>)> = Vec::with_capacity(touched.len().min(64));
         for &i in touched.iter() {
-            let a = std::mem::take(&mut acc[i as usize]);
-            if a >= need {
-                cands.push((a, i + self.base));
+            let a = std::mem::take(&mut acc[i as usize]) + tail;
+            let d = self.decay_bound(self.last_seen[i as usize], now);
+            if a * d * d >= floor {
+                // Non-negative floats order as their bits do.
+                cands.push((a.to_bits(), Reverse(i)));
             }
         }
         drop(scratch);
-        // Most promising first: once a story's bound `sqrt((a + tail) / Σ w(probe))` falls below the
-        // threshold or the best score so far, no later story can do better.
-        cands.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        // Most promising first (a heap, so only the stories actually scored are ordered): once a story's
+        // bound falls below the threshold or the best score so far, no later story can do better.
+        let mut cands = BinaryHeap::from(cands);
 
         let mut best: Option<(SimilarMatch, i64)> = None;
-        for (a, slot) in cands.into_iter().take(MAX_SCORED_STORIES) {
-            let bound = f64::from((a + tail) / total).sqrt();
+        let mut scored = 0;
+        while let Some((a, Reverse(i))) = cands.pop() {
+            let bound = f64::from(f32::from_bits(a) / total).sqrt();
             if bound < threshold || best.as_ref().is_some_and(|(b, _)| bound < b.score) {
                 break;
             }
-            let Some(Some(entry)) = self.slots.get((slot - self.base) as usize) else {
+            // A story idle too long for this bound is skipped without reading it.
+            let last_seen = self.last_seen[i as usize];
+            let d = f64::from(self.decay_bound(last_seen, now));
+            if bound * d < threshold || best.as_ref().is_some_and(|(b, _)| bound * d < b.score) {
+                continue;
+            }
+            scored += 1;
+            if scored > MAX_SCORED_STORIES {
+                break;
+            }
+            let decay = self.decay(last_seen, now);
+            let Some(Some(entry)) = self.slots.get(i as usize) else {
                 continue;
             };
             if entry.first_seen_ms < since {
                 continue;
             }
-            let decay = self.decay(entry, probe.now.timestamp_millis());
-            if bound * decay < threshold {
-                continue;
-            }
-            for rep in &entry.reps {
+            for rep in entry.reps() {
                 if rep.source_id == probe.source_id {
                     continue;
                 }
-                let (shared, rep_total) = self.overlap(&probe_ids, &rep.tokens, n);
+                let (shared, rep_total) = self.overlap(&probe_ids, rep.tokens, n);
                 let score = ochiai(shared, total, rep_total) * decay;
                 if score < threshold {
                     continue;
@@ -771,18 +898,18 @@ impl TitleIndex {
         self.slots.push_back(Some(Entry {
             story_id,
             first_seen_ms: first_seen.timestamp_millis(),
-            last_seen_ms: first_seen.timestamp_millis(),
-            reps: Vec::new(),
+            reps: Box::default(),
         }));
+        self.last_seen.push_back(seconds(first_seen));
         self.by_story.insert(story_id, slot);
         self.live += 1;
-        self.push_rep(slot, item_id, source_id, tokens);
+        self.place_rep(slot, 0, item_id, source_id, tokens);
     }
 
     /// Whether [`TitleIndex::offer_rep`] would keep this title (read-only, for use inside a transaction).
     pub fn would_admit(&self, story_id: i64, tokens: &[String], threshold: f64) -> bool {
         self.entry(story_id).is_some_and(|entry| {
-            entry.reps.len() < MAX_REPS
+            entry.reps().count() < MAX_REPS
                 && tokens.len() >= MIN_SIMILAR_TOKENS
                 && self.similarity_to_lead(entry, tokens) >= REP_ADMISSION * threshold
         })
@@ -799,17 +926,23 @@ impl TitleIndex {
     ) -> Option<bool> {
         let entry = self.entry(story_id)?;
         Some(
-            entry.reps[0].item_id == item_id
+            entry.lead().item_id == item_id
                 || self.similarity_to_lead(entry, tokens) >= REP_ADMISSION * threshold,
         )
     }
 
     /// Whether [`TitleIndex::edit_rep`] would keep an edited representative (read-only).
-    pub fn edit_keeps(&self, item_id: i64, tokens: &[String], threshold: f64) -> bool {
-        let Some(entry) = self.by_item.get(&item_id).and_then(|s| self.entry(*s)) else {
+    pub fn edit_keeps(
+        &self,
+        story_id: i64,
+        item_id: i64,
+        tokens: &[String],
+        threshold: f64,
+    ) -> bool {
+        let Some(entry) = self.entry(story_id) else {
             return false;
         };
-        match entry.reps.iter().position(|r| r.item_id == item_id) {
+        match entry.position(item_id) {
             Some(0) => true,
             Some(_) => self.similarity_to_lead(entry, tokens) >= REP_ADMISSION * threshold,
             None => false,
@@ -827,35 +960,28 @@ impl TitleIndex {
         tokens: &[String],
         threshold: f64,
     ) -> bool {
-        let Some(&slot) = self.by_story.get(&story_id) else {
-            return false;
-        };
         let Some(entry) = self.entry(story_id) else {
             return false;
         };
-        if entry.reps.len() >= MAX_REPS
-            || entry.reps.iter().any(|r| r.item_id == item_id)
-            || tokens.len() < MIN_SIMILAR_TOKENS
-        {
+        if entry.position(item_id).is_some() || !self.would_admit(story_id, tokens, threshold) {
             return false;
         }
-        if self.similarity_to_lead(entry, tokens) < REP_ADMISSION * threshold {
-            return false;
-        }
-        self.push_rep(slot, item_id, source_id, tokens);
+        self.restore_rep(story_id, item_id, source_id, tokens);
         true
     }
 
     /// Restores a representative as stored (rebuilding after a restart): no admission test, so the
     /// rebuilt index holds exactly what the running one held.
     pub fn restore_rep(&mut self, story_id: i64, item_id: i64, source_id: i64, tokens: &[String]) {
-        if let Some(&slot) = self.by_story.get(&story_id) {
-            let full = self.entry(story_id).is_none_or(|e| {
-                e.reps.len() >= MAX_REPS || e.reps.iter().any(|r| r.item_id == item_id)
-            });
-            if !full {
-                self.push_rep(slot, item_id, source_id, tokens);
-            }
+        let Some(&slot) = self.by_story.get(&story_id) else {
+            return;
+        };
+        let Some(entry) = self.entry(story_id) else {
+            return;
+        };
+        let count = entry.reps().count();
+        if count < MAX_REPS && entry.position(item_id).is_none() {
+            self.place_rep(slot, count, item_id, source_id, tokens);
         }
     }
 
@@ -863,21 +989,24 @@ impl TitleIndex {
     /// story is); another representative follows it if it still resembles the first title, else it stops
     /// being one, so an edit can never pull a second story's readers in. Returns whether the item is still
     /// a representative.
-    pub fn edit_rep(&mut self, item_id: i64, tokens: &[String], threshold: f64) -> bool {
-        let Some(&story_id) = self.by_item.get(&item_id) else {
+    pub fn edit_rep(
+        &mut self,
+        story_id: i64,
+        item_id: i64,
+        tokens: &[String],
+        threshold: f64,
+    ) -> bool {
+        let Some(&slot) = self.by_story.get(&story_id) else {
             return false;
         };
         let Some(entry) = self.entry(story_id) else {
             return false;
         };
-        let Some(pos) = entry.reps.iter().position(|r| r.item_id == item_id) else {
+        let Some(pos) = entry.position(item_id) else {
             return false;
         };
-        let source_id = entry.reps[pos].source_id;
-        let keep = pos == 0 || self.similarity_to_lead(entry, tokens) >= REP_ADMISSION * threshold;
-        let slot = self.by_story[&story_id];
-        let old = self.take_rep(slot, pos);
-        drop(old);
+        let keep = self.edit_keeps(story_id, item_id, tokens, threshold);
+        let source_id = self.take_rep(slot, pos);
         if keep {
             self.place_rep(slot, pos, item_id, source_id, tokens);
         }
@@ -895,10 +1024,12 @@ impl TitleIndex {
                     let story_id = e.story_id;
                     self.remove_story(story_id);
                     self.slots.pop_front();
+                    self.last_seen.pop_front();
                     self.base += 1;
                 }
                 None => {
                     self.slots.pop_front();
+                    self.last_seen.pop_front();
                     self.base += 1;
                 }
             }
@@ -910,20 +1041,18 @@ impl TitleIndex {
         let Some(slot) = self.by_story.remove(&story_id) else {
             return;
         };
-        let Some(entry) = self.slots[(slot - self.base) as usize].take() else {
+        let i = (slot - self.base) as usize;
+        let Some(entry) = self.slots[i].take() else {
             return;
         };
+        self.last_seen[i] = 0;
         self.live -= 1;
         let mut vocab: Vec<u32> = entry
-            .reps
-            .iter()
+            .reps()
             .flat_map(|r| r.tokens.iter().copied())
             .collect();
         vocab.sort_unstable();
         vocab.dedup();
-        for rep in &entry.reps {
-            self.by_item.remove(&rep.item_id);
-        }
         for id in vocab {
             self.drop_posting(id, slot);
         }
@@ -940,8 +1069,8 @@ impl TitleIndex {
         let mut known = Vec::with_capacity(tokens.len());
         let mut total = 0.0f32;
         for t in tokens {
-            match self.ids.get(t.as_str()) {
-                Some(&id) => {
+            match self.token_id(t) {
+                Some(id) => {
                     let w = self.weight(id, n);
                     total += w;
                     known.push((id, w));
@@ -958,28 +1087,20 @@ impl TitleIndex {
     fn similarity_to_lead(&self, entry: &Entry, tokens: &[String]) -> f64 {
         let n = ln_stories(self.live);
         let (known, total) = self.weigh(tokens, n);
-        let (shared, lead_total) = self.overlap(&known, &entry.reps[0].tokens, n);
+        let (shared, lead_total) = self.overlap(&known, entry.lead().tokens, n);
         ochiai(shared, total, lead_total)
     }
 
-    fn intern_all(&mut self, tokens: &[String]) -> Vec<u32> {
-        let mut ids: Vec<u32> = tokens.iter().map(|t| self.intern(t)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    }
-
     fn intern(&mut self, token: &str) -> u32 {
-        if let Some(&id) = self.ids.get(token) {
+        if let Some(id) = self.token_id(token) {
             return id;
         }
+        let hash = token_hash(token);
         let t = Token {
-            name: token.into(),
-            df: 0,
-            calendar: is_calendar(token),
+            hash,
             postings: VecDeque::new(),
         };
-        let factor = if t.calendar { CALENDAR_WEIGHT } else { 1.0 };
+        let factor = weight_factor(token);
         let id = match self.free.pop() {
             Some(id) => {
                 self.tokens[id as usize] = t;
@@ -992,13 +1113,10 @@ impl TitleIndex {
                 (self.tokens.len() - 1) as u32
             }
         };
-        self.ids.insert(token.into(), id);
+        let tokens = &self.tokens;
+        self.ids
+            .insert_unique(hash, id, |&id| tokens[id as usize].hash);
         id
-    }
-
-    fn push_rep(&mut self, slot: u32, item_id: i64, source_id: i64, tokens: &[String]) {
-        let end = self.entry_mut(slot).reps.len();
-        self.place_rep(slot, end, item_id, source_id, tokens);
     }
 
     /// Inserts a representative at `pos`, posting the tokens the story did not use yet.
@@ -1010,67 +1128,95 @@ impl TitleIndex {
         source_id: i64,
         tokens: &[String],
     ) {
-        let ids = self.intern_all(tokens);
+        let mut ids: Vec<u32> = tokens.iter().map(|t| self.intern(t)).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let e = self.entry_mut(slot);
-        let story_id = e.story_id;
         let new_vocab: Vec<u32> = ids
             .iter()
             .copied()
-            .filter(|id| !e.reps.iter().any(|r| r.tokens.binary_search(id).is_ok()))
+            .filter(|&id| !e.uses(id, None))
             .collect();
-        e.reps.insert(
-            pos,
-            Rep {
-                item_id,
-                source_id,
-                tokens: ids.into_boxed_slice(),
-            },
-        );
-        self.by_item.insert(item_id, story_id);
+        let at = e.offset(pos);
+        let [s0, s1] = split_id(source_id);
+        let [i0, i1] = split_id(item_id);
+        let mut packed = Vec::with_capacity(e.reps.len() + REP_HEADER + ids.len());
+        packed.extend_from_slice(&e.reps[..at]);
+        packed.extend_from_slice(&[ids.len() as u32, s0, s1, i0, i1]);
+        packed.extend_from_slice(&ids);
+        packed.extend_from_slice(&e.reps[at..]);
+        e.reps = packed.into_boxed_slice();
         for id in new_vocab {
             self.add_posting(id, slot);
         }
     }
 
-    /// Removes the representative at `pos`, releasing tokens no other representative of the story uses.
-    fn take_rep(&mut self, slot: u32, pos: usize) -> Rep {
+    /// Removes the representative at `pos`, releasing tokens no other representative of the story uses;
+    /// returns its source.
+    fn take_rep(&mut self, slot: u32, pos: usize) -> i64 {
         let e = self.entry_mut(slot);
-        let rep = e.reps.remove(pos);
+        let rep = e.reps().nth(pos).expect("representative");
+        let source_id = rep.source_id;
         let gone: Vec<u32> = rep
             .tokens
             .iter()
             .copied()
-            .filter(|id| !e.reps.iter().any(|r| r.tokens.binary_search(id).is_ok()))
+            .filter(|&id| !e.uses(id, Some(pos)))
             .collect();
-        self.by_item.remove(&rep.item_id);
+        let at = e.offset(pos);
+        let end = at + REP_HEADER + rep.tokens.len();
+        let mut packed = Vec::with_capacity(e.reps.len() - (end - at));
+        packed.extend_from_slice(&e.reps[..at]);
+        packed.extend_from_slice(&e.reps[end..]);
+        e.reps = packed.into_boxed_slice();
         for id in gone {
             self.drop_posting(id, slot);
         }
-        rep
+        source_id
     }
 
     fn add_posting(&mut self, id: u32, slot: u32) {
         let t = &mut self.tokens[id as usize];
-        t.df += 1;
-        self.weights[id as usize][0] = (f64::from(t.df) + 1.0).ln() as f32;
         t.postings.push_back(slot);
+        self.weights[id as usize][0] = (t.postings.len() as f64 + 1.0).ln() as f32;
     }
 
     fn drop_posting(&mut self, id: u32, slot: u32) {
         let t = &mut self.tokens[id as usize];
-        t.df -= 1;
-        self.weights[id as usize][0] = (f64::from(t.df) + 1.0).ln() as f32;
         if t.postings.front() == Some(&slot) {
             t.postings.pop_front();
         } else if let Some(p) = t.postings.iter().position(|&s| s == slot) {
             t.postings.remove(p);
         }
-        if t.df == 0 {
+        self.weights[id as usize][0] = (t.postings.len() as f64 + 1.0).ln() as f32;
+        if t.postings.is_empty() {
             t.postings = VecDeque::new();
-            let name = std::mem::take(&mut t.name);
-            self.ids.remove(&name);
+            let hash = t.hash;
+            if let Ok(found) = self.ids.find_entry(hash, |&x| x == id) {
+                found.remove();
+            }
             self.free.push(id);
         }
+    }
+}
+
+/// The hash a token is known by in the [`TitleIndex`] (fixed seed: the same in every run).
+fn token_hash(token: &str) -> u64 {
+    foldhash::quality::FixedState::with_seed(0x5EED_5EED_5EED_5EED).hash_one(token)
+}
+
+/// [`TitleIndex`] keeps a table of the decay per minute idle down to this factor (below it, any
+/// threshold worth using is out of reach)...
+const DECAY_FLOOR: f64 = 1e-4;
+/// ...and at most this many minutes (a year).
+const MAX_DECAY_MINUTES: usize = 366 * 24 * 60;
+
+/// A token's weight factor: [`CALENDAR_WEIGHT`] for calendar words and numbers, else 1.
+fn weight_factor(token: &str) -> f32 {
+    if is_calendar(token) {
+        CALENDAR_WEIGHT
+    } else {
+        1.0
     }
 }
 
@@ -1458,15 +1604,15 @@ mod tests {
         assert!(ix.offer_rep(1, 2, 2, &member, T));
         // The lead's headline is refined: the story keeps following it.
         let refined = title_tokens("Ferry sinks off Korean island, 300 rescued, 12 missing");
-        assert!(ix.edit_keeps(1, &refined, T));
-        assert!(ix.edit_rep(1, &refined, T));
+        assert!(ix.edit_keeps(1, 1, &refined, T));
+        assert!(ix.edit_rep(1, 1, &refined, T));
         let m = ix.best_match(&probe(3, &refined), T, window()).unwrap();
         assert_eq!(m.story_id, 1);
         // The member is rewritten into different news: it stops representing the story, so that news
         // cannot join this story through it.
         let other = title_tokens("Parliament passes budget after all-night session");
-        assert!(!ix.edit_keeps(2, &other, T));
-        assert!(!ix.edit_rep(2, &other, T));
+        assert!(!ix.edit_keeps(1, 2, &other, T));
+        assert!(!ix.edit_rep(1, 2, &other, T));
         assert_eq!(ix.representatives(1), vec![1]);
         assert_eq!(ix.best_match(&probe(3, &other), T, window()), None);
     }

@@ -393,7 +393,11 @@ enum IndexOp {
         tokens: Vec<String>,
     },
     /// A representative's title was edited in place.
-    Edit { item_id: i64, tokens: Vec<String> },
+    Edit {
+        story_id: i64,
+        item_id: i64,
+        tokens: Vec<String>,
+    },
     /// An item joined the story now (it stays fresh for the score decay).
     Touch { story_id: i64, at: DateTime<Utc> },
 }
@@ -414,8 +418,12 @@ impl IndexOp {
                 source_id,
                 tokens,
             } => index.restore_rep(story_id, item_id, source_id, &tokens),
-            IndexOp::Edit { item_id, tokens } => {
-                index.edit_rep(item_id, &tokens, threshold);
+            IndexOp::Edit {
+                story_id,
+                item_id,
+                tokens,
+            } => {
+                index.edit_rep(story_id, item_id, &tokens, threshold);
             }
             IndexOp::Touch { story_id, at } => index.touch(story_id, at),
         }
@@ -496,15 +504,10 @@ fn apply(
             // Unchanged (the steady state of a re-poll): nothing to normalize or match.
             continue;
         }
-        let title_fp = if input.title_dedupe {
-            dedupe::title_fingerprint(&item.title)
+        let (title_fp, tokens) = if input.title_dedupe {
+            dedupe::title_keys(&item.title)
         } else {
-            String::new()
-        };
-        let tokens = if input.title_dedupe {
-            dedupe::title_tokens(&item.title)
-        } else {
-            Vec::new()
+            (String::new(), Vec::new())
         };
         // A headline edited into different news keeps its story (no split) but no longer anchors
         // exact-title joins, so it cannot pull that other news in.
@@ -597,7 +600,7 @@ fn apply(
             }
             (Decision::SameItem(_), Some(stored)) if stored.title_rep => {
                 stored.fields.title == fields.title
-                    || index.edit_keeps(stored.id, &tokens, input.threshold)
+                    || index.edit_keeps(stored.story_id, stored.id, &tokens, input.threshold)
             }
             (Decision::SameItem(_), _) => false,
         };
@@ -658,7 +661,11 @@ fn apply(
             (Decision::SameItem(_), Some(stored))
                 if stored.title_rep && stored.fields.title != fields.title =>
             {
-                ops.push(IndexOp::Edit { item_id, tokens })
+                ops.push(IndexOp::Edit {
+                    story_id,
+                    item_id,
+                    tokens,
+                })
             }
             _ => {}
         }
