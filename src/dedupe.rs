@@ -1618,6 +1618,29 @@ mod tests {
     }
 
     #[test]
+    fn the_decay_table_never_understates_the_decay() {
+        // Candidates are skipped by the table's bound; it must never be below the exact decay, or a
+        // story that would match could be passed over.
+        for hours in [0.5, 6.0, 24.0, 100.0] {
+            let mut ix = TitleIndex::new();
+            ix.set_decay_hours(hours);
+            let now = 2_000_000_000u32;
+            for idle in (0..(hours * 3600.0 * 12.0) as u32).step_by(37) {
+                let seen = now - idle;
+                assert!(
+                    f64::from(ix.decay_bound(seen, now)) >= ix.decay(seen, now),
+                    "{hours} h, idle {idle} s"
+                );
+            }
+            // The scan's cut-off skips only stories whose decay is below the threshold, and not many more
+            // than that.
+            let dead = ix.dead_before(0.5, now);
+            assert!(ix.decay(dead - 1, now) < 0.5);
+            assert!(ix.decay(dead + 2, now) >= 0.5);
+        }
+    }
+
+    #[test]
     fn stories_leave_with_the_window() {
         let mut ix = TitleIndex::new();
         let t = title_tokens("Quake shakes northern Japan coast");
