@@ -45,6 +45,9 @@ pub enum Command {
         /// Only this source (by name).
         #[arg(long)]
         source: Option<String>,
+        /// Also poll sources that are held (Retry-After, backing off after failures, or gone).
+        #[arg(long)]
+        force: bool,
     },
     /// Validate the config: exit 0, or print each error with line and column and exit 2.
     Check,
@@ -111,7 +114,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Poll { source } => poll(config, source.as_deref()).await,
+        Command::Poll { source, force } => poll(config, source.as_deref(), force).await,
         Command::Render { out } => render(config, &out).await,
         Command::Stories {
             section,
@@ -136,7 +139,7 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
         .with_context(|| format!("opening {}", config.database.display()))
 }
 
-async fn poll(config: Config, only: Option<&str>) -> anyhow::Result<()> {
+async fn poll(config: Config, only: Option<&str>, force: bool) -> anyhow::Result<()> {
     let selected: Vec<_> = match only {
         Some(name) => vec![config.source(name).cloned().ok_or_else(|| {
             UsageError(format!(
@@ -148,6 +151,20 @@ async fn poll(config: Config, only: Option<&str>) -> anyhow::Result<()> {
     };
     let store = open_store(&config)?;
     let ctx = Context::new(Arc::new(config), store.clone()).await?;
+    // Manual polls are polite too: held sources are skipped, each with a line saying why and until when.
+    let mut stdout = std::io::stdout();
+    let mut held = 0;
+    let mut chosen = Vec::with_capacity(selected.len());
+    for s in selected {
+        match refresh::hold_of(&ctx, &s).await.filter(|_| !force) {
+            Some(hold) => {
+                held += 1;
+                writeln!(stdout, "{}", refresh::held_line(&s.name, &hold))?;
+            }
+            None => chosen.push(s),
+        }
+    }
+    let selected = chosen;
     // Print each line as its source finishes: on a terminal that is the progress display.
     let seen_at = chrono::Utc::now();
     let mut pending: FuturesUnordered<_> = selected
@@ -155,7 +172,7 @@ async fn poll(config: Config, only: Option<&str>) -> anyhow::Result<()> {
         .map(|s| refresh::refresh(&ctx, s, seen_at))
         .collect();
     let (mut new_items, mut errors, mut total) = (0, 0, 0);
-    let mut stdout = std::io::stdout();
+    let mut moved = 0;
     // On a terminal, a progress line on stderr says how many are still running.
     let progress = std::io::stderr().is_terminal();
     let show = |done: usize| {
@@ -170,6 +187,7 @@ async fn poll(config: Config, only: Option<&str>) -> anyhow::Result<()> {
             new_items += s.new_items;
         }
         errors += usize::from(report.is_error());
+        moved += usize::from(report.notice.is_some());
         if progress {
             eprint!("\r\x1b[2K");
         }
@@ -180,9 +198,19 @@ async fn poll(config: Config, only: Option<&str>) -> anyhow::Result<()> {
         }
     }
     let (items, stories) = store.call(|s| s.counts()).await?;
+    let held = if held > 0 {
+        format!(", {held} held (see above; --force polls them)")
+    } else {
+        String::new()
+    };
     println!(
-        "polled {total} sources: {new_items} new items, {errors} errors; store holds {items} items in {stories} stories"
+        "polled {total} sources: {new_items} new items, {errors} errors{held}; store holds {items} items in {stories} stories"
     );
+    if moved > 0 {
+        println!(
+            "{moved} source(s) moved permanently: update their url in feeds.toml (see the NOTE lines)"
+        );
+    }
     Ok(())
 }
 
@@ -342,7 +370,7 @@ fn sources(config: Config, json: bool) -> anyhow::Result<()> {
         let status = h.status.as_deref().unwrap_or("never fetched");
         writeln!(
             out,
-            "{}{}\n    url: {}\n    status: {status}  items: {}  error streak: {}\n    last fetch: {}  last success: {}  next due: {}",
+            "{}{}\n    url: {}\n    state: {}  status: {status}  items: {}  error streak: {}\n    last fetch: {}  last success: {}  next due: {}",
             h.name,
             if ctx_ids.contains_key(&h.name) {
                 ""
@@ -350,6 +378,7 @@ fn sources(config: Config, json: bool) -> anyhow::Result<()> {
                 "  (no longer configured)"
             },
             h.url,
+            h.state,
             h.items,
             h.error_streak,
             opt_time(h.last_fetch_at),
@@ -360,6 +389,38 @@ fn sources(config: Config, json: bool) -> anyhow::Result<()> {
             && h.status.as_deref() == Some("error")
         {
             writeln!(out, "    error: {e}")?;
+        }
+        match h.state {
+            "gone" => writeln!(
+                out,
+                "    GONE since {}: the server answered 410; it is not polled again. Remove the source from feeds.toml or give it a new url.",
+                opt_time(h.gone_at)
+            )?,
+            "retry-after" => writeln!(
+                out,
+                "    HELD until {}: the server asked to retry later (Retry-After); nothing to do (`syndic poll --force` overrides).",
+                opt_time(h.retry_until)
+            )?,
+            "backoff" => writeln!(
+                out,
+                "    BACKING OFF: {} consecutive failures; next try {} (the wait doubles per failure, up to 24 h). Fix the url or wait; `syndic poll --force` tries now.",
+                h.error_streak,
+                opt_time(h.next_check_at)
+            )?,
+            _ => {}
+        }
+        if let Some(to) = &h.moved_to {
+            writeln!(
+                out,
+                "    MOVED permanently to {to}: polled there now. Update url in feeds.toml to it."
+            )?;
+        }
+        if let Some(secs) = h.hint_secs {
+            writeln!(
+                out,
+                "    the feed asks to be polled at most every {} min (honoured as a longer interval)",
+                secs / 60
+            )?;
         }
     }
     Ok(())

@@ -61,7 +61,15 @@ pub struct PollConfig {
     pub concurrency: usize,
     pub per_host: usize,
     pub user_agent: String,
+    /// Feed hints (`<ttl>`, `sy:updatePeriod`, `Cache-Control: max-age`, `Expires`) may stretch a source's
+    /// interval (never shorten it), up to [`MAX_HINT`].
+    pub honor_feed_hints: bool,
+    /// Follow redirects from a public address to a loopback, private or link-local one (off: refused).
+    pub allow_private_redirects: bool,
 }
+
+/// The longest a feed hint may stretch a source's interval, and the longest backoff.
+pub const MAX_HINT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct DedupeConfig {
@@ -260,6 +268,8 @@ struct RawPoll {
     concurrency: Spanned<usize>,
     per_host: Spanned<usize>,
     user_agent: String,
+    honor_feed_hints: bool,
+    allow_private_redirects: bool,
 }
 
 impl Default for RawPoll {
@@ -271,6 +281,8 @@ impl Default for RawPoll {
             concurrency: Spanned::new(0..0, 8),
             per_host: Spanned::new(0..0, 2),
             user_agent: concat!("syndic/", env!("CARGO_PKG_VERSION")).into(),
+            honor_feed_hints: true,
+            allow_private_redirects: false,
         }
     }
 }
@@ -529,6 +541,8 @@ impl Validator<'_> {
                 concurrency: *p.concurrency.get_ref(),
                 per_host: *p.per_host.get_ref(),
                 user_agent: p.user_agent.clone(),
+                honor_feed_hints: p.honor_feed_hints,
+                allow_private_redirects: p.allow_private_redirects,
             },
             dedupe: DedupeConfig {
                 title_threshold: threshold,

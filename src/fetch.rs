@@ -3,9 +3,11 @@
 //! The outcome is typed so the scheduler can match on it: a body, "not modified", or a [`FetchError`]
 //! saying what went wrong (timeout, HTTP status with an optional Retry-After, too large, network).
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
@@ -18,6 +20,15 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// What a response said about the source beyond its body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchMeta {
+    /// Where a chain of permanent redirects (301/308) from the requested URL led: the feed moved there.
+    pub moved_to: Option<Url>,
+    /// How long the server says the response stays fresh (`Cache-Control: max-age`, else `Expires`).
+    pub max_age: Option<Duration>,
+}
+
 #[derive(Debug)]
 pub enum FetchOutcome {
     Fresh {
@@ -26,9 +37,13 @@ pub enum FetchOutcome {
         /// The URL after redirects: relative links resolve against it.
         final_url: Url,
         content_type: Option<String>,
+        meta: FetchMeta,
     },
-    NotModified,
+    NotModified(FetchMeta),
 }
+
+/// Redirects followed at most per fetch.
+pub const MAX_REDIRECTS: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -39,12 +54,28 @@ pub enum FetchError {
         status: u16,
         retry_after: Option<Duration>,
     },
+    #[error("HTTP 410 Gone: the publisher has removed this feed")]
+    Gone,
     #[error("body larger than the {0}-byte limit")]
     TooLarge(u64),
     #[error("network error: {0}")]
     Network(String),
     #[error("cannot read file: {0}")]
     File(String),
+    #[error("redirect loop: {}", .0.join(" -> "))]
+    RedirectLoop(Vec<String>),
+    #[error("more than {MAX_REDIRECTS} redirects: {}", .0.join(" -> "))]
+    TooManyRedirects(Vec<String>),
+    #[error("HTTP {status} redirect without a usable Location header")]
+    BadRedirect { status: u16 },
+    #[error(
+        "refused redirect from {from} (a public address) to {to} ({addr}, a loopback, private or link-local address); set [poll].allow_private_redirects = true if this is intended"
+    )]
+    PrivateRedirect {
+        from: String,
+        to: String,
+        addr: String,
+    },
 }
 
 impl FetchError {
@@ -56,33 +87,96 @@ impl FetchError {
     }
 }
 
+/// Whether an address is on the public internet: not loopback, private, link-local, shared (CGNAT),
+/// unique-local, unspecified or multicast. IPv4-mapped IPv6 addresses are judged as IPv4.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// A resolver that only returns public addresses, for redirects away from a public origin: the address
+/// checked is the address connected to (no second lookup an attacker's DNS could answer differently).
+struct PublicOnly;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .collect();
+            let public: Vec<SocketAddr> =
+                all.iter().copied().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                let shown = all.first().map(|a| a.ip().to_string()).unwrap_or_default();
+                return Err(format!("{host} resolves to {shown}, not a public address").into());
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
 /// The HTTP client, shared by all refreshes (it pools connections).
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// The same client with the [`PublicOnly`] resolver, for redirects from a public origin.
+    guarded: reqwest::Client,
+    allow_private_redirects: bool,
     timeout: Duration,
     max_bytes: u64,
 }
 
 impl Fetcher {
     pub fn new(poll: &PollConfig) -> Result<Fetcher, FetchError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static(
-                "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
-            ),
-        );
-        let client = reqwest::Client::builder()
-            .user_agent(poll.user_agent.clone())
-            .default_headers(headers)
-            .timeout(poll.timeout)
-            .connect_timeout(poll.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .map_err(|e| FetchError::Network(e.to_string()))?;
+        let build = |guarded: bool| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::ACCEPT,
+                HeaderValue::from_static(
+                    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+                ),
+            );
+            let mut b = reqwest::Client::builder()
+                .user_agent(poll.user_agent.clone())
+                .default_headers(headers)
+                .timeout(poll.timeout)
+                .connect_timeout(poll.timeout.min(Duration::from_secs(10)))
+                // Redirects are followed by hand: to count and report them, remember permanent moves
+                // and check where each one leads.
+                .redirect(reqwest::redirect::Policy::none());
+            if guarded {
+                b = b.dns_resolver(PublicOnly);
+            }
+            b.build().map_err(|e| FetchError::Network(e.to_string()))
+        };
         Ok(Fetcher {
-            client,
+            client: build(false)?,
+            guarded: build(true)?,
+            allow_private_redirects: poll.allow_private_redirects,
             timeout: poll.timeout,
             max_bytes: poll.max_bytes,
         })
@@ -92,17 +186,85 @@ impl Fetcher {
         if url.scheme() == "file" {
             return self.read_file(url).await;
         }
-        let mut req = self.client.get(url.clone());
-        if let Some(etag) = &known.etag {
-            req = req.header(header::IF_NONE_MATCH, etag);
-        }
-        if let Some(lm) = &known.last_modified {
-            req = req.header(header::IF_MODIFIED_SINCE, lm);
-        }
-        let mut resp = req.send().await.map_err(|e| self.classify(e))?;
+        let mut chain: Vec<Url> = vec![url.clone()];
+        let mut meta = FetchMeta::default();
+        let mut permanent = true;
+        let mut public_origin = false;
+        let mut resp = loop {
+            let current = chain.last().expect("chain starts with the URL").clone();
+            let guard = public_origin && !self.allow_private_redirects;
+            if guard
+                && let Some(ip) = literal_ip(&current)
+                && !is_public(ip)
+            {
+                return Err(private_redirect(&chain, ip.to_string()));
+            }
+            let client = if guard { &self.guarded } else { &self.client };
+            let mut req = client.get(current.clone());
+            if let Some(etag) = &known.etag {
+                req = req.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &known.last_modified {
+                req = req.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            let resp = req.send().await.map_err(|e| {
+                let err = self.classify(e);
+                match err {
+                    FetchError::Network(msg) if guard && msg.contains("not a public address") => {
+                        private_redirect(&chain, msg)
+                    }
+                    other => other,
+                }
+            })?;
+            let addr = resp.remote_addr().map(|a| a.ip());
+            if chain.len() == 1 {
+                public_origin = addr.is_some_and(is_public);
+            } else if guard && let Some(ip) = addr.filter(|ip| !is_public(*ip)) {
+                return Err(private_redirect(&chain, ip.to_string()));
+            }
+            let status = resp.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break resp;
+            }
+            let next = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|loc| current.join(loc.trim()).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or(FetchError::BadRedirect {
+                    status: status.as_u16(),
+                })?;
+            let shown = |chain: &[Url], next: &Url| {
+                chain
+                    .iter()
+                    .chain(std::iter::once(next))
+                    .map(Url::to_string)
+                    .collect::<Vec<_>>()
+            };
+            if chain.contains(&next) {
+                return Err(FetchError::RedirectLoop(shown(&chain, &next)));
+            }
+            if chain.len() > MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects(shown(&chain, &next)));
+            }
+            let moved = matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+            );
+            permanent &= moved;
+            if permanent {
+                meta.moved_to = Some(next.clone());
+            }
+            chain.push(next);
+        };
+        meta.max_age = max_age(resp.headers());
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(FetchOutcome::NotModified);
+            return Ok(FetchOutcome::NotModified(meta));
+        }
+        if status == StatusCode::GONE {
+            return Err(FetchError::Gone);
         }
         if !status.is_success() {
             return Err(FetchError::Status {
@@ -141,6 +303,7 @@ impl Fetcher {
             validators,
             final_url,
             content_type,
+            meta,
         })
     }
 
@@ -162,6 +325,7 @@ impl Fetcher {
             validators: Validators::default(),
             final_url: url.clone(),
             content_type: None,
+            meta: FetchMeta::default(),
         })
     }
 
@@ -180,6 +344,52 @@ impl Fetcher {
             FetchError::Network(msg)
         }
     }
+}
+
+/// The host of a URL when it is an IP address literal.
+fn literal_ip(url: &Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(a) => Some(IpAddr::V4(a)),
+        url::Host::Ipv6(a) => Some(IpAddr::V6(a)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+fn private_redirect(chain: &[Url], addr: String) -> FetchError {
+    FetchError::PrivateRedirect {
+        from: chain[0].to_string(),
+        to: chain.last().map(Url::to_string).unwrap_or_default(),
+        addr,
+    }
+}
+
+/// How long a response stays fresh: `Cache-Control: max-age` (none for `no-cache`/`no-store`), else
+/// `Expires` relative to `Date` (or now).
+fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(cc) = headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
+        let mut age = None;
+        for directive in cc.split(',').map(str::trim) {
+            let lower = directive.to_ascii_lowercase();
+            if lower == "no-cache" || lower == "no-store" {
+                return None;
+            }
+            if let Some(v) = lower.strip_prefix("max-age=") {
+                age = v.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+            }
+        }
+        if age.is_some() {
+            return age;
+        }
+    }
+    let date = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+    };
+    let expires = date(header::EXPIRES)?;
+    let now = date(header::DATE).unwrap_or_else(std::time::SystemTime::now);
+    expires.duration_since(now).ok()
 }
 
 /// `Retry-After` as seconds or an HTTP date.

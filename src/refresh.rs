@@ -13,12 +13,16 @@ use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::config::{Config, SourceConfig};
-use crate::fetch::{FetchError, FetchOutcome, Fetcher};
+use url::Url;
+
+use crate::config::{Config, MAX_HINT, SourceConfig};
+use crate::fetch::{FetchError, FetchMeta, FetchOutcome, Fetcher};
 use crate::normalize::{hex, normalize};
-use crate::parse::{ParseError, charset_of, parse_feed};
+use crate::parse::{
+    ParseError, announced_feeds, charset_of, feed_hint, looks_like_html, parse_feed,
+};
 use crate::sections::Tagger;
-use crate::store::{FetchRecord, RefreshInput, RefreshStats, Store, StoreError};
+use crate::store::{FetchRecord, Hold, RefreshInput, RefreshStats, Store, StoreError};
 
 /// Everything a refresh needs, built once per config generation (start and each reload).
 #[derive(Clone)]
@@ -81,6 +85,8 @@ pub struct RefreshReport {
     pub source: String,
     pub outcome: Outcome,
     pub elapsed: Duration,
+    /// Something the operator must act on (a permanent move), printed under the summary line.
+    pub notice: Option<String>,
 }
 
 #[derive(Debug)]
@@ -104,6 +110,16 @@ pub enum RefreshError {
     Store(#[from] StoreError),
     #[error("source is not registered in the store")]
     Unknown,
+    #[error("{url} is an HTML page; {}", announced(feeds))]
+    HtmlPage { url: String, feeds: Vec<String> },
+}
+
+fn announced(feeds: &[String]) -> String {
+    match feeds {
+        [] => "it announces no feed (no <link rel=\"alternate\"> with a feed type)".into(),
+        [one] => format!("it announces a feed at {one}"),
+        many => format!("it announces feeds at {}", many.join(", ")),
+    }
 }
 
 impl RefreshReport {
@@ -137,7 +153,11 @@ impl fmt::Display for RefreshReport {
             ),
             Outcome::NotModified => write!(f, "304      {}: not modified ({ms} ms)", self.source),
             Outcome::Failed(e) => write!(f, "error    {}: {e} ({ms} ms)", self.source),
+        }?;
+        if let Some(n) = &self.notice {
+            write!(f, "\n         NOTE {}: {n}", self.source)?;
         }
+        Ok(())
     }
 }
 
@@ -162,7 +182,8 @@ pub async fn refresh(
     let _global = ctx.limits.global.acquire().await;
 
     let started = Instant::now();
-    let outcome = match run(ctx, source, seen_at).await {
+    let mut notice = None;
+    let outcome = match run(ctx, source, seen_at, &mut notice).await {
         Ok(o) => o,
         Err(e) => {
             record_failure(ctx, source, &e).await;
@@ -173,6 +194,7 @@ pub async fn refresh(
         source: source.name.clone(),
         outcome,
         elapsed: started.elapsed(),
+        notice,
     };
     match &report.outcome {
         Outcome::Updated(s) => tracing::info!(
@@ -198,25 +220,53 @@ async fn run(
     ctx: &Context,
     source: &SourceConfig,
     seen_at: DateTime<Utc>,
+    notice: &mut Option<String>,
 ) -> Result<Outcome, RefreshError> {
     let id = *ctx
         .source_ids
         .get(&source.name)
         .ok_or(RefreshError::Unknown)?;
     let state = ctx.store.call(move |s| s.source_state(id)).await?;
+    // A feed that moved permanently is polled at its new address until feeds.toml changes.
+    let url = state
+        .moved_to
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| source.url.clone());
     let now = Utc::now();
-    let next = Some(ctx.config.schedule_of(source).next_due(now, &source.name));
-    let fetched = ctx.fetcher.fetch(&source.url, &state.validators).await?;
-    let (body, validators, final_url, content_type) = match fetched {
-        FetchOutcome::NotModified => {
+    let normal_next = ctx.config.schedule_of(source).next_due(now, &source.name);
+    let honor = ctx.config.poll.honor_feed_hints;
+    let stored_hint = state.hint_secs.map(|s| Duration::from_secs(s.max(0) as u64));
+    // Hints stretch the interval, never shorten it, and never beyond MAX_HINT.
+    let next_due = |hint: Option<Duration>| -> (DateTime<Utc>, Option<i64>) {
+        let Some(hint) = hint.filter(|_| honor) else {
+            return (normal_next, None);
+        };
+        let hint = hint.min(MAX_HINT);
+        let hinted = now + chrono::Duration::from_std(hint).unwrap_or_default();
+        (normal_next.max(hinted), Some(hint.as_secs() as i64))
+    };
+    let fetched = ctx.fetcher.fetch(&url, &state.validators).await?;
+    let moved = |meta: &FetchMeta, notice: &mut Option<String>| {
+        let to = meta.moved_to.as_ref()?;
+        tracing::warn!(
+            source = %source.name, from = %url, to = %to,
+            "feed moved permanently: polling the new URL from now on; update its url in feeds.toml"
+        );
+        *notice = Some(format!(
+            "moved permanently to {to}: now polled there; update url in feeds.toml"
+        ));
+        Some(to.to_string())
+    };
+    let (body, validators, final_url, content_type, meta) = match fetched {
+        FetchOutcome::NotModified(meta) => {
+            let (next, hint_secs) = next_due(meta.max_age.max(stored_hint));
             let rec = FetchRecord {
-                at: now,
                 status: "not-modified",
-                error: None,
-                validators: None,
-                body_hash: None,
-                feed_title: None,
-                next_check_at: next,
+                next_check_at: Some(next),
+                moved_to: moved(&meta, notice),
+                hint_secs,
+                ..FetchRecord::ok(now)
             };
             ctx.store.call(move |s| s.record_fetch(id, &rec)).await?;
             return Ok(Outcome::NotModified);
@@ -226,32 +276,49 @@ async fn run(
             validators,
             final_url,
             content_type,
-        } => (body, validators, final_url, content_type),
+            meta,
+        } => (body, validators, final_url, content_type, meta),
     };
     let body_hash = hex(&Sha256::digest(&body)[..16]);
     if state.body_hash.as_deref() == Some(body_hash.as_str()) {
+        let (next, hint_secs) = next_due(meta.max_age.max(stored_hint));
         let rec = FetchRecord {
-            at: now,
             status: "unchanged",
-            error: None,
             validators: Some(validators),
-            body_hash: None,
-            feed_title: None,
-            next_check_at: next,
+            next_check_at: Some(next),
+            moved_to: moved(&meta, notice),
+            hint_secs,
+            ..FetchRecord::ok(now)
         };
         ctx.store.call(move |s| s.record_fetch(id, &rec)).await?;
         return Ok(Outcome::Unchanged);
     }
 
     // Parsing is CPU work: keep it off the async workers.
-    let (info, items) = tokio::task::spawn_blocking(move || {
+    let (info, items, feed_hint) = tokio::task::spawn_blocking(move || {
         let charset = content_type.as_deref().and_then(charset_of);
-        let feed = parse_feed(&body, Some(final_url.as_str()), charset)?;
-        Ok::<_, ParseError>(normalize(&feed, &final_url))
+        let feed = match parse_feed(&body, Some(final_url.as_str()), charset) {
+            Ok(feed) => feed,
+            Err(_) if looks_like_html(&body, content_type.as_deref()) => {
+                return Err(RefreshError::HtmlPage {
+                    url: final_url.to_string(),
+                    feeds: announced_feeds(&body, &final_url)
+                        .iter()
+                        .map(Url::to_string)
+                        .collect(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let hint = feed_hint(&body, feed.ttl);
+        let (info, items) = normalize(&feed, &final_url);
+        Ok((info, items, hint))
     })
     .await
     .map_err(|e| RefreshError::Store(StoreError::Task(e.to_string())))??;
 
+    let (next, hint_secs) = next_due(meta.max_age.max(feed_hint));
+    let moved_to = moved(&meta, notice);
     let ctx2 = ctx.clone();
     let window = ctx.config.dedupe.window;
     let threshold = ctx.config.dedupe.title_threshold;
@@ -271,13 +338,13 @@ async fn run(
                 tagger: &ctx2.tagger,
                 source_sections: &ctx2.source_sections,
                 fetch: FetchRecord {
-                    at: now,
-                    status: "ok",
-                    error: None,
                     validators: Some(validators),
                     body_hash: Some(body_hash),
                     feed_title: info.title,
-                    next_check_at: next,
+                    next_check_at: Some(next),
+                    moved_to,
+                    hint_secs,
+                    ..FetchRecord::ok(now)
                 },
             })
         })
@@ -285,28 +352,69 @@ async fn run(
     Ok(Outcome::Updated(stats))
 }
 
+/// Records a failure: 410 marks the source gone; a Retry-After holds it until then; anything else
+/// backs off exponentially from the normal interval.
 async fn record_failure(ctx: &Context, source: &SourceConfig, err: &RefreshError) {
     let Some(&id) = ctx.source_ids.get(&source.name) else {
         return;
     };
     let now = Utc::now();
-    let mut next = ctx.config.schedule_of(source).next_due(now, &source.name);
-    if let RefreshError::Fetch(f) = err
-        && let Some(wait) = f.retry_after()
-        && let Ok(wait) = chrono::Duration::from_std(wait)
-    {
-        next = next.max(now + wait);
-    }
-    let rec = FetchRecord {
-        at: now,
-        status: "error",
-        error: Some(err.to_string()),
-        validators: None,
-        body_hash: None,
-        feed_title: None,
-        next_check_at: Some(next),
+    let schedule = ctx.config.schedule_of(source);
+    let failures = match ctx.store.call(move |s| s.source_state(id)).await {
+        Ok(state) => state.error_streak.max(0) as u32 + 1,
+        Err(_) => 1,
     };
+    let mut rec = FetchRecord::error(now, err.to_string());
+    match err {
+        RefreshError::Fetch(FetchError::Gone) => {
+            tracing::warn!(
+                source = %source.name,
+                "410 Gone: not polled again until its url changes in feeds.toml"
+            );
+            rec.gone = true;
+        }
+        RefreshError::Fetch(f) if f.retry_after().is_some() => {
+            let wait = f.retry_after().unwrap_or_default().min(MAX_RETRY_AFTER);
+            let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
+            tracing::warn!(source = %source.name, until = %until, "server asked to retry later");
+            rec.retry_until = Some(until);
+            rec.next_check_at = Some(until.max(schedule.next_due(now, &source.name)));
+        }
+        _ => {
+            let cap = chrono::Duration::from_std(MAX_HINT).unwrap_or_default();
+            rec.next_check_at = Some(schedule.backoff_due(now, &source.name, failures, cap));
+        }
+    }
     if let Err(e) = ctx.store.call(move |s| s.record_fetch(id, &rec)).await {
         tracing::error!(source = %source.name, error = %e, "cannot record fetch failure");
+    }
+}
+
+/// The longest a Retry-After is honoured (a week): a typo'd header must not silence a source forever.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Why a source is held now, if it is (for `syndic poll`, which skips held sources unless forced).
+pub async fn hold_of(ctx: &Context, source: &SourceConfig) -> Option<Hold> {
+    let id = *ctx.source_ids.get(&source.name)?;
+    let state = ctx.store.call(move |s| s.source_state(id)).await.ok()?;
+    state.hold(Utc::now())
+}
+
+/// One line saying why a held source was skipped, as `syndic poll` prints it.
+pub fn held_line(name: &str, hold: &Hold) -> String {
+    let at = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    match hold {
+        Hold::Gone(since) => format!(
+            "gone     {name}: answered 410 Gone at {}; not polled until its url changes in feeds.toml (--force polls it anyway)",
+            at(since)
+        ),
+        Hold::RetryAfter(until) => format!(
+            "held     {name}: the server asked not to be polled before {} (Retry-After); --force polls it anyway",
+            at(until)
+        ),
+        Hold::Backoff { until, failures } => format!(
+            "held     {name}: backing off after {failures} consecutive failures until {}; --force polls it anyway",
+            at(until)
+        ),
     }
 }

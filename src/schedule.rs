@@ -72,6 +72,40 @@ impl Schedule {
         });
         next + chrono::Duration::seconds((hash % max_jitter) as i64)
     }
+
+    /// The schedule's normal interval around `now` (between its next two firings).
+    pub fn interval(&self, now: DateTime<Utc>) -> chrono::Duration {
+        let next = self.next_after(now);
+        self.next_after(next) - next
+    }
+
+    /// When to try again after `failures` consecutive failures (1 = the first): the normal interval
+    /// doubled per failure (2×, 4×, 8×, …), capped at `cap`, plus up to a tenth of jitter (stable per
+    /// source and streak), and never before the normal next due time.
+    pub fn backoff_due(
+        &self,
+        now: DateTime<Utc>,
+        seed: &str,
+        failures: u32,
+        cap: chrono::Duration,
+    ) -> DateTime<Utc> {
+        let interval = self.interval(now).max(chrono::Duration::seconds(1));
+        let factor = 1i32.checked_shl(failures.min(30)).unwrap_or(i32::MAX);
+        let delay = interval
+            .checked_mul(factor)
+            .unwrap_or(cap)
+            .min(cap)
+            .max(chrono::Duration::zero());
+        let hash = seed
+            .bytes()
+            .chain(failures.to_le_bytes())
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+        let max_jitter = (delay.num_seconds() / 10).max(1) as u64;
+        let jitter = chrono::Duration::seconds((hash % max_jitter) as i64);
+        (now + delay + jitter).max(self.next_due(now, seed))
+    }
 }
 
 #[cfg(test)]
@@ -142,5 +176,28 @@ mod tests {
         assert_eq!(a, s.next_due(t, "source a"));
         let base = at("2026-11-27T10:15:00Z");
         assert!(a >= base && a < base + chrono::Duration::seconds(60));
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_interval_and_caps() {
+        let s = Schedule::parse("*/15 * * * *").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+        let cap = chrono::Duration::hours(24);
+        let mins = |n: u32| (s.backoff_due(now, "src", n, cap) - now).num_minutes();
+        let expected = [30, 60, 120, 240, 480, 960];
+        for (n, want) in (1..).zip(expected) {
+            let got = mins(n);
+            // Up to a tenth of jitter on top.
+            assert!(got >= want && got <= want + want / 10, "{n}: {got} vs {want}");
+        }
+        for n in [7, 10, 40, 200] {
+            let got = mins(n);
+            assert!((1440..=1440 + 144).contains(&got), "{n}: {got}");
+        }
+        // Two sources with the same streak do not retry in the same second.
+        assert_ne!(
+            s.backoff_due(now, "a", 3, cap),
+            s.backoff_due(now, "b", 3, cap)
+        );
     }
 }

@@ -13,13 +13,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
-pub use sources::{FetchRecord, SourceHealth, SourceState};
+pub use sources::{FetchRecord, Hold, SourceHealth, SourceState};
 pub use stories::{
     JoinInfo, MAX_TOP_HOURS, RefreshInput, RefreshStats, Story, StoryItem, TopQuery,
 };
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema2.sql"),
+    include_str!("schema3.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

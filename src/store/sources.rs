@@ -21,6 +21,47 @@ pub struct SourceState {
     pub body_hash: Option<String>,
     pub next_check_at: Option<DateTime<Utc>>,
     pub error_streak: i64,
+    /// Where a 301/308 moved the feed (polled instead of the configured URL).
+    pub moved_to: Option<String>,
+    /// When the source answered 410 Gone (it is not polled until its URL changes).
+    pub gone_at: Option<DateTime<Utc>>,
+    /// A Retry-After holds the source until then.
+    pub retry_until: Option<DateTime<Utc>>,
+    /// The interval the feed or server last asked for, in seconds.
+    pub hint_secs: Option<i64>,
+}
+
+/// Why a source is not polled now (by the daemon, or by `syndic poll` without `--force`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hold {
+    /// 410 Gone.
+    Gone(DateTime<Utc>),
+    /// A 429/503 Retry-After, until then.
+    RetryAfter(DateTime<Utc>),
+    /// Backing off after consecutive failures, until then.
+    Backoff {
+        until: DateTime<Utc>,
+        failures: i64,
+    },
+}
+
+impl SourceState {
+    /// Whether the source is held at `now`, and why.
+    pub fn hold(&self, now: DateTime<Utc>) -> Option<Hold> {
+        if let Some(at) = self.gone_at {
+            return Some(Hold::Gone(at));
+        }
+        if let Some(until) = self.retry_until.filter(|t| *t > now) {
+            return Some(Hold::RetryAfter(until));
+        }
+        match self.next_check_at {
+            Some(until) if self.error_streak > 0 && until > now => Some(Hold::Backoff {
+                until,
+                failures: self.error_streak,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// The outcome of one fetch, as recorded on the source row.
@@ -35,6 +76,14 @@ pub struct FetchRecord {
     pub body_hash: Option<String>,
     pub feed_title: Option<String>,
     pub next_check_at: Option<DateTime<Utc>>,
+    /// A 301/308 moved the feed here.
+    pub moved_to: Option<String>,
+    /// The source answered 410 Gone.
+    pub gone: bool,
+    /// Held by Retry-After until then.
+    pub retry_until: Option<DateTime<Utc>>,
+    /// The interval the feed or server asked for, in seconds.
+    pub hint_secs: Option<i64>,
 }
 
 impl FetchRecord {
@@ -48,6 +97,19 @@ impl FetchRecord {
             body_hash: None,
             feed_title: None,
             next_check_at: None,
+            moved_to: None,
+            gone: false,
+            retry_until: None,
+            hint_secs: None,
+        }
+    }
+
+    /// A failed fetch at `at`, with its message.
+    pub fn error(at: DateTime<Utc>, error: String) -> FetchRecord {
+        FetchRecord {
+            status: "error",
+            error: Some(error),
+            ..FetchRecord::ok(at)
         }
     }
 }
@@ -66,6 +128,14 @@ pub struct SourceHealth {
     pub error_streak: i64,
     pub next_check_at: Option<DateTime<Utc>>,
     pub items: i64,
+    /// Where a 301/308 moved the feed: feeds.toml should be updated to it.
+    pub moved_to: Option<String>,
+    pub gone_at: Option<DateTime<Utc>>,
+    pub retry_until: Option<DateTime<Utc>>,
+    /// The interval the feed or server last asked for, in seconds.
+    pub hint_secs: Option<i64>,
+    /// `ok`, `new`, `backoff`, `retry-after` or `gone` (see README, "Source states").
+    pub state: &'static str,
 }
 
 impl Store {
@@ -94,9 +164,11 @@ impl Store {
                     id
                 }
                 Some((id, _)) => {
+                    // A new URL starts afresh: no validators, move, 410, hold or backoff of the old one.
                     tx.execute(
                         "UPDATE sources SET active = 1, url = ?2, etag = NULL, last_modified = NULL,
-                         body_hash = NULL, next_check_at = NULL WHERE id = ?1",
+                         body_hash = NULL, next_check_at = NULL, moved_to = NULL, gone_at = NULL,
+                         retry_until = NULL, error_streak = 0 WHERE id = ?1",
                         params![id, url],
                     )?;
                     id
@@ -118,7 +190,9 @@ impl Store {
     pub fn source_state(&self, source_id: i64) -> Result<SourceState, StoreError> {
         let conn = self.lock();
         let state = conn.query_row(
-            "SELECT etag, last_modified, body_hash, next_check_at, error_streak FROM sources WHERE id = ?1",
+            "SELECT etag, last_modified, body_hash, next_check_at, error_streak, moved_to, gone_at,
+                    retry_until, hint_secs
+             FROM sources WHERE id = ?1",
             [source_id],
             |r| {
                 Ok(SourceState {
@@ -129,6 +203,10 @@ impl Store {
                     body_hash: r.get(2)?,
                     next_check_at: r.get::<_, Option<i64>>(3)?.map(from_ms),
                     error_streak: r.get(4)?,
+                    moved_to: r.get(5)?,
+                    gone_at: r.get::<_, Option<i64>>(6)?.map(from_ms),
+                    retry_until: r.get::<_, Option<i64>>(7)?.map(from_ms),
+                    hint_secs: r.get(8)?,
                 })
             },
         )?;
@@ -141,11 +219,13 @@ impl Store {
         write_fetch_record(&conn, source_id, rec)
     }
 
-    /// `(id, next_check_at)` of every active source; `None` means "never checked: due now".
+    /// `(id, next_check_at)` of every active source that is not gone; `None` means "never checked: due
+    /// now".
     pub fn next_checks(&self) -> Result<Vec<NextCheck>, StoreError> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare_cached("SELECT id, next_check_at FROM sources WHERE active = 1")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, next_check_at FROM sources WHERE active = 1 AND gone_at IS NULL",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.map(from_ms)))
         })?;
@@ -158,10 +238,27 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT s.name, s.url, s.active, s.feed_title, s.last_fetch_at, s.last_success_at,
                     s.last_status, s.last_error, s.error_streak, s.next_check_at,
-                    (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id)
+                    (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id),
+                    s.moved_to, s.gone_at, s.retry_until, s.hint_secs
              FROM sources s ORDER BY s.active DESC, s.name",
         )?;
+        let now = Utc::now();
         let rows = stmt.query_map([], |r| {
+            let gone_at = r.get::<_, Option<i64>>(12)?.map(from_ms);
+            let retry_until = r.get::<_, Option<i64>>(13)?.map(from_ms);
+            let streak: i64 = r.get(8)?;
+            let status: Option<String> = r.get(6)?;
+            let state = if gone_at.is_some() {
+                "gone"
+            } else if retry_until.is_some_and(|t| t > now) {
+                "retry-after"
+            } else if streak > 0 {
+                "backoff"
+            } else if status.is_none() {
+                "new"
+            } else {
+                "ok"
+            };
             Ok(SourceHealth {
                 name: r.get(0)?,
                 url: r.get(1)?,
@@ -174,6 +271,11 @@ impl Store {
                 error_streak: r.get(8)?,
                 next_check_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
                 items: r.get(10)?,
+                moved_to: r.get(11)?,
+                gone_at,
+                retry_until,
+                hint_secs: r.get(14)?,
+                state,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -186,7 +288,7 @@ pub(super) fn write_fetch_record(
     rec: &FetchRecord,
 ) -> Result<(), StoreError> {
     let ok = rec.status != "error";
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE sources SET
             last_fetch_at = ?2,
             last_status = ?3,
@@ -197,9 +299,14 @@ pub(super) fn write_fetch_record(
             last_modified = CASE WHEN ?6 THEN ?8 ELSE last_modified END,
             body_hash = COALESCE(?9, body_hash),
             feed_title = COALESCE(?10, feed_title),
-            next_check_at = COALESCE(?11, next_check_at)
+            next_check_at = CASE WHEN ?13 THEN NULL ELSE COALESCE(?11, next_check_at) END,
+            moved_to = COALESCE(?12, moved_to),
+            gone_at = CASE WHEN ?13 THEN ?2 WHEN ?5 THEN NULL ELSE gone_at END,
+            retry_until = CASE WHEN ?5 THEN NULL ELSE ?14 END,
+            hint_secs = CASE WHEN ?5 THEN ?15 ELSE hint_secs END
          WHERE id = ?1",
-        params![
+    )?
+    .execute(params![
             source_id,
             to_ms(rec.at),
             rec.status,
@@ -213,7 +320,10 @@ pub(super) fn write_fetch_record(
             rec.body_hash,
             rec.feed_title,
             rec.next_check_at.map(to_ms),
-        ],
-    )?;
+            rec.moved_to,
+            rec.gone,
+            rec.retry_until.map(to_ms),
+            rec.hint_secs,
+        ])?;
     Ok(())
 }
