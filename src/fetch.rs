@@ -125,9 +125,7 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let public: Vec<SocketAddr> =
                 all.iter().copied().filter(|a| is_public(a.ip())).collect();
             if public.is_empty() {
@@ -366,7 +364,10 @@ fn private_redirect(chain: &[Url], addr: String) -> FetchError {
 /// How long a response stays fresh: `Cache-Control: max-age` (none for `no-cache`/`no-store`), else
 /// `Expires` relative to `Date` (or now).
 fn max_age(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(cc) = headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
+    if let Some(cc) = headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+    {
         let mut age = None;
         for directive in cc.split(',').map(str::trim) {
             let lower = directive.to_ascii_lowercase();
@@ -374,7 +375,11 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
                 return None;
             }
             if let Some(v) = lower.strip_prefix("max-age=") {
-                age = v.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+                age = v
+                    .trim_matches('"')
+                    .parse::<u64>()
+                    .ok()
+                    .map(Duration::from_secs);
             }
         }
         if age.is_some() {

@@ -496,14 +496,26 @@ mod tests {
 
     #[test]
     fn feed_hints_from_ttl_and_syndication_module() {
-        assert_eq!(feed_hint(b"", Some(120)), Some(std::time::Duration::from_secs(7200)));
+        assert_eq!(
+            feed_hint(b"", Some(120)),
+            Some(std::time::Duration::from_secs(7200))
+        );
         let sy = br#"<rss xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>
             <sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>"#;
-        assert_eq!(feed_hint(sy, None), Some(std::time::Duration::from_secs(21_600)));
+        assert_eq!(
+            feed_hint(sy, None),
+            Some(std::time::Duration::from_secs(21_600))
+        );
         let hourly = b"<channel><syn:updatePeriod> hourly </syn:updatePeriod>";
-        assert_eq!(feed_hint(hourly, None), Some(std::time::Duration::from_secs(3600)));
+        assert_eq!(
+            feed_hint(hourly, None),
+            Some(std::time::Duration::from_secs(3600))
+        );
         assert_eq!(feed_hint(b"<rss><channel><title>x</title>", None), None);
-        assert_eq!(feed_hint(b"<sy:updatePeriod>sometimes</sy:updatePeriod>", None), None);
+        assert_eq!(
+            feed_hint(b"<sy:updatePeriod>sometimes</sy:updatePeriod>", None),
+            None
+        );
     }
 
     #[test]

@@ -236,7 +236,9 @@ async fn run(
     let now = Utc::now();
     let normal_next = ctx.config.schedule_of(source).next_due(now, &source.name);
     let honor = ctx.config.poll.honor_feed_hints;
-    let stored_hint = state.hint_secs.map(|s| Duration::from_secs(s.max(0) as u64));
+    let stored_hint = state
+        .hint_secs
+        .map(|s| Duration::from_secs(s.max(0) as u64));
     // Hints stretch the interval, never shorten it, and never beyond MAX_HINT.
     let next_due = |hint: Option<Duration>| -> (DateTime<Utc>, Option<i64>) {
         let Some(hint) = hint.filter(|_| honor) else {

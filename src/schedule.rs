@@ -188,7 +188,10 @@ mod tests {
         for (n, want) in (1..).zip(expected) {
             let got = mins(n);
             // Up to a tenth of jitter on top.
-            assert!(got >= want && got <= want + want / 10, "{n}: {got} vs {want}");
+            assert!(
+                got >= want && got <= want + want / 10,
+                "{n}: {got} vs {want}"
+            );
         }
         for n in [7, 10, 40, 200] {
             let got = mins(n);

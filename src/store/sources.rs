@@ -39,10 +39,7 @@ pub enum Hold {
     /// A 429/503 Retry-After, until then.
     RetryAfter(DateTime<Utc>),
     /// Backing off after consecutive failures, until then.
-    Backoff {
-        until: DateTime<Utc>,
-        failures: i64,
-    },
+    Backoff { until: DateTime<Utc>, failures: i64 },
 }
 
 impl SourceState {
@@ -307,23 +304,23 @@ pub(super) fn write_fetch_record(
          WHERE id = ?1",
     )?
     .execute(params![
-            source_id,
-            to_ms(rec.at),
-            rec.status,
-            rec.error,
-            ok,
-            rec.validators.is_some(),
-            rec.validators.as_ref().and_then(|v| v.etag.clone()),
-            rec.validators
-                .as_ref()
-                .and_then(|v| v.last_modified.clone()),
-            rec.body_hash,
-            rec.feed_title,
-            rec.next_check_at.map(to_ms),
-            rec.moved_to,
-            rec.gone,
-            rec.retry_until.map(to_ms),
-            rec.hint_secs,
-        ])?;
+        source_id,
+        to_ms(rec.at),
+        rec.status,
+        rec.error,
+        ok,
+        rec.validators.is_some(),
+        rec.validators.as_ref().and_then(|v| v.etag.clone()),
+        rec.validators
+            .as_ref()
+            .and_then(|v| v.last_modified.clone()),
+        rec.body_hash,
+        rec.feed_title,
+        rec.next_check_at.map(to_ms),
+        rec.moved_to,
+        rec.gone,
+        rec.retry_until.map(to_ms),
+        rec.hint_secs,
+    ])?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Items, stories and their sections: applying a refresh, and reading stories back for rendering.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -12,7 +12,7 @@ use super::{Store, StoreError, from_ms, to_ms};
 use crate::config::ALL_SECTION;
 use crate::dedupe::{self, Candidate, Decision, MatchReason, Probe, TitleIndex, TitleProbe};
 use crate::normalize::{Item, hex};
-use crate::sections::{ItemText, Tagger};
+use crate::sections::{ItemText, Origin, Tagger};
 
 /// The order of a story's items; the first is the representative. Earliest seen first; among items seen
 /// in the same poll, the earliest published, then the source listed first in the config (so the choice
@@ -495,7 +495,9 @@ fn apply(
     let mut order: Vec<&Item> = input.items.iter().rev().collect();
     order.sort_by_key(|i| i.published.unwrap_or(input.now));
 
-    let mut touched: BTreeSet<i64> = BTreeSet::new();
+    // Stories to retag: in full when one of their items changed, else only with the titles and summaries
+    // they gained (sections are a union over items, so new items can only add).
+    let mut touched: BTreeMap<i64, Option<Vec<(String, String)>>> = BTreeMap::new();
     for item in order {
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
@@ -675,15 +677,39 @@ fn apply(
                 at: input.now,
             });
         }
-        touched.insert(story_id);
+        match (
+            &decision,
+            touched.entry(story_id).or_insert_with(|| Some(Vec::new())),
+        ) {
+            (Decision::SameItem(_), t) => *t = None,
+            (_, Some(added)) => added.push((fields.title.clone(), fields.summary.clone())),
+            (_, None) => {}
+        }
     }
 
-    for story_id in touched {
-        tx.execute(
-            "UPDATE stories SET updated = ?2 WHERE id = ?1",
-            params![story_id, now_ms],
-        )?;
-        let (before, after) = retag(tx, story_id, input.tagger, input.source_sections)?;
+    let no_sections = Vec::new();
+    let own_sections = input
+        .source_sections
+        .get(&source_name)
+        .unwrap_or(&no_sections);
+    for (story_id, added) in touched {
+        tx.prepare_cached("UPDATE stories SET updated = ?2 WHERE id = ?1")?
+            .execute(params![story_id, now_ms])?;
+        let (before, after) = match added {
+            None => retag(tx, story_id, input.tagger, input.source_sections)?,
+            Some(added) => {
+                let texts: Vec<ItemText<'_>> = added
+                    .iter()
+                    .map(|(title, summary)| ItemText {
+                        source_name: &source_name,
+                        source_sections: own_sections,
+                        title,
+                        summary,
+                    })
+                    .collect();
+                extend_tags(tx, story_id, input.tagger, &texts)?
+            }
+        };
         stats.changed_sections.extend(before);
         stats.changed_sections.extend(after);
         stats.changed_sections.insert(ALL_SECTION.to_string());
@@ -805,7 +831,8 @@ fn retag(
             .collect::<Result<_, _>>()?
     };
     if old != new {
-        tx.execute("DELETE FROM story_sections WHERE story_id = ?1", [story_id])?;
+        tx.prepare_cached("DELETE FROM story_sections WHERE story_id = ?1")?
+            .execute([story_id])?;
         let mut ins = tx.prepare_cached(
             "INSERT INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
         )?;
@@ -815,6 +842,40 @@ fn retag(
     }
     let names = |v: Vec<(String, String)>| v.into_iter().map(|(s, _)| s).collect();
     Ok((names(old), names(new)))
+}
+
+/// Adds the sections of a story's new items to the ones it has (a join or a new story: nothing was
+/// removed, so nothing needs re-reading). A section found by keyword before that a new item's source
+/// gives by default becomes the source's, as a full retag would make it.
+fn extend_tags(
+    tx: &Transaction<'_>,
+    story_id: i64,
+    tagger: &Tagger,
+    added: &[ItemText<'_>],
+) -> Result<Retagged, StoreError> {
+    let old: Vec<(String, String)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
+        )?;
+        stmt.query_map([story_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut ins = tx.prepare_cached(
+        "INSERT OR REPLACE INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut after: BTreeSet<String> = old.iter().map(|(s, _)| s.clone()).collect();
+    for (section, origin) in tagger.tag(added) {
+        let replace = match old.iter().find(|(s, _)| *s == section) {
+            None => true,
+            Some((_, was)) => was.starts_with("keyword:") && matches!(origin, Origin::Source(_)),
+        };
+        if replace {
+            ins.execute(params![story_id, section, origin.encode()])?;
+            after.insert(section);
+        }
+    }
+    let before = old.into_iter().map(|(s, _)| s).collect();
+    Ok((before, after.into_iter().collect()))
 }
 
 /// Public story id: stable for the same first item of the same source, even across database rebuilds.

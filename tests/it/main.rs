@@ -9,5 +9,6 @@ mod feedparser;
 mod fetch;
 mod http;
 mod pipeline;
+mod polite;
 mod readers;
 mod support;

@@ -1,0 +1,263 @@
+//! `cargo bench --bench poll_cycle`: whole poll cycles of 1,000 sources × 50 items over loopback HTTP.
+//!
+//! A child process (this binary, re-run with `serve`) serves the generated feeds with axum, with ETag and
+//! 304 answers, so the server's memory and CPU are not the poller's. The parent polls them the way
+//! `syndic poll` does (one `Context`, `refresh_all`, `concurrency = 16`; `per_host = 16`, as every
+//! source is on 127.0.0.1) and prints: the first cycle (wall time, items/s), an all-304 cycle, a cycle
+//! where 30% of the sources changed (5 new items each), and the poller's peak RSS. Then the same with
+//! title similarity off (`dedupe = false` on every source), for comparison.
+//!
+//! Titles come from `../shared/data/headlines/dev.tsv` (so outlets share headlines, as real ones do);
+//! without it the bench says so and skips. `SYNDIC_BENCH_SOURCES=N` changes the number of sources.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use syndic::config::Config;
+use syndic::refresh::{Context, Outcome, refresh_all};
+use syndic::store::Store;
+
+const SOURCES: usize = 1000;
+const ITEMS: usize = 50;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let tsv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/headlines/dev.tsv");
+    let Ok(text) = std::fs::read_to_string(&tsv) else {
+        println!("SKIPPED: {} is absent", tsv.display());
+        return;
+    };
+    let titles: Vec<String> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').nth(1).map(str::to_string))
+        .collect();
+    let sources = std::env::var("SYNDIC_BENCH_SOURCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SOURCES);
+    if args.iter().any(|a| a == "serve") {
+        serve(titles, sources);
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for similarity in [true, false] {
+        rt.block_on(cycles(sources, similarity));
+    }
+    println!(
+        "poller peak RSS (VmHWM): {:.1} MiB",
+        peak_rss_kib() as f64 / 1024.0
+    );
+}
+
+/// The feed server, in a child process: prints its address, then serves until its stdin closes.
+fn serve(titles: Vec<String>, sources: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let state = Arc::new(Feeds {
+            titles,
+            versions: (0..sources).map(|_| AtomicU32::new(0)).collect(),
+            cache: Mutex::new(HashMap::new()),
+        });
+        let app = Router::new()
+            .route("/feed/{n}", get(feed))
+            .route("/bump", get(bump))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap());
+        std::io::stdout().flush().unwrap();
+        tokio::spawn(async {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+            })
+            .await;
+            std::process::exit(0);
+        });
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
+struct Feeds {
+    titles: Vec<String>,
+    versions: Vec<AtomicU32>,
+    /// Rendered bodies by (source, version).
+    cache: Mutex<HashMap<(usize, u32), Arc<Vec<u8>>>>,
+}
+
+impl Feeds {
+    /// Source `n` at version `v`: its 50 latest items; each version adds five.
+    fn body(&self, n: usize, v: u32) -> Arc<Vec<u8>> {
+        if let Some(b) = self.cache.lock().unwrap().get(&(n, v)) {
+            return b.clone();
+        }
+        let mut out = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>Source {n}</title><link>https://src{n}.example/</link><description>generated</description>\n"
+        );
+        let newest = ITEMS + 5 * v as usize;
+        for k in (newest - ITEMS..newest).rev() {
+            // Sources share headlines the way outlets do: each title recurs in several sources.
+            let title = &self.titles[(n * 37 + k * 101) % self.titles.len()];
+            let title = title
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            let minute = k % 60;
+            out.push_str(&format!(
+                "<item><guid>https://src{n}.example/{k}</guid><title>{title}</title><link>https://src{n}.example/{k}</link><description>Item {k} of source {n}: {title}</description><pubDate>Sat, 28 Nov 2026 10:{minute:02}:00 GMT</pubDate></item>\n"
+            ));
+        }
+        out.push_str("</channel></rss>\n");
+        let body = Arc::new(out.into_bytes());
+        self.cache.lock().unwrap().insert((n, v), body.clone());
+        body
+    }
+}
+
+async fn feed(
+    State(feeds): State<Arc<Feeds>>,
+    UrlPath(n): UrlPath<usize>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(version) = feeds.versions.get(n) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let v = version.load(Ordering::Relaxed);
+    let etag = format!("\"{n}-{v}\"");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|h| h.as_bytes() == etag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let body = feeds.body(n, v);
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/rss+xml; charset=utf-8".to_string(),
+            ),
+            (header::ETAG, etag),
+        ],
+        body.as_ref().clone(),
+    )
+        .into_response()
+}
+
+/// `/bump?percent=30`: that share of the sources publish five new items.
+async fn bump(State(feeds): State<Arc<Feeds>>, Query(q): Query<HashMap<String, usize>>) -> String {
+    let percent = q.get("percent").copied().unwrap_or(30);
+    let mut bumped = 0;
+    for (n, v) in feeds.versions.iter().enumerate() {
+        if (n * 7919) % 100 < percent {
+            v.fetch_add(1, Ordering::Relaxed);
+            bumped += 1;
+        }
+    }
+    bumped.to_string()
+}
+
+async fn cycles(sources: usize, similarity: bool) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("serve")
+        .env("SYNDIC_BENCH_SOURCES", sources.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut addr = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut addr)
+        .unwrap();
+    let addr = addr.trim().to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = String::from(
+        "[storage]\ndatabase = \"bench.db\"\n\n[poll]\nconcurrency = 16\nper_host = 16\ntimeout_secs = 30\n\n[[section]]\nid = \"world\"\ntitle = \"World\"\nkeywords = [\"war\", \"election\"]\n\n",
+    );
+    for n in 0..sources {
+        toml.push_str(&format!(
+            "[[source]]\nname = \"Source {n}\"\nurl = \"http://{addr}/feed/{n}\"\n{}\n",
+            if similarity { "" } else { "dedupe = false\n" }
+        ));
+    }
+    let path = dir.path().join("feeds.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = Config::load(&path).unwrap();
+    let store = Store::open_with_window(&config.database, config.dedupe.window).unwrap();
+    let ctx = Context::new(Arc::new(config.clone()), store.clone())
+        .await
+        .unwrap();
+
+    let label = if similarity { "on" } else { "off" };
+    let client = reqwest::Client::new();
+    for round in ["first cycle", "all-304 cycle", "30% changed cycle"] {
+        if round.starts_with("30%") {
+            client
+                .get(format!("http://{addr}/bump?percent=30"))
+                .send()
+                .await
+                .unwrap();
+        }
+        let start = Instant::now();
+        let reports = refresh_all(&ctx, &config.sources).await;
+        let secs = start.elapsed().as_secs_f64();
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        let mut new_items = 0;
+        for r in &reports {
+            let kind = match &r.outcome {
+                Outcome::Updated(s) => {
+                    new_items += s.new_items;
+                    "updated"
+                }
+                Outcome::Unchanged => "unchanged",
+                Outcome::NotModified => "304",
+                Outcome::Failed(e) => {
+                    eprintln!("{}: {e}", r.source);
+                    "failed"
+                }
+            };
+            *counts.entry(kind).or_default() += 1;
+        }
+        let mut counts: Vec<_> = counts.into_iter().collect();
+        counts.sort();
+        println!(
+            "similarity {label}, {round}: {sources} sources in {secs:.2}s ({:.2} ms/source), {new_items} new items = {:.0} items/s; {counts:?}",
+            secs * 1000.0 / sources as f64,
+            new_items as f64 / secs
+        );
+    }
+    let (items, stories) = store.counts().unwrap();
+    println!("similarity {label}: store holds {items} items in {stories} stories");
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
