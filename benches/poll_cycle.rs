@@ -100,8 +100,10 @@ struct Feeds {
     titles: Vec<String>,
     versions: Vec<AtomicU32>,
     /// Rendered bodies by (source, version).
-    cache: Mutex<HashMap<(usize, u32), Arc<Vec<u8>>>>,
+    cache: Mutex<BodyCache>,
 }
+
+type BodyCache = HashMap<(usize, u32), Arc<Vec<u8>>>;
 
 impl Feeds {
     /// Source `n` at version `v`: its 50 latest items; each version adds five.
