@@ -440,4 +440,70 @@ mod tests {
             "body larger than the 1024-byte limit"
         );
     }
+
+    #[test]
+    fn public_addresses_are_told_from_private_ones() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:1.1.1.1",
+        ] {
+            assert!(is_public(ip(public)), "{public}");
+        }
+        for private in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(!is_public(ip(private)), "{private}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_guarded_resolver_refuses_names_of_private_addresses() {
+        // "localhost" resolves from the hosts file: no network needed.
+        let name: Name = "localhost".parse().unwrap();
+        let err = match PublicOnly.resolve(name).await {
+            Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("not a public address"), "{err}");
+    }
+
+    #[test]
+    fn freshness_from_cache_control_and_expires() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=7200"),
+        );
+        assert_eq!(max_age(&h), Some(Duration::from_secs(7200)));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, max-age=60"),
+        );
+        assert_eq!(max_age(&h), None);
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::DATE,
+            HeaderValue::from_static("Sat, 28 Nov 2026 10:00:00 GMT"),
+        );
+        h.insert(
+            header::EXPIRES,
+            HeaderValue::from_static("Sat, 28 Nov 2026 12:00:00 GMT"),
+        );
+        assert_eq!(max_age(&h), Some(Duration::from_secs(7200)));
+    }
 }
