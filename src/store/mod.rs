@@ -62,6 +62,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // 16 MiB of page cache (SQLite's default is 2 MiB): a busy poll cycle reads the same index pages
+        // over and over; without it a third of the cycle went to copying pages from the OS.
+        conn.pragma_update(None, "cache_size", -16384)?;
         // Plans must not depend on bound values: otherwise SQLite re-prepares a cached statement on every
         // run whose parameter it consulted, which cost a quarter of the ingest time.
         conn.set_db_config(
