@@ -8,7 +8,8 @@
 //! title similarity off (`dedupe = false` on every source), for comparison.
 //!
 //! Titles come from `../shared/data/headlines/dev.tsv` (so outlets share headlines, as real ones do);
-//! without it the bench says so and skips. `SYNDIC_BENCH_SOURCES=N` changes the number of sources.
+//! without it the bench says so and skips. `SYNDIC_BENCH_SOURCES=N` changes the number of sources;
+//! `SYNDIC_BENCH_SIMILARITY=on` (or `off`) runs only that half.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -55,7 +56,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let only = std::env::var("SYNDIC_BENCH_SIMILARITY").ok();
     for similarity in [true, false] {
+        if only.as_deref().is_some_and(|o| (o == "on") != similarity) {
+            continue;
+        }
         rt.block_on(cycles(sources, similarity));
     }
     println!(

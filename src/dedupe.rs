@@ -29,6 +29,7 @@
 //! other: an item bridging two stories joins the better one. Titles of the same source never match each
 //! other by similarity (a daily "Business Highlights" is not one story).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -181,7 +182,12 @@ fn unify_punctuation(c: char) -> char {
 
 /// The title with its decorations removed, in its original case; and whether it was cut short ("…").
 fn strip_decorations(title: &str) -> (String, bool) {
-    let mut t: String = title.nfkc().map(unify_punctuation).collect();
+    // ASCII is its own NFKC form: most headlines skip the normalizer.
+    let mut t: String = if title.is_ascii() {
+        title.chars().map(unify_punctuation).collect()
+    } else {
+        title.nfkc().map(unify_punctuation).collect()
+    };
     // NFKC turns "…" into "...".
     let mut truncated = false;
     loop {
@@ -261,10 +267,16 @@ pub fn normalize_title(title: &str) -> String {
 
 /// Words of a normalized title: letters and digits; "u.s." and "u.k." kept whole.
 fn words(normalized: &str) -> Vec<String> {
-    let joined = normalized
-        .replace("u.s.", "us")
-        .replace("u.k.", "uk")
-        .replace("u.n.", "un");
+    let joined = if normalized.contains("u.") {
+        Cow::Owned(
+            normalized
+                .replace("u.s.", "us")
+                .replace("u.k.", "uk")
+                .replace("u.n.", "un"),
+        )
+    } else {
+        Cow::Borrowed(normalized)
+    };
     joined
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())

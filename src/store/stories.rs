@@ -531,8 +531,13 @@ fn apply(
             Some(stored) if stored.fields == fields => continue,
             Some(stored) => Decision::SameItem(stored.story_id),
             None => {
-                let candidates =
-                    candidates(tx, url_key.as_deref(), &title_fp, input.now - input.window)?;
+                let candidates = candidates(
+                    tx,
+                    url_key.as_deref(),
+                    &title_fp,
+                    input.now - input.window,
+                    input.source_id,
+                )?;
                 let probe = Probe {
                     source_id: input.source_id,
                     url_key: url_key.as_deref(),
@@ -754,7 +759,11 @@ fn candidates(
     url_key: Option<&str>,
     title_fp: &str,
     since: DateTime<Utc>,
+    source_id: i64,
 ) -> Result<Vec<Candidate>, StoreError> {
+    // Only what `dedupe::match_story` can pick: items with the same URL (any source), else items of
+    // other sources with the same fingerprint in the window. (No ORDER BY: it would tempt the planner
+    // into walking stories by date instead of using the item indexes.)
     let mut out = Vec::new();
     let map = |r: &rusqlite::Row<'_>| {
         Ok(Candidate {
@@ -774,14 +783,17 @@ fn candidates(
         for c in stmt.query_map([key], map)? {
             out.push(c?);
         }
+        if !out.is_empty() {
+            return Ok(out);
+        }
     }
     if !title_fp.is_empty() {
         let mut stmt = tx.prepare_cached(
             "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.first_seen, i.id
              FROM items i JOIN stories s ON s.id = i.story_id
-             WHERE i.title_fp = ?1 AND s.first_seen >= ?2",
+             WHERE i.title_fp = ?1 AND s.first_seen >= ?2 AND i.source_id <> ?3",
         )?;
-        for c in stmt.query_map(params![title_fp, to_ms(since)], map)? {
+        for c in stmt.query_map(params![title_fp, to_ms(since), source_id], map)? {
             out.push(c?);
         }
     }
