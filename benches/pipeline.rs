@@ -157,6 +157,7 @@ fn ingest(feeds: &[String], similarity: bool) {
                     threshold: syndic::config::DEFAULT_TITLE_THRESHOLD,
                     decay_hours: syndic::config::DEFAULT_DECAY_HOURS,
                     title_dedupe: similarity,
+                    similarity,
                     tagger: &tagger,
                     source_sections: &source_sections,
                     fetch: FetchRecord::ok(Utc::now()),

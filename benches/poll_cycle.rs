@@ -5,7 +5,7 @@
 //! `syndic poll` does (one `Context`, `refresh_all`, `concurrency = 16`; `per_host = 16`, as every
 //! source is on 127.0.0.1) and prints: the first cycle (wall time, items/s), an all-304 cycle, a cycle
 //! where 30% of the sources changed (5 new items each), and the poller's peak RSS. Then the same with
-//! title similarity off (`dedupe = false` on every source), for comparison.
+//! title similarity off (`[dedupe] similarity = false`: URL and identical-headline joins only).
 //!
 //! Titles come from `../shared/data/headlines/dev.tsv` (so outlets share headlines, as real ones do);
 //! without it the bench says so and skips. `SYNDIC_BENCH_SOURCES=N` changes the number of sources;
@@ -197,13 +197,12 @@ async fn cycles(sources: usize, similarity: bool) {
     let addr = addr.trim().to_string();
 
     let dir = tempfile::tempdir().unwrap();
-    let mut toml = String::from(
-        "[storage]\ndatabase = \"bench.db\"\n\n[poll]\nconcurrency = 16\nper_host = 16\ntimeout_secs = 30\n\n[[section]]\nid = \"world\"\ntitle = \"World\"\nkeywords = [\"war\", \"election\"]\n\n",
+    let mut toml = format!(
+        "[storage]\ndatabase = \"bench.db\"\n\n[poll]\nconcurrency = 16\nper_host = 16\ntimeout_secs = 30\n\n[dedupe]\nsimilarity = {similarity}\n\n[[section]]\nid = \"world\"\ntitle = \"World\"\nkeywords = [\"war\", \"election\"]\n\n",
     );
     for n in 0..sources {
         toml.push_str(&format!(
-            "[[source]]\nname = \"Source {n}\"\nurl = \"http://{addr}/feed/{n}\"\n{}\n",
-            if similarity { "" } else { "dedupe = false\n" }
+            "[[source]]\nname = \"Source {n}\"\nurl = \"http://{addr}/feed/{n}\"\n\n"
         ));
     }
     let path = dir.path().join("feeds.toml");

@@ -268,6 +268,7 @@ fn syndic_clusters(
                 threshold,
                 decay_hours,
                 title_dedupe: true,
+                similarity: true,
                 tagger: &tagger,
                 source_sections: &no_sections,
                 fetch: FetchRecord::ok(row.at),

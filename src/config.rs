@@ -76,6 +76,8 @@ pub struct DedupeConfig {
     pub title_threshold: f64,
     /// Title similarity decays with the hours since a story was last reported (0 = no decay).
     pub decay_hours: f64,
+    /// Title similarity on (default); off, stories join only by URL or identical normalized headline.
+    pub similarity: bool,
     /// Only stories first seen this recently are merge candidates (chrono, as the store compares it
     /// with timestamps).
     pub window: chrono::Duration,
@@ -293,6 +295,7 @@ struct RawDedupe {
     title_threshold: Spanned<f64>,
     decay_hours: Spanned<f64>,
     window_hours: Spanned<u64>,
+    similarity: bool,
 }
 
 impl Default for RawDedupe {
@@ -301,6 +304,7 @@ impl Default for RawDedupe {
             title_threshold: Spanned::new(0..0, DEFAULT_TITLE_THRESHOLD),
             decay_hours: Spanned::new(0..0, DEFAULT_DECAY_HOURS),
             window_hours: Spanned::new(0..0, 72),
+            similarity: true,
         }
     }
 }
@@ -554,6 +558,7 @@ impl Validator<'_> {
                 window: chrono::Duration::hours(
                     (*raw.dedupe.window_hours.get_ref()).min(MAX_WINDOW_HOURS) as i64,
                 ),
+                similarity: raw.dedupe.similarity,
             },
             output: OutputConfig {
                 title: raw.output.title,

@@ -337,6 +337,7 @@ async fn run(
                 threshold,
                 decay_hours,
                 title_dedupe,
+                similarity: ctx2.config.dedupe.similarity,
                 tagger: &ctx2.tagger,
                 source_sections: &ctx2.source_sections,
                 fetch: FetchRecord {

@@ -32,6 +32,8 @@ pub struct RefreshInput<'a> {
     pub decay_hours: f64,
     /// False for a source with `dedupe = false`: its items never join or gather stories by title.
     pub title_dedupe: bool,
+    /// `[dedupe].similarity`: false leaves only URL and identical-headline joins.
+    pub similarity: bool,
     pub tagger: &'a Tagger,
     /// Default sections per source name (from the current config).
     pub source_sections: &'a HashMap<String, Vec<String>>,
@@ -506,11 +508,12 @@ fn apply(
             // Unchanged (the steady state of a re-poll): nothing to normalize or match.
             continue;
         }
-        let (title_fp, tokens) = if input.title_dedupe {
-            dedupe::title_keys(&item.title)
-        } else {
-            (String::new(), Vec::new())
+        let (title_fp, tokens) = match (input.title_dedupe, input.similarity) {
+            (true, true) => dedupe::title_keys(&item.title),
+            (true, false) => (dedupe::title_fingerprint(&item.title), Vec::new()),
+            (false, _) => (String::new(), Vec::new()),
         };
+        let similar_titles = input.title_dedupe && input.similarity;
         // A headline edited into different news keeps its story (no split) but no longer anchors
         // exact-title joins, so it cannot pull that other news in.
         let title_fp = match &stored {
@@ -560,7 +563,7 @@ fn apply(
                         item: Some(m.item_id),
                     };
                     Decision::JoinStory(m.story_id)
-                } else if let Some(m) = input.title_dedupe.then(similar).flatten() {
+                } else if let Some(m) = similar_titles.then(similar).flatten() {
                     join = Join {
                         reason: MatchReason::Similar.as_str(),
                         score: Some(m.score),
@@ -600,7 +603,7 @@ fn apply(
         };
         // Is the title a representative of its story in the similarity index?
         let title_rep = match (&decision, &stored) {
-            _ if !input.title_dedupe => false,
+            _ if !similar_titles => false,
             (Decision::New, _) => true,
             (Decision::JoinStory(id), _) => {
                 !started.contains(id) && index.would_admit(*id, &tokens, input.threshold)
@@ -652,7 +655,7 @@ fn apply(
             None => tx.last_insert_rowid(),
         };
         match (decision, &stored) {
-            (Decision::New, _) if input.title_dedupe => ops.push(IndexOp::NewStory {
+            (Decision::New, _) if similar_titles => ops.push(IndexOp::NewStory {
                 story_id,
                 first_seen: input.now,
                 item_id,

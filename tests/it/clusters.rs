@@ -251,6 +251,7 @@ impl Harness {
                 threshold: DEFAULT_TITLE_THRESHOLD,
                 decay_hours: DEFAULT_DECAY_HOURS,
                 title_dedupe,
+                similarity: true,
                 tagger: &self.tagger,
                 source_sections: &HashMap::new(),
                 fetch: FetchRecord::ok(at),
