@@ -241,6 +241,18 @@ impl Harness {
 
     /// Applies one item from `source` at `at`, with title dedupe on or off; returns its story.
     fn put(&self, source: &str, it: &Item, at: DateTime<Utc>, title_dedupe: bool) -> i64 {
+        self.put_with(source, it, at, title_dedupe, true)
+    }
+
+    /// As [`Harness::put`], with `[dedupe].similarity` on or off.
+    fn put_with(
+        &self,
+        source: &str,
+        it: &Item,
+        at: DateTime<Utc>,
+        title_dedupe: bool,
+        similarity: bool,
+    ) -> i64 {
         let source_id = self.ids[source];
         self.store
             .apply_refresh(&RefreshInput {
@@ -251,7 +263,7 @@ impl Harness {
                 threshold: DEFAULT_TITLE_THRESHOLD,
                 decay_hours: DEFAULT_DECAY_HOURS,
                 title_dedupe,
-                similarity: true,
+                similarity,
                 tagger: &self.tagger,
                 source_sections: &HashMap::new(),
                 fetch: FetchRecord::ok(at),
@@ -317,6 +329,46 @@ fn a_restart_rebuilds_the_index_with_the_same_decisions() {
         assert!(day_one.contains(s), "{got:?} vs {day_one:?}");
     }
     assert!(!day_one.contains(&got[5]));
+}
+
+#[test]
+fn with_similarity_off_only_identical_headlines_and_urls_join() {
+    let h = Harness::new(&["Wire", "Desk", "Blog"]);
+    let put = |src: &str, key: &str, title: &str, url: &str, min: i64| {
+        h.put_with(src, &item(key, title, url), t(min), true, false)
+    };
+    let wire = put(
+        "Wire",
+        "w1",
+        "Mt. Gox files for US bankruptcy protection",
+        "https://wire.example/1",
+        0,
+    );
+    // The same normalized headline from another outlet joins ...
+    assert_eq!(
+        put(
+            "Desk",
+            "d1",
+            "UPDATE 2-Mt. Gox files for US bankruptcy protection - Reuters",
+            "https://desk.example/1",
+            1
+        ),
+        wire
+    );
+    // ... a merely similar one does not (it would with similarity on) ...
+    let near = put(
+        "Blog",
+        "b1",
+        "Mt Gox files for bankruptcy protection in the US",
+        "https://blog.example/1",
+        2,
+    );
+    assert_ne!(near, wire);
+    // ... and the same URL still does.
+    assert_eq!(
+        put("Blog", "b3", "Our take", "https://wire.example/1", 5),
+        wire
+    );
 }
 
 #[test]
