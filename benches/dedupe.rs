@@ -14,6 +14,9 @@
 //! `SYNDIC_BENCH_TITLES=N` changes the number of titles; `SYNDIC_BENCH_SCAN=0` skips the scan (for
 //! profiling the index alone). Without `../shared/data` it says so and skips.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
@@ -90,9 +93,9 @@ fn main() {
     );
 
     let window = Duration::hours(24 * 365);
-    let rss_before = rss_kib();
+    let rss_before = common::proc_status_kib("VmRSS") as i64;
     let (lat, held, bytes, secs, joined, ix) = run_index(&titles, window);
-    let rss_growth = (rss_kib() - rss_before) * 1024;
+    let rss_growth = (common::proc_status_kib("VmRSS") as i64 - rss_before) * 1024;
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize];
     println!(
         "index, {} titles: {secs:.2}s total, {:.0} titles/s; decision latency p50 {:.1} us, p99 {:.1} us, max {:.0} us; {joined} joined, {held} stories held; index heap {:.1} MiB = {:.0} bytes per story (RSS growth {:.1} MiB = {:.0} bytes per story)",
@@ -120,17 +123,6 @@ fn main() {
         secs_s * 1e6 / SCAN_TITLES as f64,
         secs_s / secs_i
     );
-}
-
-fn rss_kib() -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn synthesize(

@@ -9,6 +9,9 @@
 //!
 //! Without `../shared/data` the corpus and headline figures are skipped with a message.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -32,7 +35,7 @@ fn main() {
     // Title similarity off (URL and exact-title identity only), then on, as the daemon runs.
     ingest(&feeds, false);
     ingest(&feeds, true);
-    println!("peak RSS (VmHWM): {} KiB", peak_rss_kib());
+    println!("peak RSS (VmHWM): {} KiB", common::proc_status_kib("VmHWM"));
 }
 
 fn corpus(root: &Path) {
@@ -199,15 +202,4 @@ fn ingest(feeds: &[String], similarity: bool) {
         secs * 1000.0 / (rounds * 2) as f64,
         bytes / (rounds * 2)
     );
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }

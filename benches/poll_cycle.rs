@@ -11,6 +11,9 @@
 //! without it the bench says so and skips. `SYNDIC_BENCH_SOURCES=N` changes the number of sources;
 //! `SYNDIC_BENCH_SIMILARITY=on` (or `off`) runs only that half.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -65,7 +68,7 @@ fn main() {
     }
     println!(
         "poller peak RSS (VmHWM): {:.1} MiB",
-        peak_rss_kib() as f64 / 1024.0
+        common::proc_status_kib("VmHWM") as f64 / 1024.0
     );
 }
 
@@ -255,15 +258,4 @@ async fn cycles(sources: usize, similarity: bool) {
     println!("similarity {label}: store holds {items} items in {stories} stories");
     drop(child.stdin.take());
     let _ = child.wait();
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }

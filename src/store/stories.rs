@@ -838,13 +838,7 @@ fn retag(
         .into_iter()
         .map(|(s, o)| (s, o.encode()))
         .collect();
-    let old: Vec<(String, String)> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
-        )?;
-        stmt.query_map([story_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?
-    };
+    let old = sections_of(tx, story_id)?;
     if old != new {
         tx.prepare_cached("DELETE FROM story_sections WHERE story_id = ?1")?
             .execute([story_id])?;
@@ -859,6 +853,15 @@ fn retag(
     Ok((names(old), names(new)))
 }
 
+/// A story's stored (section, origin) pairs, by section.
+fn sections_of(tx: &Transaction<'_>, story_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
+    )?;
+    let rows = stmt.query_map([story_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Adds the sections of a story's new items to the ones it has (a join or a new story: nothing was
 /// removed, so nothing needs re-reading). A section found by keyword before that a new item's source
 /// gives by default becomes the source's, as a full retag would make it.
@@ -868,13 +871,7 @@ fn extend_tags(
     tagger: &Tagger,
     added: &[ItemText<'_>],
 ) -> Result<Retagged, StoreError> {
-    let old: Vec<(String, String)> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
-        )?;
-        stmt.query_map([story_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?
-    };
+    let old = sections_of(tx, story_id)?;
     let mut ins = tx.prepare_cached(
         "INSERT OR REPLACE INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
     )?;
