@@ -203,7 +203,7 @@ fn run_index(titles: &[Title], window: Duration) -> IndexRun {
         match ix.best_match(&probe, DEFAULT_TITLE_THRESHOLD, window) {
             Some(m) => {
                 joined += 1;
-                if ix.would_admit(m.story_id, &t.tokens, DEFAULT_TITLE_THRESHOLD) {
+                if ix.would_admit(m.story_id, t.source, &t.tokens, DEFAULT_TITLE_THRESHOLD) {
                     ix.restore_rep(m.story_id, id, t.source, &t.tokens);
                 }
                 ix.touch(m.story_id, t.at);

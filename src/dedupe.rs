@@ -919,12 +919,44 @@ impl TitleIndex {
     }
 
     /// Whether [`TitleIndex::offer_rep`] would keep this title (read-only, for use inside a transaction).
-    pub fn would_admit(&self, story_id: i64, tokens: &[String], threshold: f64) -> bool {
-        self.entry(story_id).is_some_and(|entry| {
-            entry.reps().count() < MAX_REPS
-                && tokens.len() >= MIN_SIMILAR_TOKENS
-                && self.similarity_to_lead(entry, tokens) >= REP_ADMISSION * threshold
-        })
+    ///
+    /// A title whose tokens two representatives from other sources already have is not kept: it would
+    /// match nothing they do not (a lookup skips only its own source's titles), and wire copy repeated
+    /// verbatim would otherwise fill a story's representatives with one headline.
+    pub fn would_admit(
+        &self,
+        story_id: i64,
+        source_id: i64,
+        tokens: &[String],
+        threshold: f64,
+    ) -> bool {
+        let Some(entry) = self.entry(story_id) else {
+            return false;
+        };
+        if entry.reps().count() >= MAX_REPS || tokens.len() < MIN_SIMILAR_TOKENS {
+            return false;
+        }
+        let n = ln_stories(self.live);
+        let (known, total) = self.weigh(tokens, n);
+        if known.len() == tokens.len() {
+            let mut twin_source = None;
+            for rep in entry.reps() {
+                let twin = rep.tokens.len() == known.len()
+                    && rep.tokens.iter().zip(&known).all(|(a, b)| *a == b.0);
+                if !twin {
+                    continue;
+                }
+                match twin_source {
+                    Some(s) if s != rep.source_id => return false,
+                    _ => twin_source = Some(rep.source_id),
+                }
+            }
+            if twin_source == Some(source_id) {
+                return false;
+            }
+        }
+        let (shared, lead_total) = self.overlap(&known, entry.lead().tokens, n);
+        ochiai(shared, total, lead_total) >= REP_ADMISSION * threshold
     }
 
     /// Whether an edited title still belongs with its story: true for the story's first title (the story
@@ -975,7 +1007,9 @@ impl TitleIndex {
         let Some(entry) = self.entry(story_id) else {
             return false;
         };
-        if entry.position(item_id).is_some() || !self.would_admit(story_id, tokens, threshold) {
+        if entry.position(item_id).is_some()
+            || !self.would_admit(story_id, source_id, tokens, threshold)
+        {
             return false;
         }
         self.restore_rep(story_id, item_id, source_id, tokens);
@@ -1604,6 +1638,26 @@ mod tests {
         let m = ix.best_match(&probe(8, &t), T, window()).unwrap();
         assert_eq!((m.story_id, m.item_id), (1, 10));
         assert!((m.score - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_headline_repeated_verbatim_represents_a_story_at_most_twice() {
+        let mut ix = TitleIndex::new();
+        background(&mut ix);
+        let t = title_tokens("Malaysia Airlines jet missing with 239 aboard");
+        let reworded = title_tokens("Malaysia Airlines jet with 239 aboard goes missing over sea");
+        ix.insert_story(1, t0(), 1, 1, &t);
+        // The same words from the same source add nothing.
+        assert!(!ix.offer_rep(1, 2, 1, &t, T));
+        // From a second source they are kept: a later title of source 1 can still match through them.
+        assert!(ix.offer_rep(1, 3, 2, &t, T));
+        // A third copy would match nothing the two do not.
+        assert!(!ix.offer_rep(1, 4, 3, &t, T));
+        // Other words still have room.
+        assert!(ix.offer_rep(1, 5, 3, &reworded, T));
+        assert_eq!(ix.representatives(1), vec![1, 3, 5]);
+        let m = ix.best_match(&probe(1, &t), T, window()).unwrap();
+        assert_eq!((m.story_id, m.item_id), (1, 3));
     }
 
     #[test]

@@ -7,7 +7,10 @@
 mod sources;
 mod stories;
 
+use std::ffi::c_int;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -48,7 +51,17 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// The title-similarity index over the stories in the dedupe window. Always locked after `conn`.
     index: Arc<Mutex<stories::IndexState>>,
+    /// Checkpoints run by the background checkpointer (for tests and metrics).
+    checkpoints: Arc<AtomicU64>,
 }
+
+/// Frames (pages) in the write-ahead log after which a background thread copies it into the database.
+const CHECKPOINT_FRAMES: c_int = 1000;
+/// Frames beyond which the committing connection checkpoints by itself: the background thread fell behind
+/// or is gone, and the log must not grow without bound.
+const CHECKPOINT_BACKSTOP: c_int = 16 * 1024;
+/// The log file is cut back to this size when SQLite starts it over.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
@@ -72,10 +85,19 @@ impl Store {
             true,
         )?;
         migrate(&mut conn, &path.display().to_string())?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+        let checkpoints = Arc::new(AtomicU64::new(0));
+        start_checkpointer(&mut conn, path, checkpoints.clone())?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             index: Arc::new(Mutex::new(stories::IndexState::default())),
+            checkpoints,
         })
+    }
+
+    /// Checkpoints the background checkpointer has run since the store opened.
+    pub fn background_checkpoints(&self) -> u64 {
+        self.checkpoints.load(Ordering::Relaxed)
     }
 
     /// Opens the database and builds the title-similarity index from the stories first seen within
@@ -115,6 +137,73 @@ impl Store {
     }
 }
 
+/// Moves WAL checkpoints off the commit path. SQLite's automatic checkpoint runs inside the commit that
+/// crosses its threshold, and copying the log back into the database took half of a busy poll cycle's
+/// commit time, all of it while the store lock was held. Instead, a commit that leaves at least
+/// [`CHECKPOINT_FRAMES`] frames in the log wakes a thread with its own connection, which runs a passive
+/// checkpoint (it never blocks the writer). Past [`CHECKPOINT_BACKSTOP`] frames the commit checkpoints by
+/// itself, as SQLite would: under steady writes the thread is always a little behind, so it is this
+/// checkpoint, with little left to copy, that lets SQLite start the log over; and if the thread is gone
+/// it does all the work. The thread ends when the last handle of the store is dropped.
+fn start_checkpointer(
+    conn: &mut Connection,
+    path: &Path,
+    count: Arc<AtomicU64>,
+) -> Result<(), StoreError> {
+    let worker = Connection::open(path)?;
+    worker.busy_timeout(std::time::Duration::from_secs(10))?;
+    // A connection learns that the database is in WAL mode when it first reads it; until then a
+    // checkpoint does nothing.
+    worker.pragma_update(None, "journal_mode", "WAL")?;
+    let (wake, rx) = sync_channel::<()>(1);
+    let wake = Mutex::new(wake);
+    // Log size when the thread was last woken: it is woken again once the log has grown by
+    // CHECKPOINT_FRAMES since (or has started over).
+    let mut woken_at: c_int = 0;
+    conn.wal_hook(Some(
+        move |wal: &mut rusqlite::hooks::Wal, frames: c_int| {
+            if frames < woken_at {
+                woken_at = 0;
+            }
+            if frames >= CHECKPOINT_BACKSTOP {
+                // The transaction has committed whatever this returns, so an error must not reach the
+                // caller (it would report a stored refresh as failed). Busy means the thread is
+                // copying the log right now; the next commit tries again.
+                if let Err(e) = wal.checkpoint() {
+                    tracing::debug!("WAL checkpoint after commit: {e}");
+                }
+                woken_at = 0;
+            } else if frames - woken_at >= CHECKPOINT_FRAMES {
+                woken_at = frames;
+                let wake = wake.lock().unwrap_or_else(|e| e.into_inner());
+                match wake.try_send(()) {
+                    // Full: a checkpoint is already due. Disconnected: the thread is gone; the backstop
+                    // takes over.
+                    Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+                }
+            }
+            Ok(())
+        },
+    ))?;
+    std::thread::Builder::new()
+        .name("syndic-checkpoint".into())
+        .spawn(move || checkpoint_loop(&worker, &rx, &count))
+        .map_err(|e| StoreError::Task(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
+}
+
+fn checkpoint_loop(worker: &Connection, wake: &Receiver<()>, count: &AtomicU64) {
+    while wake.recv().is_ok() {
+        match worker.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE) {
+            Ok((log, _)) if log >= 0 => {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) => tracing::warn!("background WAL checkpoint: the database is not in WAL mode"),
+            Err(e) => tracing::warn!("background WAL checkpoint failed: {e}"),
+        }
+    }
+}
+
 fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
@@ -145,6 +234,40 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_background_thread_checkpoints_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let store = Store::open(&path).unwrap();
+        {
+            let conn = store.lock();
+            conn.execute_batch("CREATE TABLE filler (x TEXT)").unwrap();
+            // About 3,000 pages in 30 commits: the log crosses CHECKPOINT_FRAMES several times.
+            for _ in 0..30 {
+                conn.execute_batch(
+                    "BEGIN; INSERT INTO filler SELECT printf('%.3000c', 'x') FROM
+                       (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+                        SELECT i FROM n); COMMIT;",
+                )
+                .unwrap();
+            }
+        }
+        // The thread runs on its own; give it ample time on a slow machine.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while store.background_checkpoints() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(store.background_checkpoints() > 0);
+        // The copied pages are in the database file itself.
+        let on_disk = std::fs::metadata(&path).unwrap().len();
+        assert!(on_disk > 1000 * 4096, "database file is {on_disk} bytes");
+        let rows: i64 = store
+            .lock()
+            .query_row("SELECT COUNT(*) FROM filler", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 3000);
+    }
 
     #[test]
     fn migrates_once_and_refuses_newer_schemas() {

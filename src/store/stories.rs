@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -103,10 +103,10 @@ pub struct StoryItem {
     pub joined: Option<JoinInfo>,
 }
 
-type StoryRow = (i64, String, i64, i64);
+type StoryRow = (i64, String, i64);
 
 fn story_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoryRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }
 
 impl Story {
@@ -138,6 +138,17 @@ impl Store {
     /// The similarity index is read inside the transaction and updated only after it commits, so a failed
     /// refresh leaves both the database and the index as they were.
     pub fn apply_refresh(&self, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
+        // Title keys are computed before the store is locked: refreshes of other sources wait only for
+        // the database work.
+        let keys: Vec<TitleKeys> = input
+            .items
+            .iter()
+            .map(|item| match (input.title_dedupe, input.similarity) {
+                (true, true) => dedupe::title_keys(&item.title),
+                (true, false) => (dedupe::title_fingerprint(&item.title), Vec::new()),
+                (false, _) => (String::new(), Vec::new()),
+            })
+            .collect();
         let mut conn = self.lock();
         let mut index = self.lock_index();
         if index.window != Some(input.window) {
@@ -145,7 +156,7 @@ impl Store {
         }
         index.index.set_decay_hours(input.decay_hours);
         let tx = conn.transaction()?;
-        let (stats, ops) = apply(&tx, input, &index.index)?;
+        let (stats, ops) = apply(&tx, input, keys, &index.index)?;
         write_fetch_record(&tx, input.source_id, &input.fetch)?;
         tx.commit()?;
         for op in ops {
@@ -208,13 +219,13 @@ impl Store {
             let order = "s.first_seen DESC, s.published DESC, s.id DESC";
             let sql = match top {
                 None => format!(
-                    "SELECT s.id, s.uid, s.first_seen, s.updated FROM stories s {filter}
+                    "SELECT s.id, s.uid, s.first_seen FROM stories s {filter}
                      ORDER BY {order} LIMIT ?2"
                 ),
                 Some(_) => {
                     let since = if section.is_some() { "WHERE" } else { "AND" };
                     format!(
-                        "SELECT s.id, s.uid, s.first_seen, s.updated FROM stories s {filter}
+                        "SELECT s.id, s.uid, s.first_seen FROM stories s {filter}
                          {since} s.first_seen >= ?3
                          ORDER BY (SELECT COUNT(DISTINCT i.source_id) FROM items i
                                    WHERE i.story_id = s.id) DESC, {order}
@@ -237,7 +248,8 @@ impl Store {
         }
         let mut items_stmt = conn.prepare_cached(&format!(
             "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
-                        i.published, i.first_seen, i.match_reason, i.match_score, msrc.name, m.title
+                        i.published, i.first_seen, i.match_reason, i.match_score, msrc.name, m.title,
+                        i.changed_at
                  FROM items i JOIN sources src ON src.id = i.source_id
                  LEFT JOIN items m ON m.id = i.match_item
                  LEFT JOIN sources msrc ON msrc.id = m.source_id
@@ -247,9 +259,13 @@ impl Store {
             "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
         )?;
         let mut out = Vec::with_capacity(ids.len());
-        for (id, uid, first_seen, updated) in ids {
+        for (id, uid, first_seen) in ids {
+            // When the story last changed: the latest refresh that added or changed one of its items
+            // (kept with the items, so a join writes no story row).
+            let mut updated = first_seen;
             let items = items_stmt
                 .query_map([id], |r| {
+                    updated = updated.max(r.get(13)?);
                     let cats: String = r.get(6)?;
                     let reason: String = r.get(9)?;
                     Ok(StoryItem {
@@ -474,9 +490,13 @@ impl ItemFields {
     }
 }
 
+/// A title's fingerprint and similarity tokens (empty when not used).
+type TitleKeys = (String, Vec<String>);
+
 fn apply(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     input: &RefreshInput<'_>,
+    keys: Vec<TitleKeys>,
     index: &TitleIndex,
 ) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
     let now_ms = to_ms(input.now);
@@ -494,13 +514,13 @@ fn apply(
     let mut started: BTreeSet<i64> = BTreeSet::new();
     // Oldest first, so that within one refresh a higher story id means a newer story. Feeds list newest
     // first, so undated entries keep that order when reversed.
-    let mut order: Vec<&Item> = input.items.iter().rev().collect();
-    order.sort_by_key(|i| i.published.unwrap_or(input.now));
+    let mut order: Vec<(&Item, TitleKeys)> = input.items.iter().zip(keys).rev().collect();
+    order.sort_by_key(|(i, _)| i.published.unwrap_or(input.now));
 
     // Stories to retag: in full when one of their items changed, else only with the titles and summaries
     // they gained (sections are a union over items, so new items can only add).
     let mut touched: BTreeMap<i64, Option<Vec<(String, String)>>> = BTreeMap::new();
-    for item in order {
+    for (item, (title_fp, tokens)) in order {
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
         let stored = find_item(tx, input.source_id, &item.key)?;
@@ -508,11 +528,6 @@ fn apply(
             // Unchanged (the steady state of a re-poll): nothing to normalize or match.
             continue;
         }
-        let (title_fp, tokens) = match (input.title_dedupe, input.similarity) {
-            (true, true) => dedupe::title_keys(&item.title),
-            (true, false) => (dedupe::title_fingerprint(&item.title), Vec::new()),
-            (false, _) => (String::new(), Vec::new()),
-        };
         let similar_titles = input.title_dedupe && input.similarity;
         // A headline edited into different news keeps its story (no split) but no longer anchors
         // exact-title joins, so it cannot pull that other news in.
@@ -587,6 +602,7 @@ fn apply(
             }
             Decision::New => {
                 tx.execute(
+                    // `updated` is not maintained: a story changes when its items do (see `stories_by`).
                     "INSERT INTO stories (uid, first_seen, published, updated) VALUES (?1, ?2, ?3, ?2)",
                     params![
                         story_uid(&source_name, &item.key),
@@ -605,8 +621,11 @@ fn apply(
         let title_rep = match (&decision, &stored) {
             _ if !similar_titles => false,
             (Decision::New, _) => true,
+            // Same normalized title as a member: nothing the story's titles do not already match.
+            (Decision::JoinStory(_), _) if join.reason == MatchReason::Title.as_str() => false,
             (Decision::JoinStory(id), _) => {
-                !started.contains(id) && index.would_admit(*id, &tokens, input.threshold)
+                !started.contains(id)
+                    && index.would_admit(*id, input.source_id, &tokens, input.threshold)
             }
             (Decision::SameItem(_), Some(stored)) if stored.title_rep => {
                 stored.fields.title == fields.title
@@ -701,8 +720,6 @@ fn apply(
         .get(&source_name)
         .unwrap_or(&no_sections);
     for (story_id, added) in touched {
-        tx.prepare_cached("UPDATE stories SET updated = ?2 WHERE id = ?1")?
-            .execute(params![story_id, now_ms])?;
         let (before, after) = match added {
             None => retag(tx, story_id, input.tagger, input.source_sections)?,
             Some(added) => {
@@ -726,7 +743,7 @@ fn apply(
 }
 
 fn find_item(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     source_id: i64,
     key: &str,
 ) -> Result<Option<Stored>, StoreError> {
@@ -758,7 +775,7 @@ fn find_item(
 
 /// Stored items sharing the URL key, or (within the window) the title fingerprint.
 fn candidates(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     url_key: Option<&str>,
     title_fp: &str,
     since: DateTime<Utc>,
@@ -808,7 +825,7 @@ type Retagged = (Vec<String>, Vec<String>);
 
 /// Recomputes a story's sections from all its items; returns its sections before and after.
 fn retag(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     story_id: i64,
     tagger: &Tagger,
     source_sections: &HashMap<String, Vec<String>>,
@@ -854,7 +871,10 @@ fn retag(
 }
 
 /// A story's stored (section, origin) pairs, by section.
-fn sections_of(tx: &Transaction<'_>, story_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+fn sections_of(
+    tx: &rusqlite::Connection,
+    story_id: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
     )?;
@@ -866,7 +886,7 @@ fn sections_of(tx: &Transaction<'_>, story_id: i64) -> Result<Vec<(String, Strin
 /// removed, so nothing needs re-reading). A section found by keyword before that a new item's source
 /// gives by default becomes the source's, as a full retag would make it.
 fn extend_tags(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     story_id: i64,
     tagger: &Tagger,
     added: &[ItemText<'_>],
