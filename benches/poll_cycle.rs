@@ -5,7 +5,9 @@
 //! `syndic poll` does (one `Context`, `refresh_all`, `concurrency = 16`; `per_host = 16`, as every
 //! source is on 127.0.0.1) and prints: the first cycle (wall time, items/s), an all-304 cycle, a cycle
 //! where 30% of the sources changed (5 new items each), and the poller's peak RSS. Then the same with
-//! title similarity off (`[dedupe] similarity = false`: URL and identical-headline joins only).
+//! title similarity off (`[dedupe] similarity = false`: URL and identical-headline joins only), and the
+//! ratio of the two first cycles; `SYNDIC_BENCH_ROUNDS=N` (default 3) alternates on and off N times and
+//! prints the median ratio.
 //!
 //! Titles come from `../shared/data/headlines/dev.tsv` (so outlets share headlines, as real ones do);
 //! without it the bench says so and skips. `SYNDIC_BENCH_SOURCES=N` changes the number of sources;
@@ -60,18 +62,40 @@ fn main() {
         .build()
         .unwrap();
     let only = std::env::var("SYNDIC_BENCH_SIMILARITY").ok();
-    let mut first = Vec::new();
-    for similarity in [true, false] {
-        if only.as_deref().is_some_and(|o| (o == "on") != similarity) {
-            continue;
+    let rounds: usize = std::env::var("SYNDIC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    // On and off alternate, so that a machine getting slower or faster in between (a VM's neighbours)
+    // weighs on both; the ratio of each pair, and their median, is what to compare.
+    let mut ratios = Vec::new();
+    for round in 1..=rounds {
+        let mut first = Vec::new();
+        for similarity in [true, false] {
+            if only.as_deref().is_some_and(|o| (o == "on") != similarity) {
+                continue;
+            }
+            first.push(rt.block_on(cycles(sources, similarity)));
         }
-        first.push(rt.block_on(cycles(sources, similarity)));
+        if let [on, off] = first[..] {
+            println!(
+                "round {round}: first cycle, similarity on / off: {:.3} ({:+.1}%)",
+                on / off,
+                (on / off - 1.0) * 100.0
+            );
+            ratios.push(on / off);
+        }
     }
-    if let [on, off] = first[..] {
+    if !ratios.is_empty() {
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
         println!(
-            "first cycle, similarity on / off: {:.3} ({:+.1}%)",
-            on / off,
-            (on / off - 1.0) * 100.0
+            "first cycle, similarity on / off, median of {} rounds: {median:.3} ({:+.1}%); range {:+.1}% to {:+.1}%",
+            ratios.len(),
+            (median - 1.0) * 100.0,
+            (ratios[0] - 1.0) * 100.0,
+            (ratios[ratios.len() - 1] - 1.0) * 100.0
         );
     }
     println!(
