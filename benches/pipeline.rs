@@ -12,7 +12,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -123,6 +122,7 @@ fn ingest(feeds: &[String], similarity: bool) {
             sections: vec![],
             schedule: None,
             dedupe: true,
+            tagging: Default::default(),
         })
         .collect();
     let ids = store.sync_sources(&sources).unwrap();
@@ -131,15 +131,16 @@ fn ingest(feeds: &[String], similarity: bool) {
             id: "business".into(),
             title: "Business".into(),
             keywords: vec!["stocks".into(), "Fed".into(), "bank".into()],
+            ..SectionConfig::default()
         },
         SectionConfig {
             id: "tech".into(),
             title: "Tech".into(),
             keywords: vec!["Apple".into(), "Google".into(), "Microsoft".into()],
+            ..SectionConfig::default()
         },
     ];
-    let tagger = Tagger::new(&sections);
-    let source_sections: HashMap<String, Vec<String>> = HashMap::new();
+    let tagger = Tagger::new(&sections, &sources);
     let base = url::Url::parse("http://bench.test/").unwrap();
 
     for round in ["first poll", "re-poll (all stored)"] {
@@ -162,7 +163,6 @@ fn ingest(feeds: &[String], similarity: bool) {
                     title_dedupe: similarity,
                     similarity,
                     tagger: &tagger,
-                    source_sections: &source_sections,
                     fetch: FetchRecord::ok(Utc::now()),
                 })
                 .unwrap();

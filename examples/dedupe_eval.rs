@@ -238,11 +238,11 @@ fn syndic_clusters(
             sections: vec![],
             schedule: None,
             dedupe: true,
+            tagging: Default::default(),
         })
         .collect();
     let ids = store.sync_sources(&sources).map_err(|e| e.to_string())?;
-    let tagger = Tagger::new(&[]);
-    let no_sections = HashMap::new();
+    let tagger = Tagger::new(&[], &[]);
     let mut out = Vec::with_capacity(rows.len());
     for (n, row) in rows.iter().enumerate() {
         let key = format!("{n:08x}");
@@ -270,7 +270,6 @@ fn syndic_clusters(
                 title_dedupe: true,
                 similarity: true,
                 tagger: &tagger,
-                source_sections: &no_sections,
                 fetch: FetchRecord::ok(row.at),
             })
             .map_err(|e| e.to_string())?;

@@ -352,6 +352,9 @@ fn explain_origin(origin: &str) -> String {
     match origin.split_once(':') {
         Some(("source", name)) => format!("default section of source \"{name}\""),
         Some(("keyword", words)) => format!("keyword rule \"{words}\""),
+        Some(("category", name)) => format!("the source's own category \"{name}\""),
+        Some(("path", rule)) => format!("article URL path rule \"{rule}\""),
+        Some(("regex", pattern)) => format!("regex rule /{pattern}/"),
         _ => origin.to_string(),
     }
 }

@@ -89,11 +89,34 @@ pub struct OutputConfig {
     pub max_items: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A section and the rules that put stories in it (see [`crate::sections`]).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SectionConfig {
     pub id: String,
     pub title: String,
+    /// Whole words or phrases; case- and accent-insensitive, except one written in capitals ("UN").
     pub keywords: Vec<String>,
+    /// Words or phrases that veto this section's rules for an item.
+    pub exclude: Vec<String>,
+    /// The sources' own category names that map to this section.
+    pub categories: Vec<String>,
+    /// Article URL path prefixes, or globs with `*` and `?`.
+    pub paths: Vec<String>,
+    /// Regular expressions over the title and the summary (validated when the config is loaded).
+    pub regex: Vec<String>,
+}
+
+/// How a source's items get their sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tagging {
+    /// Only the source's default `sections`.
+    Source,
+    /// Only the sections' rules.
+    Rules,
+    /// Both (the default).
+    #[default]
+    Both,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +128,8 @@ pub struct SourceConfig {
     /// `dedupe = false`: never merge this source's items with others by title (URL identity still
     /// applies).
     pub dedupe: bool,
+    /// `tagging`: whether its default sections, the sections' rules, or both tag its items.
+    pub tagging: Tagging,
 }
 
 impl Config {
@@ -332,6 +357,14 @@ struct RawSection {
     title: String,
     #[serde(default)]
     keywords: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    #[serde(default)]
+    categories: Vec<Spanned<String>>,
+    #[serde(default)]
+    paths: Vec<Spanned<String>>,
+    #[serde(default)]
+    regex: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -343,9 +376,27 @@ struct RawSource {
     sections: Vec<Spanned<String>>,
     schedule: Option<Spanned<String>>,
     dedupe: Option<bool>,
+    #[serde(default)]
+    tagging: Tagging,
 }
 
 // ---- validation ----
+
+/// A regex error in one line: the regex crate's message without its drawing of the pattern.
+fn regex_problem(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .unwrap_or(text.lines().next().unwrap_or("syntax error"))
+            .to_string(),
+        regex::Error::CompiledTooBig(limit) => {
+            format!("the compiled pattern is larger than {limit} bytes")
+        }
+        _ => e.to_string(),
+    }
+}
 
 struct Validator<'a> {
     text: &'a str,
@@ -365,6 +416,19 @@ impl Validator<'_> {
         });
     }
 
+    /// The trimmed non-empty entries of a rule list; an empty one is an error.
+    fn rule_list(&mut self, list: &[Spanned<String>], empty: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for k in list {
+            if k.get_ref().trim().is_empty() {
+                self.err(k, empty.to_string());
+            } else {
+                out.push(k.get_ref().trim().to_string());
+            }
+        }
+        out
+    }
+
     fn err<T>(&mut self, spanned: &Spanned<T>, message: String) {
         let span = spanned.span();
         // Defaults carry an empty 0..0 span: they cannot be wrong, but say so without a bogus position.
@@ -372,7 +436,9 @@ impl Validator<'_> {
         self.push(span, message);
     }
 
-    fn into_error(self, path: &Path) -> ConfigError {
+    /// The problems in file order (those without a position first).
+    fn into_error(mut self, path: &Path) -> ConfigError {
+        self.problems.sort_by_key(|p| (p.line, p.column));
         ConfigError {
             path: path.to_path_buf(),
             problems: self.problems,
@@ -476,18 +542,40 @@ impl Validator<'_> {
             } else if !seen.insert(id.clone()) {
                 self.err(&s.id, format!("section id \"{id}\" is defined twice"));
             }
-            let mut keywords = Vec::new();
-            for k in &s.keywords {
-                if k.get_ref().trim().is_empty() {
-                    self.err(k, format!("section \"{id}\": empty keyword"));
-                } else {
-                    keywords.push(k.get_ref().trim().to_string());
+            let keywords = self.rule_list(&s.keywords, &format!("section \"{id}\": empty keyword"));
+            let exclude = self.rule_list(&s.exclude, &format!("section \"{id}\": empty exclusion"));
+            let categories =
+                self.rule_list(&s.categories, &format!("section \"{id}\": empty category"));
+            let paths = self.rule_list(&s.paths, &format!("section \"{id}\": empty path"));
+            for p in &s.paths {
+                let path = p.get_ref().trim();
+                if !path.is_empty() && !path.starts_with(['/', '*']) {
+                    self.err(
+                        p,
+                        format!(
+                            "section \"{id}\": path \"{path}\" must start with / (a URL path such as \"/asia/\") or *"
+                        ),
+                    );
+                }
+            }
+            let mut regex = Vec::new();
+            for r in &s.regex {
+                match regex::Regex::new(r.get_ref()) {
+                    Ok(_) => regex.push(r.get_ref().clone()),
+                    Err(e) => self.err(
+                        r,
+                        format!("section \"{id}\": invalid regex: {}", regex_problem(&e)),
+                    ),
                 }
             }
             sections.push(SectionConfig {
                 id: id.clone(),
                 title: s.title,
                 keywords,
+                exclude,
+                categories,
+                paths,
+                regex,
             });
         }
 
@@ -530,6 +618,7 @@ impl Validator<'_> {
                     sections: s.sections.iter().map(|x| x.get_ref().clone()).collect(),
                     schedule,
                     dedupe: s.dedupe.unwrap_or(true),
+                    tagging: s.tagging,
                 });
             }
         }
@@ -659,6 +748,52 @@ sections = ["asia"]
             e.to_string()
                 .starts_with("f.toml:16:13: source \"A\": section \"asai\"")
         );
+    }
+
+    #[test]
+    fn section_rules_and_tagging_mode_load() {
+        let text = GOOD
+            .replace(
+                "keywords = [\"Korea\"]",
+                "keywords = [\"Korea\", \"UN\"]\nexclude = [\"K-pop\"]\ncategories = [\"Asia Pacific\"]\npaths = [\"/asia/\", \"/world/asia*\"]\nregex = ['\\bSeoul\\b']",
+            )
+            .replace("sections = [\"asia\"]", "sections = [\"asia\"]\ntagging = \"rules\"");
+        let c = Config::from_toml(Path::new("f.toml"), &text).unwrap();
+        let asia = &c.sections[0];
+        assert_eq!(asia.keywords, vec!["Korea", "UN"]);
+        assert_eq!(asia.exclude, vec!["K-pop"]);
+        assert_eq!(asia.categories, vec!["Asia Pacific"]);
+        assert_eq!(asia.paths, vec!["/asia/", "/world/asia*"]);
+        assert_eq!(asia.regex, vec![r"\bSeoul\b"]);
+        assert_eq!(c.sources[0].tagging, Tagging::Rules);
+        assert_eq!(
+            Config::from_toml(Path::new("f.toml"), GOOD)
+                .unwrap()
+                .sources[0]
+                .tagging,
+            Tagging::Both
+        );
+    }
+
+    #[test]
+    fn an_invalid_regex_or_path_is_reported_at_its_position() {
+        let text = GOOD.replace(
+            "keywords = [\"Korea\"]",
+            "keywords = [\"Korea\"]\nregex = [\"ok\", \"(unclosed\"]\npaths = [\"asia/\"]",
+        );
+        let e = Config::from_toml(Path::new("f.toml"), &text).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("f.toml:12:16: section \"asia\": invalid regex: unclosed group"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("f.toml:13:10: section \"asia\": path \"asia/\" must start with /"),
+            "{msg}"
+        );
+        let text = GOOD.replace("sections = [\"asia\"]", "tagging = \"sometimes\"");
+        let e = Config::from_toml(Path::new("f.toml"), &text).unwrap_err();
+        assert!(e.to_string().contains("f.toml:16:"), "{e}");
     }
 
     #[test]

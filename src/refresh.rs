@@ -31,7 +31,6 @@ pub struct Context {
     pub store: Store,
     pub fetcher: Fetcher,
     pub tagger: Arc<Tagger>,
-    pub source_sections: Arc<HashMap<String, Vec<String>>>,
     pub source_ids: Arc<HashMap<String, i64>>,
     limits: Arc<Limits>,
 }
@@ -50,23 +49,15 @@ impl Context {
         let fetcher = Fetcher::new(&config.poll)?;
         let sources = config.sources.clone();
         let source_ids = store.call(move |s| s.sync_sources(&sources)).await?;
-        let source_sections: Arc<HashMap<String, Vec<String>>> = Arc::new(
-            config
-                .sources
-                .iter()
-                .map(|s| (s.name.clone(), s.sections.clone()))
-                .collect(),
-        );
-        let tagger = Arc::new(Tagger::new(&config.sections));
+        let tagger = Arc::new(Tagger::new(&config.sections, &config.sources));
         let since = Utc::now() - config.dedupe.window;
-        let (t, ss) = (tagger.clone(), source_sections.clone());
-        let retagged = store.call(move |s| s.retag_since(since, &t, &ss)).await?;
+        let t = tagger.clone();
+        let retagged = store.call(move |s| s.retag_since(since, &t)).await?;
         if !retagged.is_empty() {
             tracing::info!(sections = ?retagged, "section rules changed: recent stories retagged");
         }
         Ok(Context {
             tagger,
-            source_sections,
             source_ids: Arc::new(source_ids),
             limits: Arc::new(Limits {
                 global: Semaphore::new(config.poll.concurrency),
@@ -339,7 +330,6 @@ async fn run(
                 title_dedupe,
                 similarity: ctx2.config.dedupe.similarity,
                 tagger: &ctx2.tagger,
-                source_sections: &ctx2.source_sections,
                 fetch: FetchRecord {
                     validators: Some(validators),
                     body_hash: Some(body_hash),

@@ -1,85 +1,240 @@
 //! Which sections a story belongs to, and why.
 //!
-//! Pure: a story gets the default sections of the sources of its items, plus every section with a
-//! keyword (word or phrase) that occurs as whole words, case-insensitively, in an item's title or summary.
-//! Each tag records its origin so `syndic stories` (and later an explanation endpoint) can say why.
+//! Pure. A story is in a section when one of its items puts it there, through:
+//! - its source: the source's default `sections` (unless the source has `tagging = "rules"`);
+//! - the section's rules (unless the source has `tagging = "source"`), first match wins, in this order:
+//!   `categories` (the item's own `<category>`, `<dc:subject>`, Atom category or JSON Feed tag), `paths`
+//!   (the article URL's path: a prefix, or a glob with `*` and `?`), `keywords` (whole words or phrases,
+//!   case- and accent-insensitive; one written in capitals, like `UN`, only in capitals) and `regex` (over
+//!   the title, then the summary).
+//!
+//! A section's `exclude` words or phrases in an item's title or summary veto that section's rules for
+//! the item (never a source's default: the operator chose those). Each tag records its origin, so
+//! `syndic stories --explain` can say why a story is where it is.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use crate::config::SectionConfig;
+use regex::Regex;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+use crate::config::{SectionConfig, SourceConfig, Tagging};
 
 /// Why a story is in a section.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Origin {
     /// A source of the story lists the section.
     Source(String),
-    /// A keyword rule matched.
+    /// One of the item's own categories is mapped to the section (as written in the config).
+    Category(String),
+    /// The article URL's path matched (the rule as written).
+    Path(String),
+    /// A keyword rule matched (as written).
     Keyword(String),
+    /// A regular expression matched (the pattern).
+    Regex(String),
 }
 
 impl Origin {
-    /// Compact form stored in SQLite: `source:NAME` or `keyword:WORDS`.
+    /// Compact form stored in SQLite: `source:NAME`, `category:NAME`, `path:RULE`, `keyword:WORDS` or
+    /// `regex:PATTERN`.
     pub fn encode(&self) -> String {
         match self {
             Origin::Source(s) => format!("source:{s}"),
+            Origin::Category(c) => format!("category:{c}"),
+            Origin::Path(p) => format!("path:{p}"),
             Origin::Keyword(k) => format!("keyword:{k}"),
+            Origin::Regex(r) => format!("regex:{r}"),
+        }
+    }
+
+    /// Whether the stored form is a source default (the strongest origin: it replaces a rule's).
+    pub fn is_source_encoded(encoded: &str) -> bool {
+        encoded.starts_with("source:")
+    }
+}
+
+/// Compiled section rules, and each configured source's default sections and tagging mode.
+#[derive(Debug, Clone, Default)]
+pub struct Tagger {
+    sections: Vec<SectionRules>,
+    sources: HashMap<String, SourceTags>,
+}
+
+#[derive(Debug, Clone)]
+struct SourceTags {
+    sections: Vec<String>,
+    tagging: Tagging,
+}
+
+#[derive(Debug, Clone)]
+struct SectionRules {
+    id: String,
+    keywords: Vec<Phrase>,
+    exclude: Vec<Phrase>,
+    /// Folded category names, with the name as written.
+    categories: Vec<(String, String)>,
+    paths: Vec<PathRule>,
+    regex: Vec<Regex>,
+}
+
+/// A keyword or exclusion: its words, folded (or, for one written in capitals, as written).
+#[derive(Debug, Clone)]
+struct Phrase {
+    written: String,
+    words: Vec<String>,
+    capitals: bool,
+}
+
+impl Phrase {
+    fn new(written: &str) -> Option<Phrase> {
+        let capitals = is_capitals(written);
+        let words = if capitals {
+            raw_words(written)
+        } else {
+            folded_words(written)
+        };
+        (!words.is_empty()).then(|| Phrase {
+            written: written.to_string(),
+            words,
+            capitals,
+        })
+    }
+
+    fn found_in(&self, text: &Words) -> bool {
+        let words = if self.capitals {
+            &text.raw
+        } else {
+            &text.folded
+        };
+        contains_phrase(words, &self.words)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct PathRule {
+    written: String,
+    /// Lower-cased.
+    pattern: String,
+    glob: bool,
+}
+
+impl PathRule {
+    fn new(written: &str) -> PathRule {
+        PathRule {
+            written: written.to_string(),
+            pattern: written.to_lowercase(),
+            glob: written.contains(['*', '?']),
+        }
+    }
+
+    /// `path` is lower-cased.
+    fn matches(&self, path: &str) -> bool {
+        if self.glob {
+            glob_match(self.pattern.as_bytes(), path.as_bytes())
+        } else {
+            path.starts_with(&self.pattern)
         }
     }
 }
 
-/// Compiled keyword rules.
-#[derive(Debug, Clone)]
-pub struct Tagger {
-    rules: Vec<SectionRules>,
-}
-
-/// A section id and its keywords, each as written and as lower-cased words.
-type SectionRules = (String, Vec<(String, Vec<String>)>);
-
 /// What the tagger needs to know about one item of a story.
 pub struct ItemText<'a> {
     pub source_name: &'a str,
-    pub source_sections: &'a [String],
     pub title: &'a str,
     pub summary: &'a str,
+    pub url: Option<&'a str>,
+    pub categories: &'a [String],
+}
+
+/// An item's words, folded and as written, title and summary apart.
+struct Words {
+    folded: Vec<String>,
+    raw: Vec<String>,
+}
+
+impl Words {
+    fn of(title: &str, summary: &str) -> Words {
+        // An empty word between title and summary: a phrase never spans the two.
+        let join = |mut a: Vec<String>, b: Vec<String>| {
+            a.push(String::new());
+            a.extend(b);
+            a
+        };
+        Words {
+            folded: join(folded_words(title), folded_words(summary)),
+            raw: join(raw_words(title), raw_words(summary)),
+        }
+    }
 }
 
 impl Tagger {
-    pub fn new(sections: &[SectionConfig]) -> Tagger {
-        let rules = sections
+    /// Compiles the rules. Patterns were validated with the config; one that does not compile here is
+    /// left out.
+    pub fn new(sections: &[SectionConfig], sources: &[SourceConfig]) -> Tagger {
+        let sections = sections
             .iter()
-            .map(|s| {
-                let kws = s
-                    .keywords
+            .map(|s| SectionRules {
+                id: s.id.clone(),
+                keywords: s.keywords.iter().filter_map(|k| Phrase::new(k)).collect(),
+                exclude: s.exclude.iter().filter_map(|k| Phrase::new(k)).collect(),
+                categories: s
+                    .categories
                     .iter()
-                    .map(|k| (k.clone(), words(k)))
-                    .filter(|(_, w)| !w.is_empty())
-                    .collect();
-                (s.id.clone(), kws)
+                    .map(|c| (fold(c.trim()), c.clone()))
+                    .filter(|(f, _)| !f.is_empty())
+                    .collect(),
+                paths: s.paths.iter().map(|p| PathRule::new(p)).collect(),
+                regex: s.regex.iter().filter_map(|r| Regex::new(r).ok()).collect(),
             })
             .collect();
-        Tagger { rules }
+        let sources = sources
+            .iter()
+            .map(|s| {
+                let tags = SourceTags {
+                    sections: s.sections.clone(),
+                    tagging: s.tagging,
+                };
+                (s.name.clone(), tags)
+            })
+            .collect();
+        Tagger { sections, sources }
     }
 
-    /// Sections of a story made of `items`, each with its first origin (source tags before keywords).
+    /// Sections of a story made of `items`, each with its first origin (source defaults before rules).
     pub fn tag(&self, items: &[ItemText<'_>]) -> BTreeMap<String, Origin> {
         let mut out: BTreeMap<String, Origin> = BTreeMap::new();
         for it in items {
-            for s in it.source_sections {
+            let Some(src) = self.sources.get(it.source_name) else {
+                continue;
+            };
+            if src.tagging == Tagging::Rules {
+                continue;
+            }
+            for s in &src.sections {
                 out.entry(s.clone())
                     .or_insert_with(|| Origin::Source(it.source_name.to_string()));
             }
         }
         for it in items {
-            let mut text = words(it.title);
-            text.push(String::new()); // a boundary: a phrase must not span title and summary
-            text.extend(words(it.summary));
-            for (section, kws) in &self.rules {
-                if out.contains_key(section) {
+            let tagging = self
+                .sources
+                .get(it.source_name)
+                .map_or(Tagging::Both, |s| s.tagging);
+            if tagging == Tagging::Source {
+                continue;
+            }
+            let text = Words::of(it.title, it.summary);
+            let path = it.url.and_then(url_path);
+            let categories: Vec<Vec<String>> =
+                it.categories.iter().map(|c| category_forms(c)).collect();
+            for rules in &self.sections {
+                if out.contains_key(&rules.id) || rules.exclude.iter().any(|e| e.found_in(&text)) {
                     continue;
                 }
-                if let Some((kw, _)) = kws.iter().find(|(_, kw)| contains_phrase(&text, kw)) {
-                    out.insert(section.clone(), Origin::Keyword(kw.clone()));
+                if let Some(origin) = rules.first_match(&text, path.as_deref(), &categories, it) {
+                    out.insert(rules.id.clone(), origin);
                 }
             }
         }
@@ -87,11 +242,84 @@ impl Tagger {
     }
 }
 
-/// Lower-cased words of letters and digits.
-fn words(s: &str) -> Vec<String> {
+impl SectionRules {
+    fn first_match(
+        &self,
+        text: &Words,
+        path: Option<&str>,
+        categories: &[Vec<String>],
+        item: &ItemText<'_>,
+    ) -> Option<Origin> {
+        if let Some((_, written)) = self
+            .categories
+            .iter()
+            .find(|(c, _)| categories.iter().any(|forms| forms.contains(c)))
+        {
+            return Some(Origin::Category(written.clone()));
+        }
+        if let Some(rule) = path.and_then(|p| self.paths.iter().find(|r| r.matches(p))) {
+            return Some(Origin::Path(rule.written.clone()));
+        }
+        if let Some(k) = self.keywords.iter().find(|k| k.found_in(text)) {
+            return Some(Origin::Keyword(k.written.clone()));
+        }
+        self.regex
+            .iter()
+            .find(|r| r.is_match(item.title) || r.is_match(item.summary))
+            .map(|r| Origin::Regex(r.as_str().to_string()))
+    }
+}
+
+/// The forms of a source's category that a rule may name: the whole (folded), and for a hierarchical
+/// one ("News/World/Asia", "Business > Markets") each part.
+fn category_forms(category: &str) -> Vec<String> {
+    let whole = fold(category.trim());
+    let mut forms: Vec<String> = category
+        .split(['/', '>', '|', ':'])
+        .map(|p| fold(p.trim()))
+        .filter(|p| !p.is_empty() && *p != whole)
+        .collect();
+    forms.push(whole);
+    forms
+}
+
+/// The lower-cased path of an absolute URL.
+fn url_path(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().map(|u| u.path().to_lowercase())
+}
+
+/// Lower case without accents: "Café" → "cafe", "Straße" → "strasse".
+fn fold(s: &str) -> String {
+    strip_accents(s).to_lowercase().replace('ß', "ss")
+}
+
+fn strip_accents(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_string();
+    }
+    s.nfd().filter(|c| !is_combining_mark(*c)).nfc().collect()
+}
+
+/// Whether a keyword is written in capitals ("UN", "EU", "G7"): at least two letters, none lower-case.
+fn is_capitals(s: &str) -> bool {
+    let letters: Vec<char> = s.chars().filter(|c| c.is_alphabetic()).collect();
+    letters.len() >= 2 && letters.iter().all(|c| !c.is_lowercase())
+}
+
+/// Folded words of letters and digits.
+fn folded_words(s: &str) -> Vec<String> {
+    split_words(&fold(s))
+}
+
+/// Words of letters and digits as written (accents removed).
+fn raw_words(s: &str) -> Vec<String> {
+    split_words(&strip_accents(s))
+}
+
+fn split_words(s: &str) -> Vec<String> {
     s.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .map(str::to_string)
         .collect()
 }
 
@@ -99,67 +327,292 @@ fn contains_phrase(text: &[String], phrase: &[String]) -> bool {
     !phrase.is_empty() && text.windows(phrase.len()).any(|w| w == phrase)
 }
 
+/// Glob over bytes: `*` any run (also across `/`), `?` one byte, anything else itself.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn tagger() -> Tagger {
-        Tagger::new(&[
-            SectionConfig {
-                id: "asia".into(),
-                title: "Asia".into(),
-                keywords: vec!["Korea".into(), "South China Sea".into()],
-            },
-            SectionConfig {
-                id: "business".into(),
-                title: "Business".into(),
-                keywords: vec!["stocks".into(), "central bank".into()],
-            },
-        ])
+    fn section(id: &str) -> SectionConfig {
+        SectionConfig {
+            id: id.into(),
+            title: id.into(),
+            ..SectionConfig::default()
+        }
     }
 
-    fn item<'a>(title: &'a str, summary: &'a str, sections: &'a [String]) -> ItemText<'a> {
+    fn source(name: &str, sections: &[&str], tagging: Tagging) -> SourceConfig {
+        SourceConfig {
+            name: name.into(),
+            url: url::Url::parse("https://example.org/feed").unwrap(),
+            sections: sections.iter().map(|s| s.to_string()).collect(),
+            schedule: None,
+            dedupe: true,
+            tagging,
+        }
+    }
+
+    fn tagger() -> Tagger {
+        Tagger::new(
+            &[
+                SectionConfig {
+                    keywords: vec!["Korea".into(), "South China Sea".into()],
+                    ..section("asia")
+                },
+                SectionConfig {
+                    keywords: vec!["stocks".into(), "central bank".into()],
+                    ..section("business")
+                },
+                SectionConfig {
+                    keywords: vec!["UN".into(), "ceasefire".into()],
+                    ..section("world")
+                },
+                SectionConfig {
+                    keywords: vec!["food".into(), "café".into()],
+                    exclude: vec!["prices".into(), "food crisis".into()],
+                    ..section("lifestyle")
+                },
+            ],
+            &[
+                source("Wire", &[], Tagging::Both),
+                source("World desk", &["world"], Tagging::Both),
+                source("Asia desk", &["asia"], Tagging::Both),
+            ],
+        )
+    }
+
+    fn item<'a>(title: &'a str, summary: &'a str) -> ItemText<'a> {
+        from("Wire", title, summary)
+    }
+
+    fn from<'a>(source: &'a str, title: &'a str, summary: &'a str) -> ItemText<'a> {
         ItemText {
-            source_name: "Wire",
-            source_sections: sections,
+            source_name: source,
             title,
             summary,
+            url: None,
+            categories: &[],
         }
     }
 
     #[test]
     fn whole_words_case_insensitive_phrases() {
         let t = tagger();
-        let none: Vec<String> = vec![];
-        let got = t.tag(&[item("KOREA talks resume", "", &none)]);
+        let got = t.tag(&[item("KOREA talks resume", "")]);
         assert_eq!(got.get("asia"), Some(&Origin::Keyword("Korea".into())));
-        assert!(t.tag(&[item("Koreatown food fair", "", &none)]).is_empty());
-        let got = t.tag(&[item("Patrols", "Ships in the south china sea again", &none)]);
-        assert!(got.contains_key("asia"));
         assert!(
-            t.tag(&[item("South China", "Sea levels rise", &none)])
+            t.tag(&[item("Koreatown food fair", "")])
+                .get("asia")
+                .is_none()
+        );
+        let got = t.tag(&[item("Patrols", "Ships in the south china sea again")]);
+        assert!(got.contains_key("asia"));
+        assert!(t.tag(&[item("South China", "Sea levels rise")]).is_empty());
+        let got = t.tag(&[item("The Central-Bank raises rates", "")]);
+        assert!(got.contains_key("business"));
+    }
+
+    #[test]
+    fn a_keyword_in_capitals_matches_only_in_capitals() {
+        let t = tagger();
+        let got = t.tag(&[item("UN envoy arrives in Yemen", "")]);
+        assert_eq!(got.get("world"), Some(&Origin::Keyword("UN".into())));
+        assert!(
+            t.tag(&[item("Kim Jong Un inspects missile site", "")])
                 .is_empty()
         );
-        let got = t.tag(&[item("The Central-Bank raises rates", "", &none)]);
-        assert!(got.contains_key("business"));
+        assert!(t.tag(&[item("Un día en Madrid", "")]).is_empty());
+    }
+
+    #[test]
+    fn keywords_ignore_accents_both_ways() {
+        let t = tagger();
+        assert!(
+            t.tag(&[item("Best cafe in town", "")])
+                .contains_key("lifestyle")
+        );
+        assert!(
+            t.tag(&[item("Le Café de Flore reopens", "")])
+                .contains_key("lifestyle")
+        );
+    }
+
+    #[test]
+    fn an_exclusion_vetoes_the_sections_rules_not_its_sources() {
+        let t = tagger();
+        assert!(
+            t.tag(&[item("Street food festival opens", "")])
+                .contains_key("lifestyle")
+        );
+        // "food prices" is economics, not lifestyle.
+        assert!(
+            t.tag(&[item("Food prices climb for a third month", "")])
+                .is_empty()
+        );
+        assert!(
+            t.tag(&[item(
+                "Aid agencies warn",
+                "The food crisis deepens in the Sahel"
+            )])
+            .is_empty()
+        );
+        // Another item of the same story may still bring the section.
+        let got = t.tag(&[
+            item("Food prices climb", ""),
+            item("Where to find the best food this week", ""),
+        ]);
+        assert!(got.contains_key("lifestyle"));
     }
 
     #[test]
     fn source_sections_come_first_and_union_over_items() {
         let t = tagger();
-        let world = vec!["world".to_string()];
-        let asia = vec!["asia".to_string()];
         let got = t.tag(&[
-            item("Korea summit", "", &world),
-            ItemText {
-                source_name: "Desk",
-                source_sections: &asia,
-                title: "x",
-                summary: "",
-            },
+            from("World desk", "Korea summit", ""),
+            from("Asia desk", "x", ""),
         ]);
-        assert_eq!(got.get("world"), Some(&Origin::Source("Wire".into())));
-        assert_eq!(got.get("asia"), Some(&Origin::Source("Desk".into())));
+        assert_eq!(got.get("world"), Some(&Origin::Source("World desk".into())));
+        assert_eq!(got.get("asia"), Some(&Origin::Source("Asia desk".into())));
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn tagging_mode_decides_between_source_and_rules() {
+        let sections = [SectionConfig {
+            keywords: vec!["stocks".into()],
+            ..section("business")
+        }];
+        let make = |tagging| Tagger::new(&sections, &[source("S", &["world"], tagging)]);
+        let it = [from("S", "Stocks rally", "")];
+        let keys = |t: &Tagger| t.tag(&it).into_keys().collect::<Vec<_>>();
+        assert_eq!(keys(&make(Tagging::Both)), vec!["business", "world"]);
+        assert_eq!(keys(&make(Tagging::Source)), vec!["world"]);
+        assert_eq!(keys(&make(Tagging::Rules)), vec!["business"]);
+    }
+
+    #[test]
+    fn categories_map_to_sections_whole_or_by_part() {
+        let t = Tagger::new(
+            &[SectionConfig {
+                categories: vec!["Business".into(), "Économie".into()],
+                ..section("business")
+            }],
+            &[],
+        );
+        let tag = |cats: &[&str]| {
+            let cats: Vec<String> = cats.iter().map(|c| c.to_string()).collect();
+            let it = ItemText {
+                categories: &cats,
+                ..item("Quarterly figures", "")
+            };
+            t.tag(&[it]).remove("business")
+        };
+        assert_eq!(
+            tag(&["business"]),
+            Some(Origin::Category("Business".into()))
+        );
+        assert_eq!(
+            tag(&["News/Business/Markets"]),
+            Some(Origin::Category("Business".into()))
+        );
+        assert_eq!(
+            tag(&["economie"]),
+            Some(Origin::Category("Économie".into()))
+        );
+        assert_eq!(tag(&["Business travel tips"]), None);
+        assert_eq!(tag(&[]), None);
+    }
+
+    #[test]
+    fn paths_match_by_prefix_or_glob() {
+        let t = Tagger::new(
+            &[
+                SectionConfig {
+                    paths: vec!["/asia/".into(), "/world/asia*".into()],
+                    ..section("asia")
+                },
+                SectionConfig {
+                    paths: vec!["/*/opinion/*".into()],
+                    ..section("debate")
+                },
+            ],
+            &[],
+        );
+        let tag = |url: &str| {
+            let it = ItemText {
+                url: Some(url),
+                ..item("Headline", "")
+            };
+            t.tag(&[it]).into_iter().collect::<Vec<_>>()
+        };
+        assert_eq!(
+            tag("https://news.example/asia/china-1"),
+            vec![("asia".into(), Origin::Path("/asia/".into()))]
+        );
+        assert_eq!(
+            tag("https://news.example/World/Asia-Pacific/x"),
+            vec![("asia".into(), Origin::Path("/world/asia*".into()))]
+        );
+        assert_eq!(
+            tag("https://news.example/2026/opinion/why"),
+            vec![("debate".into(), Origin::Path("/*/opinion/*".into()))]
+        );
+        assert!(tag("https://news.example/asian-games/").is_empty());
+        assert!(tag("https://news.example/sport/?q=/asia/").is_empty());
+    }
+
+    #[test]
+    fn a_regex_matches_title_or_summary() {
+        let t = Tagger::new(
+            &[SectionConfig {
+                regex: vec![r"(?i)\bq[1-4] (results|earnings)\b".into()],
+                ..section("business")
+            }],
+            &[],
+        );
+        assert!(
+            t.tag(&[item("Acme Q3 results beat forecasts", "")])
+                .contains_key("business")
+        );
+        assert!(
+            t.tag(&[item("Acme", "Q1 earnings fall")])
+                .contains_key("business")
+        );
+        assert!(t.tag(&[item("Q3 of the match", "")]).is_empty());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"/a/*", b"/a/b/c"));
+        assert!(glob_match(b"*x", b"abcx"));
+        assert!(glob_match(b"/a?c", b"/abc"));
+        assert!(!glob_match(b"/a?c", b"/ac"));
+        assert!(glob_match(b"/world/asia*", b"/world/asia"));
+        assert!(!glob_match(b"/world/asia*", b"/world/europe"));
     }
 }

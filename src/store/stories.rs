@@ -1,6 +1,6 @@
 //! Items, stories and their sections: applying a refresh, and reading stories back for rendering.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -34,9 +34,8 @@ pub struct RefreshInput<'a> {
     pub title_dedupe: bool,
     /// `[dedupe].similarity`: false leaves only URL and identical-headline joins.
     pub similarity: bool,
+    /// Section rules, and each source's default sections and tagging mode (from the current config).
     pub tagger: &'a Tagger,
-    /// Default sections per source name (from the current config).
-    pub source_sections: &'a HashMap<String, Vec<String>>,
     pub fetch: FetchRecord,
 }
 
@@ -312,7 +311,6 @@ impl Store {
         &self,
         since: DateTime<Utc>,
         tagger: &Tagger,
-        source_sections: &HashMap<String, Vec<String>>,
     ) -> Result<BTreeSet<String>, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
@@ -323,7 +321,7 @@ impl Store {
         };
         let mut changed = BTreeSet::new();
         for id in ids {
-            let (before, after) = retag(&tx, id, tagger, source_sections)?;
+            let (before, after) = retag(&tx, id, tagger)?;
             if before != after {
                 changed.extend(before.into_iter().chain(after));
                 changed.insert(ALL_SECTION.to_string());
@@ -519,7 +517,7 @@ fn apply(
 
     // Stories to retag: in full when one of their items changed, else only with the titles and summaries
     // they gained (sections are a union over items, so new items can only add).
-    let mut touched: BTreeMap<i64, Option<Vec<(String, String)>>> = BTreeMap::new();
+    let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
     for (item, (title_fp, tokens)) in order {
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
@@ -709,27 +707,23 @@ fn apply(
             touched.entry(story_id).or_insert_with(|| Some(Vec::new())),
         ) {
             (Decision::SameItem(_), t) => *t = None,
-            (_, Some(added)) => added.push((fields.title.clone(), fields.summary.clone())),
+            (_, Some(added)) => added.push(item),
             (_, None) => {}
         }
     }
 
-    let no_sections = Vec::new();
-    let own_sections = input
-        .source_sections
-        .get(&source_name)
-        .unwrap_or(&no_sections);
     for (story_id, added) in touched {
         let (before, after) = match added {
-            None => retag(tx, story_id, input.tagger, input.source_sections)?,
+            None => retag(tx, story_id, input.tagger)?,
             Some(added) => {
                 let texts: Vec<ItemText<'_>> = added
                     .iter()
-                    .map(|(title, summary)| ItemText {
+                    .map(|item| ItemText {
                         source_name: &source_name,
-                        source_sections: own_sections,
-                        title,
-                        summary,
+                        title: &item.title,
+                        summary: &item.summary,
+                        url: item.url.as_deref(),
+                        categories: &item.categories,
                     })
                     .collect();
                 extend_tags(tx, story_id, input.tagger, &texts)?
@@ -828,26 +822,34 @@ fn retag(
     tx: &rusqlite::Connection,
     story_id: i64,
     tagger: &Tagger,
-    source_sections: &HashMap<String, Vec<String>>,
 ) -> Result<Retagged, StoreError> {
-    let rows: Vec<(String, String, String)> = {
-        let mut stmt = tx.prepare_cached(
-            &format!(
-                "SELECT src.name, i.title, i.summary FROM items i JOIN sources src ON src.id = i.source_id
-                 WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
-            ),
-        )?;
-        stmt.query_map([story_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?
+    type Row = (String, String, String, Option<String>, Vec<String>);
+    let rows: Vec<Row> = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT src.name, i.title, i.summary, i.url, i.categories
+             FROM items i JOIN sources src ON src.id = i.source_id
+             WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
+        ))?;
+        stmt.query_map([story_id], |r| {
+            let cats: String = r.get(4)?;
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                serde_json::from_str(&cats).unwrap_or_default(),
+            ))
+        })?
+        .collect::<Result<_, _>>()?
     };
-    let no_sections = Vec::new();
     let texts: Vec<ItemText<'_>> = rows
         .iter()
-        .map(|(name, title, summary)| ItemText {
+        .map(|(name, title, summary, url, categories)| ItemText {
             source_name: name,
-            source_sections: source_sections.get(name).unwrap_or(&no_sections),
             title,
             summary,
+            url: url.as_deref(),
+            categories,
         })
         .collect();
     let new: Vec<(String, String)> = tagger
@@ -883,7 +885,7 @@ fn sections_of(
 }
 
 /// Adds the sections of a story's new items to the ones it has (a join or a new story: nothing was
-/// removed, so nothing needs re-reading). A section found by keyword before that a new item's source
+/// removed, so nothing needs re-reading). A section found by a rule before that a new item's source
 /// gives by default becomes the source's, as a full retag would make it.
 fn extend_tags(
     tx: &rusqlite::Connection,
@@ -899,7 +901,9 @@ fn extend_tags(
     for (section, origin) in tagger.tag(added) {
         let replace = match old.iter().find(|(s, _)| *s == section) {
             None => true,
-            Some((_, was)) => was.starts_with("keyword:") && matches!(origin, Origin::Source(_)),
+            Some((_, was)) => {
+                !Origin::is_source_encoded(was) && matches!(origin, Origin::Source(_))
+            }
         };
         if replace {
             ins.execute(params![story_id, section, origin.encode()])?;

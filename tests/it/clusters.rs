@@ -223,6 +223,7 @@ impl Harness {
                 sections: vec![],
                 schedule: None,
                 dedupe: true,
+                tagging: Default::default(),
             })
             .collect();
         let ids = store.sync_sources(&configs).unwrap();
@@ -231,7 +232,7 @@ impl Harness {
             path,
             store,
             ids,
-            tagger: Tagger::new(&[]),
+            tagger: Tagger::new(&[], &[]),
         }
     }
 
@@ -265,7 +266,6 @@ impl Harness {
                 title_dedupe,
                 similarity,
                 tagger: &self.tagger,
-                source_sections: &HashMap::new(),
                 fetch: FetchRecord::ok(at),
             })
             .unwrap();
