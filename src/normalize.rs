@@ -118,10 +118,18 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
         .filter_map(|p| p.name.as_deref().map(clean_text))
         .find(|n| !n.is_empty());
     let mut categories: Vec<String> = Vec::new();
+    // An Atom category's label ("The economy") is for people, its term ("economy") what section rules
+    // name: both are kept (once, whatever the case).
     for c in &entry.categories {
-        let term = clean_text(c.label.as_deref().unwrap_or(&c.term));
-        if !term.is_empty() && !categories.contains(&term) {
-            categories.push(term);
+        for name in c.label.as_deref().into_iter().chain([c.term.as_str()]) {
+            let name = clean_text(name);
+            if !name.is_empty()
+                && !categories
+                    .iter()
+                    .any(|k| k.to_lowercase() == name.to_lowercase())
+            {
+                categories.push(name);
+            }
         }
     }
     let updated = entry.updated;

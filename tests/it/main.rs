@@ -12,3 +12,4 @@ mod pipeline;
 mod polite;
 mod readers;
 mod support;
+mod tagging;
