@@ -253,7 +253,7 @@ fn strip_decorations(title: &str) -> (String, bool) {
 }
 
 /// Lower case for matching: Unicode lower-casing, plus the one common fold it misses.
-fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase().replace('ß', "ss")
 }
 

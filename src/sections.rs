@@ -60,6 +60,16 @@ impl Origin {
 pub struct Tagger {
     sections: Vec<SectionRules>,
     sources: HashMap<String, SourceTags>,
+    /// What the rules read, so that an item is only prepared for those: words as written (a keyword
+    /// or exclusion in capitals), the URL path, the categories.
+    reads: Reads,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Reads {
+    capitals: bool,
+    paths: bool,
+    categories: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -155,7 +165,8 @@ struct Words {
 }
 
 impl Words {
-    fn of(title: &str, summary: &str) -> Words {
+    /// `raw`: also the words as written (for capitals-only phrases).
+    fn of(title: &str, summary: &str, raw: bool) -> Words {
         // An empty word between title and summary: a phrase never spans the two.
         let join = |mut a: Vec<String>, b: Vec<String>| {
             a.push(String::new());
@@ -164,7 +175,11 @@ impl Words {
         };
         Words {
             folded: join(folded_words(title), folded_words(summary)),
-            raw: join(raw_words(title), raw_words(summary)),
+            raw: if raw {
+                join(raw_words(title), raw_words(summary))
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -173,7 +188,7 @@ impl Tagger {
     /// Compiles the rules. Patterns were validated with the config; one that does not compile here is
     /// left out.
     pub fn new(sections: &[SectionConfig], sources: &[SourceConfig]) -> Tagger {
-        let sections = sections
+        let sections: Vec<SectionRules> = sections
             .iter()
             .map(|s| SectionRules {
                 id: s.id.clone(),
@@ -199,7 +214,19 @@ impl Tagger {
                 (s.name.clone(), tags)
             })
             .collect();
-        Tagger { sections, sources }
+        let reads = Reads {
+            capitals: sections
+                .iter()
+                .flat_map(|s| s.keywords.iter().chain(&s.exclude))
+                .any(|p| p.capitals),
+            paths: sections.iter().any(|s| !s.paths.is_empty()),
+            categories: sections.iter().any(|s| !s.categories.is_empty()),
+        };
+        Tagger {
+            sections,
+            sources,
+            reads,
+        }
     }
 
     /// Sections of a story made of `items`, each with its first origin (source defaults before rules).
@@ -225,10 +252,13 @@ impl Tagger {
             if tagging == Tagging::Source {
                 continue;
             }
-            let text = Words::of(it.title, it.summary);
-            let path = it.url.and_then(url_path);
-            let categories: Vec<Vec<String>> =
-                it.categories.iter().map(|c| category_forms(c)).collect();
+            let text = Words::of(it.title, it.summary, self.reads.capitals);
+            let path = it.url.filter(|_| self.reads.paths).and_then(url_path);
+            let categories: Vec<Vec<String>> = if self.reads.categories {
+                it.categories.iter().map(|c| category_forms(c)).collect()
+            } else {
+                Vec::new()
+            };
             for rules in &self.sections {
                 if out.contains_key(&rules.id) || rules.exclude.iter().any(|e| e.found_in(&text)) {
                     continue;
@@ -288,9 +318,10 @@ fn url_path(url: &str) -> Option<String> {
     url::Url::parse(url).ok().map(|u| u.path().to_lowercase())
 }
 
-/// Lower case without accents: "Café" → "cafe", "Straße" → "strasse".
+/// Lower case without accents: "Café" → "cafe", "Straße" → "strasse" (headline matching's fold, after
+/// the accents are gone).
 fn fold(s: &str) -> String {
-    strip_accents(s).to_lowercase().replace('ß', "ss")
+    crate::dedupe::fold(&strip_accents(s))
 }
 
 fn strip_accents(s: &str) -> String {

@@ -156,7 +156,6 @@ fn start_checkpointer(
     // checkpoint does nothing.
     worker.pragma_update(None, "journal_mode", "WAL")?;
     let (wake, rx) = sync_channel::<()>(1);
-    let wake = Mutex::new(wake);
     // Log size when the thread was last woken: it is woken again once the log has grown by
     // CHECKPOINT_FRAMES since (or has started over).
     let mut woken_at: c_int = 0;
@@ -175,7 +174,6 @@ fn start_checkpointer(
                 woken_at = 0;
             } else if frames - woken_at >= CHECKPOINT_FRAMES {
                 woken_at = frames;
-                let wake = wake.lock().unwrap_or_else(|e| e.into_inner());
                 match wake.try_send(()) {
                     // Full: a checkpoint is already due. Disconnected: the thread is gone; the backstop
                     // takes over.

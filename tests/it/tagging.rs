@@ -140,8 +140,8 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-#[test]
-fn a_general_wire_lands_in_sections_by_rules_in_every_format() {
+/// The wire in three formats on a fixture server, and a config polling it.
+fn wire() -> (FixtureServer, Env) {
     let server = FixtureServer::start();
     server.set("/wire.rss", route(&rss(), "application/rss+xml"));
     server.set("/wire.atom", route(ATOM, "application/atom+xml"));
@@ -150,6 +150,12 @@ fn a_general_wire_lands_in_sections_by_rules_in_every_format() {
         dir: tempfile::tempdir().unwrap(),
     };
     std::fs::write(env.config_path(), config(&server)).unwrap();
+    (server, env)
+}
+
+#[test]
+fn a_general_wire_lands_in_sections_by_rules_in_every_format() {
+    let (_server, env) = wire();
     env.ok(&["check"]);
     let out = env.ok(&["poll"]);
     assert!(out.contains("0 errors"), "{out}");
@@ -220,14 +226,7 @@ fn a_general_wire_lands_in_sections_by_rules_in_every_format() {
 
 #[test]
 fn a_rule_change_retags_stored_stories_on_the_next_run() {
-    let server = FixtureServer::start();
-    server.set("/wire.rss", route(&rss(), "application/rss+xml"));
-    server.set("/wire.atom", route(ATOM, "application/atom+xml"));
-    server.set("/wire.json", route(JSON, "application/feed+json"));
-    let env = Env {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    std::fs::write(env.config_path(), config(&server)).unwrap();
+    let (server, env) = wire();
     env.ok(&["poll"]);
     // The desk decides the Wire's own "world" default applies after all, and that "Kim" is Asia news.
     let edited = config(&server)
