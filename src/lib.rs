@@ -18,6 +18,7 @@
 //! - [`normalize`]: feed-rs model → [`normalize::Item`]: stable keys, canonical URLs, clean text.
 //! - [`dedupe`]: pure story identity: URL keys, title fingerprints, the matching decision.
 //! - [`sections`]: pure tagging: source sections and keyword rules, with origins.
+//! - [`learn`]: the learned tagger: hashed features, logistic regression with naive Bayes, calibrated.
 //! - [`store`]: SQLite (WAL, versioned migrations): sources, items, stories, story sections.
 //! - [`render`]: stories → RSS / Atom bytes; pure.
 //! - [`http`]: axum router over a render cache with ETag, Last-Modified, 304 and gzip.
@@ -34,6 +35,7 @@ pub mod daemon;
 pub mod dedupe;
 pub mod fetch;
 pub mod http;
+pub mod learn;
 pub mod normalize;
 pub mod parse;
 pub mod refresh;
