@@ -76,6 +76,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train the learned tagger now on the stored stories (`[tagging].learn` must be on), store the
+    /// model, re-score recent stories, and print what it learned.
+    Train,
     /// Show each source's health: last fetch, status, next due, error streak, item count.
     Sources {
         #[arg(long)]
@@ -131,6 +134,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             stories(config, section.as_deref(), limit, view, explain, json)
         }
         Command::Sources { json } => sources(config, json),
+        Command::Train => train(config).await,
     }
 }
 
@@ -347,6 +351,58 @@ fn explain_join(item: &crate::store::StoryItem) -> String {
     }
 }
 
+async fn train(config: Config) -> anyhow::Result<()> {
+    if !config.tagging.learn {
+        return Err(UsageError(
+            "the learned tagger is off: set `learn = true` under [tagging] in the config".into(),
+        )
+        .into());
+    }
+    let store = open_store(&config)?;
+    let ctx = Context::new(Arc::new(config), store).await?;
+    let (config, tagger) = (ctx.config.clone(), ctx.tagger.clone());
+    let outcome = ctx
+        .store
+        .call(move |s| crate::retrain::train_now(s, &config, &tagger))
+        .await?;
+    match outcome {
+        crate::retrain::Trained::NotEnough(why) => {
+            println!("learned tagger not trained: {why}");
+        }
+        crate::retrain::Trained::Model(s) => {
+            let per: Vec<String> = s
+                .per_section
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            println!(
+                "learned tagger trained in {} ms on {} examples ({}); held-out accuracy {:.3}",
+                s.elapsed.as_millis(),
+                s.per_section.values().sum::<usize>(),
+                per.join(", "),
+                s.report.holdout_accuracy
+            );
+            if !s.left_out.is_empty() {
+                let left: Vec<String> = s
+                    .left_out
+                    .iter()
+                    .map(|(k, v)| format!("{k} ({v})"))
+                    .collect();
+                println!(
+                    "left out for fewer than {} examples: {}",
+                    crate::retrain::MIN_PER_SECTION,
+                    left.join(", ")
+                );
+            }
+            if !s.retagged.is_empty() {
+                let sections: Vec<&str> = s.retagged.iter().map(String::as_str).collect();
+                println!("recent stories re-scored; feeds changed: {}", sections.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A section tag's origin ("source:NAME", "keyword:WORDS") in words.
 fn explain_origin(origin: &str) -> String {
     match origin.split_once(':') {
@@ -355,6 +411,7 @@ fn explain_origin(origin: &str) -> String {
         Some(("category", name)) => format!("the source's own category \"{name}\""),
         Some(("path", rule)) => format!("article URL path rule \"{rule}\""),
         Some(("regex", pattern)) => format!("regex rule /{pattern}/"),
+        Some(("learned", confidence)) => format!("learned tagger, confidence {confidence}"),
         _ => origin.to_string(),
     }
 }

@@ -42,6 +42,7 @@ pub struct Config {
     pub poll: PollConfig,
     pub dedupe: DedupeConfig,
     pub output: OutputConfig,
+    pub tagging: TaggingConfig,
     pub sections: Vec<SectionConfig>,
     pub sources: Vec<SourceConfig>,
 }
@@ -87,6 +88,50 @@ pub struct DedupeConfig {
 pub struct OutputConfig {
     pub title: String,
     pub max_items: usize,
+}
+
+/// `[tagging]`: the learned tagger (see [`crate::learn`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggingConfig {
+    /// Train a text classifier on the stories whose sections are certain, and let it tag.
+    pub learn: bool,
+    /// A learned section is applied only at or above this calibrated probability.
+    pub min_confidence: f64,
+    /// Which stories the learned tagger may tag: only those the rules left without a section, or all.
+    pub apply: LearnApply,
+    /// Retrain when the model is this old...
+    pub retrain_every: chrono::Duration,
+    /// ...or when this many stories were stored since it was trained.
+    pub retrain_after: u64,
+    /// Fewest stories with certain sections to train on (below it the tagger stays off and says so).
+    pub min_stories: u64,
+}
+
+impl Default for TaggingConfig {
+    fn default() -> Self {
+        TaggingConfig {
+            learn: false,
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
+            apply: LearnApply::Untagged,
+            retrain_every: chrono::Duration::hours(24),
+            retrain_after: 1000,
+            min_stories: 200,
+        }
+    }
+}
+
+/// Default `[tagging].min_confidence`.
+pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.8;
+
+/// `[tagging].apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LearnApply {
+    /// Only stories that neither a source default nor a rule put in any section (the default).
+    #[default]
+    Untagged,
+    /// Every story may gain sections above the threshold.
+    All,
 }
 
 /// A section and the rules that put stories in it (see [`crate::sections`]).
@@ -250,6 +295,8 @@ struct RawConfig {
     dedupe: RawDedupe,
     #[serde(default)]
     output: RawOutput,
+    #[serde(default)]
+    tagging: RawTagging,
     #[serde(default, rename = "section")]
     sections: Vec<Spanned<RawSection>>,
     #[serde(default, rename = "source")]
@@ -346,6 +393,30 @@ impl Default for RawOutput {
         RawOutput {
             title: "syndic".into(),
             max_items: Spanned::new(0..0, 50),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTagging {
+    learn: bool,
+    min_confidence: Spanned<f64>,
+    apply: LearnApply,
+    retrain_hours: Spanned<u64>,
+    retrain_after: Spanned<u64>,
+    min_stories: Spanned<u64>,
+}
+
+impl Default for RawTagging {
+    fn default() -> Self {
+        RawTagging {
+            learn: false,
+            min_confidence: Spanned::new(0..0, DEFAULT_MIN_CONFIDENCE),
+            apply: LearnApply::Untagged,
+            retrain_hours: Spanned::new(0..0, 24),
+            retrain_after: Spanned::new(0..0, 1000),
+            min_stories: Spanned::new(0..0, 200),
         }
     }
 }
@@ -513,6 +584,26 @@ impl Validator<'_> {
                 format!("dedupe.window_hours: at most {MAX_WINDOW_HOURS} (ten years)"),
             );
         }
+        let t = &raw.tagging;
+        let min_confidence = *t.min_confidence.get_ref();
+        if !(min_confidence > 0.0 && min_confidence <= 1.0) {
+            self.err(
+                &t.min_confidence,
+                "tagging.min_confidence: must be a probability above 0 and at most 1".into(),
+            );
+        }
+        if *t.retrain_hours.get_ref() == 0 || *t.retrain_hours.get_ref() > 24 * 365 {
+            self.err(
+                &t.retrain_hours,
+                "tagging.retrain_hours: must be between 1 and 8760".into(),
+            );
+        }
+        if *t.min_stories.get_ref() < 20 {
+            self.err(
+                &t.min_stories,
+                "tagging.min_stories: must be at least 20 (a classifier needs examples)".into(),
+            );
+        }
         if *raw.output.max_items.get_ref() == 0 {
             self.err(
                 &raw.output.max_items,
@@ -652,6 +743,16 @@ impl Validator<'_> {
             output: OutputConfig {
                 title: raw.output.title,
                 max_items: *raw.output.max_items.get_ref(),
+            },
+            tagging: TaggingConfig {
+                learn: raw.tagging.learn,
+                min_confidence: min_confidence.clamp(f64::MIN_POSITIVE, 1.0),
+                apply: raw.tagging.apply,
+                retrain_every: chrono::Duration::hours(
+                    (*raw.tagging.retrain_hours.get_ref()).clamp(1, 24 * 365) as i64,
+                ),
+                retrain_after: (*raw.tagging.retrain_after.get_ref()).max(1),
+                min_stories: *raw.tagging.min_stories.get_ref(),
             },
             sections,
             sources,

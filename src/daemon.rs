@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,6 +66,7 @@ async fn scheduler(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
     // A finished refresh wakes the scheduler: its source has a new next-check time to wait for.
     let finished = Arc::new(Notify::new());
     let mut hup = hangup_signal();
+    let mut learner = Learner::new(state.context().model_trained);
     loop {
         let ctx = state.context();
         let wait = match start_due(&state, &ctx, &in_flight, &finished).await {
@@ -74,12 +76,84 @@ async fn scheduler(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
                 MAX_TICK
             }
         };
+        learner.maybe_start(&state, &ctx).await;
         tokio::select! {
             () = stopped(&mut stop) => break,
             _ = tokio::time::sleep(wait) => {}
             () = finished.notified() => {}
             Some(()) = hup.recv() => reload(&state).await,
         }
+    }
+}
+
+/// Retrains the learned tagger in the background when it is due, one training at a time.
+struct Learner {
+    due: crate::retrain::Due,
+    running: Arc<AtomicBool>,
+    last_check: Option<std::time::Instant>,
+}
+
+/// How often the scheduler asks whether a retrain is due (it counts the stories).
+const LEARN_CHECK: Duration = Duration::from_secs(60);
+
+impl Learner {
+    fn new(trained: Option<(chrono::DateTime<Utc>, i64)>) -> Learner {
+        Learner {
+            due: crate::retrain::Due::new(trained),
+            running: Arc::default(),
+            last_check: None,
+        }
+    }
+
+    async fn maybe_start(&mut self, state: &Arc<AppState>, ctx: &Context) {
+        if !ctx.config.tagging.learn
+            || self.running.load(Ordering::Acquire)
+            || self.last_check.is_some_and(|t| t.elapsed() < LEARN_CHECK)
+        {
+            return;
+        }
+        self.last_check = Some(std::time::Instant::now());
+        let stories = match ctx.store.call(|s| s.counts()).await {
+            Ok((_, stories)) => stories,
+            Err(e) => {
+                tracing::error!(error = %e, "learned tagger: cannot count stories");
+                return;
+            }
+        };
+        let now = Utc::now();
+        if !self.due.is_due(&ctx.config, now, stories) {
+            return;
+        }
+        self.due.attempted(now, stories);
+        self.running.store(true, Ordering::Release);
+        let (state, ctx, running) = (state.clone(), ctx.clone(), self.running.clone());
+        tokio::spawn(async move {
+            let (config, tagger) = (ctx.config.clone(), ctx.tagger.clone());
+            let result = ctx
+                .store
+                .call(move |s| crate::retrain::train_now(s, &config, &tagger))
+                .await;
+            match result {
+                Ok(outcome) => {
+                    crate::retrain::log(&outcome);
+                    if let crate::retrain::Trained::Model(summary) = &outcome {
+                        state.invalidate(summary.retagged.iter().map(String::as_str));
+                        // A reload during training made a new tagger: give it the new model too.
+                        let now = state.context();
+                        if !Arc::ptr_eq(&now.tagger, &ctx.tagger) {
+                            let load = now.store.call(move |s| {
+                                crate::retrain::load_stored(s, &now.config, &now.tagger)
+                            });
+                            if let Err(e) = load.await {
+                                tracing::error!(error = %e, "learned tagger: cannot load the new model");
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "learned tagger: training failed"),
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 }
 

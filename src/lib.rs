@@ -19,6 +19,7 @@
 //! - [`dedupe`]: pure story identity: URL keys, title fingerprints, the matching decision.
 //! - [`sections`]: pure tagging: source sections and keyword rules, with origins.
 //! - [`learn`]: the learned tagger: hashed features, logistic regression with naive Bayes, calibrated.
+//! - [`retrain`]: trains it on the stored stories whose sections are certain; stores and installs it.
 //! - [`store`]: SQLite (WAL, versioned migrations): sources, items, stories, story sections.
 //! - [`render`]: stories → RSS / Atom bytes; pure.
 //! - [`http`]: axum router over a render cache with ETag, Last-Modified, 304 and gzip.
@@ -40,6 +41,7 @@ pub mod normalize;
 pub mod parse;
 pub mod refresh;
 pub mod render;
+pub mod retrain;
 pub mod schedule;
 pub mod sections;
 pub mod store;

@@ -32,6 +32,8 @@ pub struct Context {
     pub fetcher: Fetcher,
     pub tagger: Arc<Tagger>,
     pub source_ids: Arc<HashMap<String, i64>>,
+    /// When the installed learned-tagger model was trained, and the store's story count then.
+    pub model_trained: Option<(DateTime<Utc>, i64)>,
     limits: Arc<Limits>,
 }
 
@@ -51,13 +53,19 @@ impl Context {
         let source_ids = store.call(move |s| s.sync_sources(&sources)).await?;
         let tagger = Arc::new(Tagger::new(&config.sections, &config.sources));
         let since = Utc::now() - config.dedupe.window;
-        let t = tagger.clone();
-        let retagged = store.call(move |s| s.retag_since(since, &t)).await?;
+        let (t, c) = (tagger.clone(), config.clone());
+        let (model_trained, retagged) = store
+            .call(move |s| {
+                let trained = crate::retrain::load_stored(s, &c, &t)?;
+                Ok((trained, s.retag_since(since, &t)?))
+            })
+            .await?;
         if !retagged.is_empty() {
             tracing::info!(sections = ?retagged, "section rules changed: recent stories retagged");
         }
         Ok(Context {
             tagger,
+            model_trained,
             source_ids: Arc::new(source_ids),
             limits: Arc::new(Limits {
                 global: Semaphore::new(config.poll.concurrency),

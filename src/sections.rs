@@ -19,7 +19,10 @@ use regex::Regex;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-use crate::config::{SectionConfig, SourceConfig, Tagging};
+use std::sync::{Arc, RwLock};
+
+use crate::config::{LearnApply, SectionConfig, SourceConfig, Tagging};
+use crate::learn::Model;
 
 /// Why a story is in a section.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,11 +37,13 @@ pub enum Origin {
     Keyword(String),
     /// A regular expression matched (the pattern).
     Regex(String),
+    /// The learned tagger, with its calibrated confidence as written ("0.93").
+    Learned(String),
 }
 
 impl Origin {
-    /// Compact form stored in SQLite: `source:NAME`, `category:NAME`, `path:RULE`, `keyword:WORDS` or
-    /// `regex:PATTERN`.
+    /// Compact form stored in SQLite: `source:NAME`, `category:NAME`, `path:RULE`, `keyword:WORDS`,
+    /// `regex:PATTERN` or `learned:CONFIDENCE`.
     pub fn encode(&self) -> String {
         match self {
             Origin::Source(s) => format!("source:{s}"),
@@ -46,7 +51,14 @@ impl Origin {
             Origin::Path(p) => format!("path:{p}"),
             Origin::Keyword(k) => format!("keyword:{k}"),
             Origin::Regex(r) => format!("regex:{r}"),
+            Origin::Learned(c) => format!("learned:{c}"),
         }
+    }
+
+    /// Whether the stored form is the learned tagger's (the weakest origin: any other replaces it, and
+    /// it is never trained on).
+    pub fn is_learned_encoded(encoded: &str) -> bool {
+        encoded.starts_with("learned:")
     }
 
     /// Whether the stored form is a source default (the strongest origin: it replaces a rule's).
@@ -55,14 +67,26 @@ impl Origin {
     }
 }
 
-/// Compiled section rules, and each configured source's default sections and tagging mode.
+/// Compiled section rules, each configured source's default sections and tagging mode, and the learned
+/// tagger's current model (shared by clones, replaced after a retrain).
 #[derive(Debug, Clone, Default)]
 pub struct Tagger {
     sections: Vec<SectionRules>,
     sources: HashMap<String, SourceTags>,
+    learned: Arc<RwLock<Option<Arc<Learned>>>>,
     /// What the rules read, so that an item is only prepared for those: words as written (a keyword
     /// or exclusion in capitals), the URL path, the categories.
     reads: Reads,
+}
+
+/// A trained model and how to apply it.
+#[derive(Debug)]
+pub struct Learned {
+    pub model: Model,
+    pub min_confidence: f32,
+    pub apply: LearnApply,
+    /// For each of the model's labels, whether it is still a configured section.
+    configured: Vec<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -225,12 +249,47 @@ impl Tagger {
         Tagger {
             sections,
             sources,
+            learned: Arc::default(),
             reads,
         }
     }
 
-    /// Sections of a story made of `items`, each with its first origin (source defaults before rules).
+    /// Installs (or with `None` removes) the learned tagger's model. Labels that are not configured
+    /// sections are never applied.
+    pub fn set_model(&self, model: Option<Model>, min_confidence: f64, apply: LearnApply) {
+        let learned = model.map(|model| {
+            let configured = model
+                .labels()
+                .iter()
+                .map(|l| self.sections.iter().any(|s| s.id == *l))
+                .collect();
+            Arc::new(Learned {
+                model,
+                min_confidence: min_confidence as f32,
+                apply,
+                configured,
+            })
+        });
+        *self.learned.write().unwrap_or_else(|e| e.into_inner()) = learned;
+    }
+
+    /// The learned tagger, when a model is installed.
+    pub fn learned(&self) -> Option<Arc<Learned>> {
+        self.learned
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sections of a story made of `items`, each with its first origin (source defaults, then rules,
+    /// then the learned tagger).
     pub fn tag(&self, items: &[ItemText<'_>]) -> BTreeMap<String, Origin> {
+        self.tag_story(items, false)
+    }
+
+    /// As [`Tagger::tag`], for items joining a story that `has_sections` already (from a source or a
+    /// rule): the learned tagger, when it only tags untagged stories, leaves them alone.
+    pub fn tag_story(&self, items: &[ItemText<'_>], has_sections: bool) -> BTreeMap<String, Origin> {
         let mut out: BTreeMap<String, Origin> = BTreeMap::new();
         for it in items {
             let Some(src) = self.sources.get(it.source_name) else {
@@ -268,7 +327,37 @@ impl Tagger {
                 }
             }
         }
+        if let Some(learned) = self.learned() {
+            let untagged = out.is_empty() && !has_sections;
+            if learned.apply == LearnApply::All || untagged {
+                self.add_learned(&learned, items, &mut out);
+            }
+        }
         out
+    }
+
+    /// Sections the model gives the story's lead item (the first whose source lets rules tag it) at
+    /// or above the threshold.
+    fn add_learned(
+        &self,
+        learned: &Learned,
+        items: &[ItemText<'_>],
+        out: &mut BTreeMap<String, Origin>,
+    ) {
+        let Some(lead) = items.iter().find(|it| {
+            self.sources
+                .get(it.source_name)
+                .is_none_or(|s| s.tagging != Tagging::Source)
+        }) else {
+            return;
+        };
+        let probs = learned.model.predict(lead.title, lead.summary);
+        for (i, p) in probs.iter().enumerate() {
+            let label = &learned.model.labels()[i];
+            if *p >= learned.min_confidence && learned.configured[i] && !out.contains_key(label) {
+                out.insert(label.clone(), Origin::Learned(format!("{p:.2}")));
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`Store::call`], which runs the closure on tokio's blocking pool. SQLite has one writer anyway, and the
 //! read side is mostly served from the render cache.
 
+mod models;
 mod sources;
 mod stories;
 
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
+pub use models::{StoredModel, TaggedStory};
 pub use sources::{FetchRecord, Hold, SourceHealth, SourceState};
 pub use stories::{
     JoinInfo, MAX_TOP_HOURS, RefreshInput, RefreshStats, Story, StoryItem, TopQuery,
@@ -26,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
+    include_str!("schema4.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

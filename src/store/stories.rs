@@ -17,7 +17,7 @@ use crate::sections::{ItemText, Origin, Tagger};
 /// The order of a story's items; the first is the representative. Earliest seen first; among items seen
 /// in the same poll, the earliest published, then the source listed first in the config (so the choice
 /// does not depend on which server answered first).
-const ITEM_ORDER: &str = "i.first_seen, COALESCE(i.published, i.first_seen), i.source_id, i.id";
+pub(super) const ITEM_ORDER: &str = "i.first_seen, COALESCE(i.published, i.first_seen), i.source_id, i.id";
 
 /// Everything one refresh writes, in one transaction.
 pub struct RefreshInput<'a> {
@@ -886,7 +886,8 @@ fn sections_of(
 
 /// Adds the sections of a story's new items to the ones it has (a join or a new story: nothing was
 /// removed, so nothing needs re-reading). A section found by a rule before that a new item's source
-/// gives by default becomes the source's, as a full retag would make it.
+/// gives by default becomes the source's, and one the learned tagger gave becomes a rule's or a
+/// source's, as a full retag would make them.
 fn extend_tags(
     tx: &rusqlite::Connection,
     story_id: i64,
@@ -898,12 +899,15 @@ fn extend_tags(
         "INSERT OR REPLACE INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
     )?;
     let mut after: BTreeSet<String> = old.iter().map(|(s, _)| s.clone()).collect();
-    for (section, origin) in tagger.tag(added) {
+    let has_sections = old.iter().any(|(_, o)| !Origin::is_learned_encoded(o));
+    for (section, origin) in tagger.tag_story(added, has_sections) {
         let replace = match old.iter().find(|(s, _)| *s == section) {
             None => true,
-            Some((_, was)) => {
-                !Origin::is_source_encoded(was) && matches!(origin, Origin::Source(_))
-            }
+            Some((_, was)) => match origin {
+                Origin::Source(_) => !Origin::is_source_encoded(was),
+                Origin::Learned(_) => false,
+                _ => Origin::is_learned_encoded(was),
+            },
         };
         if replace {
             ins.execute(params![story_id, section, origin.encode()])?;
