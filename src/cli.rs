@@ -396,7 +396,10 @@ async fn train(config: Config) -> anyhow::Result<()> {
             }
             if !s.retagged.is_empty() {
                 let sections: Vec<&str> = s.retagged.iter().map(String::as_str).collect();
-                println!("recent stories re-scored; feeds changed: {}", sections.join(", "));
+                println!(
+                    "recent stories re-scored; feeds changed: {}",
+                    sections.join(", ")
+                );
             }
         }
     }

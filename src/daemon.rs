@@ -77,6 +77,11 @@ async fn scheduler(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
             }
         };
         learner.maybe_start(&state, &ctx).await;
+        let wait = if ctx.config.tagging.learn {
+            wait.min(LEARN_CHECK)
+        } else {
+            wait
+        };
         tokio::select! {
             () = stopped(&mut stop) => break,
             _ = tokio::time::sleep(wait) => {}
@@ -94,7 +99,7 @@ struct Learner {
 }
 
 /// How often the scheduler asks whether a retrain is due (it counts the stories).
-const LEARN_CHECK: Duration = Duration::from_secs(60);
+const LEARN_CHECK: Duration = Duration::from_secs(5);
 
 impl Learner {
     fn new(trained: Option<(chrono::DateTime<Utc>, i64)>) -> Learner {

@@ -8,6 +8,9 @@
 //!   trained by SGD with L2 regularisation and per-class weights that balance the sections;
 //! - a multinomial naive Bayes over the raw counts, with uniform priors (the same balancing).
 //!
+//! Neither model has a bias or prior: classes are balanced, so a text with no known word scores every
+//! section alike and no section is applied to it.
+//!
 //! A story's score for a section is the regression's logit plus a weight times the naive Bayes
 //! log-likelihood (a product of experts: each corrects the other's typical errors on short texts).
 //! The naive Bayes weight, the regularisation strength and a softmax temperature are chosen on a
@@ -159,7 +162,6 @@ pub struct Model {
     idf: Vec<f32>,
     /// Regression weights, bucket-major: `w[f * k + c]`.
     w: Vec<f32>,
-    bias: Vec<f32>,
     /// Naive Bayes log-likelihoods, bucket-major like `w`.
     nb: Vec<f32>,
     nb_weight: f32,
@@ -317,7 +319,7 @@ impl Model {
     fn parts(&self, feats: &Features) -> (Vec<f32>, Vec<f32>) {
         let k = self.labels.len();
         let x = weigh(&self.idf, &feats.all);
-        let mut lr = self.bias.clone();
+        let mut lr = vec![0f32; k];
         for (f, v) in &x {
             let row = &self.w[*f as usize * k..][..k];
             for c in 0..k {
@@ -347,7 +349,7 @@ impl Model {
         }
         put_f32(&mut out, self.nb_weight);
         put_f32(&mut out, self.temperature);
-        for v in [&self.bias, &self.idf, &self.w, &self.nb] {
+        for v in [&self.idf, &self.w, &self.nb] {
             for x in v.iter() {
                 put_f32(&mut out, *x);
             }
@@ -381,7 +383,6 @@ impl Model {
         let nb_weight = r.f32()?;
         let temperature = r.f32()?;
         let d = 1usize << bits;
-        let bias = r.f32s(k)?;
         let idf = r.f32s(d)?;
         let w = r.f32s(d * k)?;
         let nb = r.f32s(d * k)?;
@@ -396,7 +397,6 @@ impl Model {
             bits,
             idf,
             w,
-            bias,
             nb,
             nb_weight,
             temperature,
@@ -470,7 +470,6 @@ fn fit_model(
         .collect();
     let ys: Vec<usize> = rows.iter().map(|&i| all.labels[i]).collect();
     let mut w = vec![0f32; d * k];
-    let mut bias = vec![0f32; k];
     let mut scale = 1f64;
     let eta0 = 0.5f64;
     let mut t = 0f64;
@@ -489,7 +488,7 @@ fn fit_model(
             t += 1.0;
             let x = &xs[i];
             let y = ys[i];
-            z.copy_from_slice(&bias);
+            z.fill(0.0);
             for (f, v) in x {
                 let row = &w[*f as usize * k..][..k];
                 for c in 0..k {
@@ -515,7 +514,6 @@ fn fit_model(
                 for (f, v) in x {
                     w[*f as usize * k + c] -= step * v;
                 }
-                bias[c] -= (eta * f64::from(g) * 0.1) as f32;
             }
         }
     }
@@ -527,7 +525,6 @@ fn fit_model(
         bits: opts.bits,
         idf,
         w,
-        bias,
         nb,
         nb_weight: 0.0,
         temperature: 1.0,
@@ -556,9 +553,14 @@ fn fit_nb(all: &Prepared, rows: &[usize], k: usize, bits: u32, alpha: f32) -> Ve
         .map(|t| (t + f64::from(alpha) * used).ln() as f32)
         .collect();
     for f in 0..d {
+        let row = &mut nb[f * k..][..k];
+        // A bucket no example had is no evidence: every class scores it alike (otherwise an unknown
+        // word would favour the class with the fewest words).
+        if row.iter().all(|v| *v == 0.0) {
+            continue;
+        }
         for c in 0..k {
-            let v = &mut nb[f * k + c];
-            *v = (*v + alpha).ln() - denom[c];
+            row[c] = (row[c] + alpha).ln() - denom[c];
         }
     }
     nb
@@ -705,5 +707,164 @@ impl<'a> Reader<'a> {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPORT: &[&str] = &[
+        "striker",
+        "goal",
+        "league",
+        "coach",
+        "match",
+        "season",
+        "referee",
+        "penalty",
+        "champions",
+        "stadium",
+        "midfielder",
+        "derby",
+    ];
+    const MONEY: &[&str] = &[
+        "shares",
+        "profit",
+        "market",
+        "investors",
+        "bank",
+        "earnings",
+        "inflation",
+        "bonds",
+        "merger",
+        "dividend",
+        "stocks",
+        "quarter",
+    ];
+
+    /// Deterministic four-word texts from a vocabulary.
+    fn texts(words: &[&str], n: usize, salt: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                (0..4)
+                    .map(|j| words[(i * 7 + j * 5 + salt) % words.len()])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    fn trained() -> Model {
+        let (sport, money) = (texts(SPORT, 60, 0), texts(MONEY, 30, 3));
+        let mut ex: Vec<Example<'_>> = Vec::new();
+        for t in &sport {
+            ex.push(Example {
+                title: t,
+                summary: "",
+                label: 0,
+            });
+        }
+        for t in &money {
+            ex.push(Example {
+                title: t,
+                summary: "report",
+                label: 1,
+            });
+        }
+        let labels = vec!["sports".to_string(), "business".to_string()];
+        Model::train(&labels, &ex, &TrainOptions::default())
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn features_count_words_pairs_and_title_words() {
+        let f = features("Goal goal", "late goal", DEFAULT_BITS);
+        let total: f32 = f.all.iter().map(|(_, c)| c).sum();
+        // words: goal ×3, late, and the title's two again = 6; pairs: (goal goal), (late goal) = 2.
+        assert_eq!(total, 8.0);
+        assert_eq!(f.words.iter().map(|(_, c)| c).sum::<f32>(), 6.0);
+        assert!(f.all.windows(2).all(|w| w[0].0 < w[1].0), "sorted, merged");
+        // Case and one-letter words do not count; the possessive ends the word.
+        assert_eq!(features("GOAL's a", "", 18), features("goal", "", 18));
+    }
+
+    #[test]
+    fn it_learns_two_topics_with_calibrated_probabilities() {
+        let m = trained();
+        let p = m.predict(
+            "Striker scores in the derby",
+            "The coach praised the referee.",
+        );
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+        assert!(p[0] > 0.8, "{p:?}");
+        let p = m.predict(
+            "Bank profit beats forecasts",
+            "Investors cheered the dividend.",
+        );
+        assert!(p[1] > 0.8, "{p:?}");
+        // Words it never saw: no confident answer either way (class balancing: 60 vs 30 examples).
+        let p = m.predict("Parliament meets on Tuesday", "");
+        assert!(p[0] < 0.8 && p[1] < 0.8, "{p:?}");
+    }
+
+    #[test]
+    fn a_model_round_trips_through_bytes_and_rejects_damage() {
+        let m = trained();
+        let bytes = m.to_bytes();
+        let back = Model::from_bytes(&bytes).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(trained().to_bytes(), bytes, "training is deterministic");
+        assert!(Model::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(Model::from_bytes(b"not a model at all").is_err());
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(Model::from_bytes(&extra).is_err());
+    }
+
+    #[test]
+    fn training_needs_two_labels_with_examples() {
+        let labels = vec!["a".to_string(), "b".to_string()];
+        let ex = [Example {
+            title: "x y",
+            summary: "",
+            label: 0,
+        }];
+        assert_eq!(
+            Model::train(&labels, &ex, &TrainOptions::default()).unwrap_err(),
+            LearnError::TooFewLabels
+        );
+        let bad = [Example {
+            title: "x y",
+            summary: "",
+            label: 5,
+        }];
+        assert!(matches!(
+            Model::train(&labels, &bad, &TrainOptions::default()),
+            Err(LearnError::BadExamples(_))
+        ));
+        assert!(Model::train(&labels, &[], &TrainOptions::default()).is_err());
+    }
+
+    #[test]
+    fn naive_bayes_baseline_learns_too() {
+        let (sport, money) = (texts(SPORT, 40, 0), texts(MONEY, 40, 1));
+        let ex: Vec<Example<'_>> = sport
+            .iter()
+            .map(|t| Example {
+                title: t,
+                summary: "",
+                label: 0,
+            })
+            .chain(money.iter().map(|t| Example {
+                title: t,
+                summary: "",
+                label: 1,
+            }))
+            .collect();
+        let nb = NaiveBayes::train(2, &ex);
+        assert_eq!(nb.predict("penalty in the derby", ""), 0);
+        assert_eq!(nb.predict("bonds and stocks", ""), 1);
     }
 }

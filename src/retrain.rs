@@ -83,9 +83,8 @@ pub fn train_now(store: &Store, config: &Config, tagger: &Tagger) -> Result<Trai
     for (_, s) in &picked {
         *counts.entry(s.clone()).or_default() += 1;
     }
-    let (per_section, left_out): (BTreeMap<_, _>, BTreeMap<_, _>) = counts
-        .into_iter()
-        .partition(|(_, n)| *n >= MIN_PER_SECTION);
+    let (per_section, left_out): (BTreeMap<_, _>, BTreeMap<_, _>) =
+        counts.into_iter().partition(|(_, n)| *n >= MIN_PER_SECTION);
     let total: usize = per_section.values().sum();
     let min = config.tagging.min_stories as usize;
     if per_section.len() < 2 || total < min {

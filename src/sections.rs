@@ -289,7 +289,11 @@ impl Tagger {
 
     /// As [`Tagger::tag`], for items joining a story that `has_sections` already (from a source or a
     /// rule): the learned tagger, when it only tags untagged stories, leaves them alone.
-    pub fn tag_story(&self, items: &[ItemText<'_>], has_sections: bool) -> BTreeMap<String, Origin> {
+    pub fn tag_story(
+        &self,
+        items: &[ItemText<'_>],
+        has_sections: bool,
+    ) -> BTreeMap<String, Origin> {
         let mut out: BTreeMap<String, Origin> = BTreeMap::new();
         for it in items {
             let Some(src) = self.sources.get(it.source_name) else {

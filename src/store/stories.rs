@@ -17,7 +17,8 @@ use crate::sections::{ItemText, Origin, Tagger};
 /// The order of a story's items; the first is the representative. Earliest seen first; among items seen
 /// in the same poll, the earliest published, then the source listed first in the config (so the choice
 /// does not depend on which server answered first).
-pub(super) const ITEM_ORDER: &str = "i.first_seen, COALESCE(i.published, i.first_seen), i.source_id, i.id";
+pub(super) const ITEM_ORDER: &str =
+    "i.first_seen, COALESCE(i.published, i.first_seen), i.source_id, i.id";
 
 /// Everything one refresh writes, in one transaction.
 pub struct RefreshInput<'a> {

@@ -12,9 +12,13 @@ use reqwest::header::{
 
 use crate::support::{Env, FixtureServer, InProcessDaemon, Route, rss_feed, source};
 
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
-async fn wait_for_body(client: &reqwest::Client, url: &str, want: &str) -> reqwest::Response {
+pub(crate) async fn wait_for_body(
+    client: &reqwest::Client,
+    url: &str,
+    want: &str,
+) -> reqwest::Response {
     let deadline = Instant::now() + WAIT;
     loop {
         let resp = client.get(url).send().await.unwrap();

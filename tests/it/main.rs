@@ -8,6 +8,7 @@ mod daemon;
 mod feedparser;
 mod fetch;
 mod http;
+mod learned;
 mod pipeline;
 mod polite;
 mod readers;

@@ -1,0 +1,251 @@
+//! The learned tagger end to end: desks dedicated to one section teach it, `syndic train` stores a
+//! model, a general wire's untagged stories get a learned section only above the threshold (shown by
+//! `--explain` with its confidence), and the model survives a restart.
+
+use crate::http::WAIT;
+use crate::support::{Env, FixtureServer, InProcessDaemon, Route, source};
+
+const SPORT: &[&str] = &[
+    "striker",
+    "goal",
+    "league",
+    "coach",
+    "match",
+    "season",
+    "referee",
+    "penalty",
+    "champions",
+    "stadium",
+    "midfielder",
+    "derby",
+    "keeper",
+    "tournament",
+];
+const FOOD: &[&str] = &[
+    "recipes",
+    "chef",
+    "restaurant",
+    "kitchen",
+    "flavours",
+    "dessert",
+    "menu",
+    "baking",
+    "garden",
+    "wine",
+    "dinner",
+    "bakery",
+    "spices",
+    "cafe",
+];
+
+/// An RSS feed of `n` items made of words from `vocab` (distinct titles, one per item).
+fn desk(name: &str, vocab: &[&str], n: usize) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{name}</title><link>https://desk.example/</link><description>d</description>\n"
+    );
+    for i in 0..n {
+        let words: Vec<&str> = (0..5)
+            .map(|j| vocab[(i * 3 + j * 5 + i / 7) % vocab.len()])
+            .collect();
+        s += &format!(
+            "<item><guid isPermaLink=\"false\">{name}-{i}</guid><title>{} {i}</title><description>{}</description></item>\n",
+            words[..3].join(" "),
+            words.join(" ")
+        );
+    }
+    s + "</channel></rss>\n"
+}
+
+fn wire(items: &[(&str, &str)]) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Wire</title><link>https://wire.example/</link><description>w</description>\n",
+    );
+    for (i, (title, summary)) in items.iter().enumerate() {
+        s += &format!(
+            "<item><guid isPermaLink=\"false\">w{i}</guid><title>{title}</title><description>{summary}</description></item>\n"
+        );
+    }
+    s + "</channel></rss>\n"
+}
+
+fn set(server: &FixtureServer, path: &str, body: String) {
+    server.set(
+        path,
+        Route::Feed {
+            body: body.into_bytes(),
+            content_type: "application/rss+xml".into(),
+            etag: None,
+        },
+    );
+}
+
+/// (sections, origins) of the story whose lead title is `title`.
+fn tags_of(env: &Env, title: &str) -> (Vec<String>, Vec<String>) {
+    let all = env.stories("all");
+    let s = all
+        .iter()
+        .find(|s| s["items"][0]["title"] == title)
+        .unwrap_or_else(|| panic!("{title} not stored"));
+    (
+        serde_json::from_value(s["sections"].clone()).unwrap(),
+        serde_json::from_value(s["section_origins"].clone()).unwrap(),
+    )
+}
+
+#[test]
+fn learned_sections_apply_above_the_threshold_are_explained_and_survive_a_restart() {
+    let server = FixtureServer::start();
+    set(&server, "/sport.rss", desk("Sport Desk", SPORT, 60));
+    set(&server, "/food.rss", desk("Food Desk", FOOD, 40));
+    let wire_items = [
+        (
+            "Late penalty decides the derby",
+            "The striker scored as the coach watched.",
+        ),
+        (
+            "Parliament meets on Tuesday",
+            "Members gather for the session.",
+        ),
+    ];
+    set(&server, "/wire.rss", wire(&wire_items));
+    let mut sources = source("Sport Desk", &server.url("/sport.rss"), &["world"]);
+    sources += "dedupe = false\n";
+    sources += &source("Food Desk", &server.url("/food.rss"), &["lifestyle"]);
+    sources += "dedupe = false\n";
+    sources += &source("Wire", &server.url("/wire.rss"), &[]);
+    sources += "dedupe = false\n";
+    let learn = "\n[tagging]\nlearn = true\nmin_confidence = 0.8\nmin_stories = 40\n";
+    let env = Env::new(&format!("{sources}{learn}"));
+
+    // Before any training: the wire's stories have no section, and `train` says why when data is short.
+    env.ok(&["poll"]);
+    assert_eq!(
+        tags_of(&env, "Late penalty decides the derby").0,
+        Vec::<String>::new()
+    );
+    let out = env.ok(&["train"]);
+    assert!(
+        out.contains("trained") && out.contains("lifestyle 40"),
+        "{out}"
+    );
+    assert!(out.contains("world 60"), "{out}");
+
+    // Training re-scored the recent stories: the sports story is in World (what the sport desk feeds),
+    // with the tagger's confidence; the story with words it never saw stays untagged.
+    let (sections, origins) = tags_of(&env, "Late penalty decides the derby");
+    assert_eq!(sections, ["world"]);
+    let confidence: f64 = origins[0]
+        .strip_prefix("learned:")
+        .unwrap_or_else(|| panic!("{origins:?}"))
+        .parse()
+        .unwrap();
+    assert!((0.8..=1.0).contains(&confidence), "{confidence}");
+    assert_eq!(
+        tags_of(&env, "Parliament meets on Tuesday").0,
+        Vec::<String>::new()
+    );
+    // Stories with a certain section keep it as it was.
+    let (s, o) = tags_of(&env, "referee derby league 2");
+    assert_eq!(
+        (s, o),
+        (
+            vec!["world".to_string()],
+            vec!["source:Sport Desk".to_string()]
+        )
+    );
+    let explain = env.ok(&["stories", "--explain", "--limit", "500"]);
+    assert!(
+        explain.contains(&format!(
+            "section world: learned tagger, confidence {}",
+            &origins[0][8..]
+        )),
+        "{explain}"
+    );
+
+    // A new process (a restart) loads the stored model: a new wire story is tagged without training.
+    let mut more = wire_items.to_vec();
+    more.push((
+        "Dessert menu at the new cafe",
+        "The chef serves baking and wine.",
+    ));
+    set(&server, "/wire.rss", wire(&more));
+    env.ok(&["poll", "--source", "Wire"]);
+    let (sections, origins) = tags_of(&env, "Dessert menu at the new cafe");
+    assert_eq!(sections, ["lifestyle"]);
+    assert!(origins[0].starts_with("learned:"), "{origins:?}");
+
+    // With the tagger off, the next run removes its tags (the stored model stays for later).
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    std::fs::write(
+        env.config_path(),
+        text.replace("learn = true", "learn = false"),
+    )
+    .unwrap();
+    env.ok(&["poll", "--source", "Wire"]);
+    assert_eq!(
+        tags_of(&env, "Dessert menu at the new cafe").0,
+        Vec::<String>::new()
+    );
+    let out = env.syndic(&["train"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "train with learn = false is a usage error"
+    );
+}
+
+#[test]
+fn too_little_data_leaves_the_tagger_off_and_says_why() {
+    let server = FixtureServer::start();
+    set(&server, "/sport.rss", desk("Sport Desk", SPORT, 10));
+    let sources = source("Sport Desk", &server.url("/sport.rss"), &["world"]);
+    let env = Env::new(&format!("{sources}\n[tagging]\nlearn = true\n"));
+    env.ok(&["poll"]);
+    let out = env.ok(&["train"]);
+    assert!(
+        out.contains("not trained") && out.contains("needs 200 (tagging.min_stories)"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_retrains_in_the_background_once_enough_stories_arrive() {
+    let server = FixtureServer::start();
+    set(&server, "/sport.rss", desk("Sport Desk", SPORT, 60));
+    set(&server, "/food.rss", desk("Food Desk", FOOD, 40));
+    set(
+        &server,
+        "/wire.rss",
+        wire(&[(
+            "Late penalty decides the derby",
+            "The striker scored as the coach watched.",
+        )]),
+    );
+    let mut sources = source("Sport Desk", &server.url("/sport.rss"), &["world"]);
+    sources += "dedupe = false\n";
+    sources += &source("Food Desk", &server.url("/food.rss"), &["lifestyle"]);
+    sources += "dedupe = false\n";
+    sources += &source("Wire", &server.url("/wire.rss"), &[]);
+    let learn = "\n[tagging]\nlearn = true\nmin_stories = 40\nretrain_after = 50\n";
+    let env = Env::with_poll(
+        &format!("{sources}{learn}"),
+        "schedule = \"*/15 * * * *\"\ntimeout_secs = 5",
+    );
+    let daemon = InProcessDaemon::start(&env).await;
+    // No model at start (too little data then); once the first poll stored 101 stories the scheduler's
+    // next check trains one and re-scores the recent stories.
+    let store = syndic::store::Store::open(&env.path("test.db")).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let stored = loop {
+        if let Some(m) = store.load_model("sections").unwrap() {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "no model was trained");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    daemon.stop().await;
+    let (sections, origins) = tags_of(&env, "Late penalty decides the derby");
+    assert_eq!(sections, ["world"]);
+    assert!(origins[0].starts_with("learned:"), "{origins:?}");
+    assert!(stored.examples >= 100, "{}", stored.examples);
+}
