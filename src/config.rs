@@ -898,6 +898,44 @@ sections = ["asia"]
     }
 
     #[test]
+    fn the_tagging_table_loads_and_bad_values_are_errors() {
+        let c = Config::from_toml(Path::new("f.toml"), GOOD).unwrap();
+        assert_eq!(c.tagging, TaggingConfig::default());
+        let text = format!(
+            "{GOOD}\n[tagging]\nlearn = true\nmin_confidence = 0.9\napply = \"all\"\nretrain_hours = 6\nretrain_after = 50\nmin_stories = 40\n"
+        );
+        let t = Config::from_toml(Path::new("f.toml"), &text)
+            .unwrap()
+            .tagging;
+        assert!(t.learn && t.min_confidence == 0.9 && t.apply == LearnApply::All);
+        assert_eq!(t.retrain_every, chrono::Duration::hours(6));
+        assert_eq!((t.retrain_after, t.min_stories), (50, 40));
+        for (bad, says) in [
+            (
+                "min_confidence = 1.5",
+                "tagging.min_confidence: must be a probability",
+            ),
+            (
+                "min_confidence = 0",
+                "tagging.min_confidence: must be a probability",
+            ),
+            (
+                "retrain_hours = 0",
+                "tagging.retrain_hours: must be between 1 and 8760",
+            ),
+            (
+                "min_stories = 3",
+                "tagging.min_stories: must be at least 20",
+            ),
+            ("apply = \"some\"", "unknown variant"),
+        ] {
+            let text = format!("{GOOD}\n[tagging]\n{bad}\n");
+            let e = Config::from_toml(Path::new("f.toml"), &text).unwrap_err();
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn collects_several_problems() {
         let text = format!(
             "{GOOD}\n[[source]]\nname = \"A\"\nurl = \"ftp://x/y\"\n[[section]]\nid = \"all\"\ntitle = \"x\"\n"

@@ -30,12 +30,113 @@ pub fn parse_feed(
 ) -> Result<Feed, ParseError> {
     let body = to_utf8(body, http_charset);
     match parse_once(&body, base) {
-        Ok(feed) => Ok(feed),
+        Ok(feed) => Ok(with_dc_subjects(feed, &body)),
         Err(first) => match repair(&body) {
-            Some(fixed) => parse_once(&fixed, base).map_err(|_| first),
+            Some(fixed) => parse_once(&fixed, base)
+                .map(|feed| with_dc_subjects(feed, &fixed))
+                .map_err(|_| first),
             None => Err(first),
         },
     }
+}
+
+const DUBLIN_CORE: &str = "http://purl.org/dc/elements/1.1/";
+
+/// Adds each RSS item's `<dc:subject>` values to its entry's categories (feed-rs reads `dc:creator`
+/// and `dc:date` but not `dc:subject`). Items and entries are matched by document order; when their
+/// counts differ nothing is added.
+fn with_dc_subjects(mut feed: Feed, body: &[u8]) -> Feed {
+    use feed_rs::model::FeedType;
+    if !matches!(
+        feed.feed_type,
+        FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2
+    ) || !body.windows(7).any(|w| w == b"subject")
+    {
+        return feed;
+    }
+    let Some(subjects) = dc_subjects(body) else {
+        return feed;
+    };
+    if subjects.len() != feed.entries.len() {
+        return feed;
+    }
+    for (entry, subjects) in feed.entries.iter_mut().zip(subjects) {
+        for term in subjects {
+            if !entry.categories.iter().any(|c| c.term == term) {
+                entry.categories.push(feed_rs::model::Category {
+                    term,
+                    scheme: None,
+                    label: None,
+                    subcategories: Vec::new(),
+                });
+            }
+        }
+    }
+    feed
+}
+
+/// The `<dc:subject>` texts of every `<item>`, in document order (`None`: the XML did not read).
+fn dc_subjects(body: &[u8]) -> Option<Vec<Vec<String>>> {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    let mut reader = quick_xml::NsReader::from_reader(body);
+    let mut items: Vec<Vec<String>> = Vec::new();
+    let mut in_item = false;
+    let mut subject: Option<String> = None;
+    loop {
+        match reader.read_resolved_event().ok()? {
+            (ns, Event::Start(e)) => {
+                let local = e.local_name();
+                if local.as_ref() == "item" && !in_item {
+                    in_item = true;
+                    items.push(Vec::new());
+                } else if in_item
+                    && local.as_ref() == "subject"
+                    && matches!(ns, ResolveResult::Bound(n) if n.as_ref() == DUBLIN_CORE)
+                {
+                    subject = Some(String::new());
+                }
+            }
+            (_, Event::Empty(e)) if e.local_name().as_ref() == "item" && !in_item => {
+                items.push(Vec::new());
+            }
+            (_, Event::Text(t)) => {
+                if let Some(s) = subject.as_mut() {
+                    s.push_str(&t.xml10_content());
+                }
+            }
+            (_, Event::CData(t)) => {
+                if let Some(s) = subject.as_mut() {
+                    s.push_str(&t.into_inner());
+                }
+            }
+            (_, Event::GeneralRef(r)) => {
+                if let Some(s) = subject.as_mut()
+                    && let Ok(text) = quick_xml::escape::unescape(&format!("&{};", &*r))
+                {
+                    s.push_str(&text);
+                }
+            }
+            (_, Event::End(e)) => {
+                let local = e.local_name();
+                if local.as_ref() == "subject"
+                    && let Some(s) = subject.take()
+                {
+                    let s = s.trim();
+                    if !s.is_empty()
+                        && let Some(item) = items.last_mut()
+                    {
+                        item.push(s.to_string());
+                    }
+                } else if local.as_ref() == "item" {
+                    in_item = false;
+                }
+            }
+            (_, Event::Eof) => break,
+            _ => {}
+        }
+    }
+    Some(items)
 }
 
 /// The `charset` parameter of a `Content-Type` value.
@@ -399,6 +500,40 @@ fn decode_entities(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn terms(feed: &Feed) -> Vec<Vec<String>> {
+        feed.entries
+            .iter()
+            .map(|e| e.categories.iter().map(|c| c.term.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn dublin_core_subjects_become_categories_in_rss_2_and_1() {
+        let rss2 = br#"<?xml version="1.0"?><rss version="2.0" xmlns:d="http://purl.org/dc/elements/1.1/"><channel><title>t</title><link>http://x/</link><description>d</description>
+<d:subject>Channel level</d:subject>
+<item><title>a</title><link>http://x/a</link><d:subject>Business &amp; Economy</d:subject><category>Markets</category><d:subject><![CDATA[Asia]]></d:subject></item>
+<item><title>b</title><link>http://x/b</link><subject>not Dublin Core</subject></item>
+<item><title>c</title><link>http://x/c</link><d:subject> Markets </d:subject></item>
+</channel></rss>"#;
+        let feed = parse_feed(rss2, None, None).unwrap();
+        assert_eq!(
+            terms(&feed),
+            [
+                vec!["Markets", "Business & Economy", "Asia"],
+                vec![],
+                vec!["Markets"]
+            ]
+        );
+        let rss1 = br#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="http://x/"><title>t</title><link>http://x/</link><description>d</description></channel>
+<item rdf:about="http://x/1"><title>one</title><link>http://x/1</link><dc:subject>World</dc:subject></item>
+</rdf:RDF>"#;
+        assert_eq!(
+            terms(&parse_feed(rss1, None, None).unwrap()),
+            [vec!["World"]]
+        );
+    }
 
     #[test]
     fn parses_the_three_families() {

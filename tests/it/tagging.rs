@@ -1,5 +1,5 @@
 //! Section rules end to end: a general wire polled over loopback HTTP in RSS, Atom and JSON Feed, whose
-//! stories land in sections by the sources' own categories (RSS, Atom, JSON Feed), URL paths, keywords (capitals-only ones
+//! stories land in sections by the sources' own categories (RSS category and dc:subject, Atom, JSON Feed), URL paths, keywords (capitals-only ones
 //! too), exclusions and regexes, with `--explain` saying why.
 
 use crate::support::{Env, FixtureServer, Route};
@@ -86,6 +86,12 @@ fn rss() -> String {
         "Harvest festival draws crowds",
         "https://wire.example/culture/harvest",
         "<category>asia pacific</category>",
+    );
+    s += &item(
+        "r9",
+        "Ministers review the tariff plan",
+        "https://wire.example/politics/tariffs",
+        "<dc:subject>Economy</dc:subject>",
     );
     s + "</channel></rss>\n"
 }
@@ -190,6 +196,12 @@ fn a_general_wire_lands_in_sections_by_rules_in_every_format() {
             "Acme Q3 results beat forecasts",
             &["business"],
             &[r"regex:(?i)\bq[1-4] results\b"],
+        ),
+        // A Dublin Core subject.
+        (
+            "Ministers review the tariff plan",
+            &["business"],
+            &["category:Economy"],
         ),
         // An RSS category in other letters, an Atom category term and a JSON Feed tag.
         (
