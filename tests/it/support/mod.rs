@@ -94,13 +94,7 @@ impl FixtureServer {
             for stream in listener.incoming().flatten() {
                 let shared = shared.clone();
                 thread::spawn(move || {
-                    {
-                        let mut inner = shared.lock().unwrap();
-                        inner.active += 1;
-                        inner.max_active = inner.max_active.max(inner.active);
-                    }
                     let _ = handle(stream, &shared);
-                    shared.lock().unwrap().active -= 1;
                 });
             }
         });
@@ -119,7 +113,7 @@ impl FixtureServer {
             .insert(path.to_string(), route);
     }
 
-    /// The most requests this server was answering at the same time.
+    /// The most `Route::Hang` requests this server was holding at the same time.
     pub fn max_concurrent(&self) -> usize {
         self.inner.lock().unwrap().max_active
     }
@@ -190,7 +184,15 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
         }) => (status, headers, body),
         Some(Route::Unbounded(_)) => unreachable!("handled above"),
         Some(Route::Hang(d)) => {
+            // Counted while the answer is held back, not while it is written: a client that has read
+            // a whole answer may start its next request before this thread is done.
+            {
+                let mut inner = shared.lock().unwrap();
+                inner.active += 1;
+                inner.max_active = inner.max_active.max(inner.active);
+            }
             thread::sleep(d);
+            shared.lock().unwrap().active -= 1;
             (
                 200,
                 vec![],
