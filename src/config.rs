@@ -59,6 +59,8 @@ pub struct PollConfig {
     pub schedule: Schedule,
     pub timeout: Duration,
     pub max_bytes: u64,
+    /// Most entries taken from one document (the newest); the rest are left out, and the refresh says so.
+    pub max_entries: usize,
     pub concurrency: usize,
     pub per_host: usize,
     pub user_agent: String,
@@ -68,6 +70,9 @@ pub struct PollConfig {
     /// Follow redirects from a public address to a loopback, private or link-local one (off: refused).
     pub allow_private_redirects: bool,
 }
+
+/// Default `[poll].max_entries`.
+pub const DEFAULT_MAX_ENTRIES: usize = 1000;
 
 /// The longest a feed hint may stretch a source's interval, and the longest backoff.
 pub const MAX_HINT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
@@ -339,6 +344,7 @@ struct RawPoll {
     schedule: Spanned<String>,
     timeout_secs: Spanned<u64>,
     max_bytes: Spanned<u64>,
+    max_entries: Spanned<usize>,
     concurrency: Spanned<usize>,
     per_host: Spanned<usize>,
     user_agent: String,
@@ -352,6 +358,7 @@ impl Default for RawPoll {
             schedule: Spanned::new(0..0, "*/15 * * * *".into()),
             timeout_secs: Spanned::new(0..0, 20),
             max_bytes: Spanned::new(0..0, 10 * 1024 * 1024),
+            max_entries: Spanned::new(0..0, DEFAULT_MAX_ENTRIES),
             concurrency: Spanned::new(0..0, 8),
             per_host: Spanned::new(0..0, 2),
             user_agent: concat!("syndic/", env!("CARGO_PKG_VERSION")).into(),
@@ -555,6 +562,12 @@ impl Validator<'_> {
         if *p.max_bytes.get_ref() < 1024 {
             self.err(&p.max_bytes, "poll.max_bytes: must be at least 1024".into());
         }
+        if *p.max_entries.get_ref() == 0 {
+            self.err(
+                &p.max_entries,
+                "poll.max_entries: must be at least 1".into(),
+            );
+        }
         if *p.concurrency.get_ref() == 0 {
             self.err(
                 &p.concurrency,
@@ -722,6 +735,7 @@ impl Validator<'_> {
                 schedule: schedule.unwrap_or_else(Schedule::default_every_15_minutes),
                 timeout: Duration::from_secs(*p.timeout_secs.get_ref()),
                 max_bytes: *p.max_bytes.get_ref(),
+                max_entries: (*p.max_entries.get_ref()).max(1),
                 concurrency: *p.concurrency.get_ref(),
                 per_host: *p.per_host.get_ref(),
                 user_agent: p.user_agent.clone(),

@@ -16,6 +16,16 @@ const TRACKING_PARAMS: &[&str] = &["fbclid", "gclid", "mc_cid", "mc_eid"];
 
 /// Longest plain-text summary kept per item, in characters.
 const SUMMARY_CHARS: usize = 600;
+/// Longest headline kept, in characters (cut at a word, with an ellipsis).
+const TITLE_CHARS: usize = 300;
+/// Longest HTML content read per item, in bytes (cut at a character; sanitizing closes open tags).
+const CONTENT_BYTES: usize = 256 * 1024;
+/// Longest author name, category name and stored guid, in characters; most categories per item.
+const NAME_CHARS: usize = 200;
+const GUID_CHARS: usize = 1000;
+const MAX_CATEGORIES: usize = 32;
+/// Longest article URL kept, in bytes.
+const URL_BYTES: usize = 4096;
 
 /// One entry of one source, in syndic's own model.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +57,40 @@ pub struct FeedInfo {
 
 /// Converts a parsed feed. `base` is the URL the document was fetched from.
 pub fn normalize(feed: &Feed, base: &Url) -> (FeedInfo, Vec<Item>) {
+    let (info, items, _) = normalize_limited(feed, base, usize::MAX);
+    (info, items)
+}
+
+/// As [`normalize`], taking at most `max_entries` entries: the newest by their dates (entries without a
+/// date count as older than any dated one, in document order), kept in document order. Also returns
+/// how many entries were left out.
+pub fn normalize_limited(
+    feed: &Feed,
+    base: &Url,
+    max_entries: usize,
+) -> (FeedInfo, Vec<Item>, usize) {
+    let total = feed.entries.len();
+    if total <= max_entries {
+        let (info, items) = normalize_entries(feed, feed.entries.iter(), base);
+        return (info, items, 0);
+    }
+    let mut order: Vec<usize> = (0..total).collect();
+    // Stable: equal dates (and undated entries) keep their document order.
+    order.sort_by_key(|&i| {
+        let e = &feed.entries[i];
+        std::cmp::Reverse(e.published.or(e.updated))
+    });
+    order.truncate(max_entries);
+    order.sort_unstable();
+    let (info, items) = normalize_entries(feed, order.iter().map(|&i| &feed.entries[i]), base);
+    (info, items, total - max_entries)
+}
+
+fn normalize_entries<'a>(
+    feed: &Feed,
+    entries: impl Iterator<Item = &'a Entry>,
+    base: &Url,
+) -> (FeedInfo, Vec<Item>) {
     let info = FeedInfo {
         title: feed.title.as_ref().map(text_of).filter(|t| !t.is_empty()),
         site_url: feed
@@ -55,11 +99,12 @@ pub fn normalize(feed: &Feed, base: &Url) -> (FeedInfo, Vec<Item>) {
             .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
             .and_then(|l| canonical_url(&l.href, Some(base))),
     };
-    let mut items: Vec<Item> = Vec::with_capacity(feed.entries.len());
-    for entry in &feed.entries {
+    let mut items: Vec<Item> = Vec::new();
+    let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for entry in entries {
         if let Some(item) = normalize_entry(entry, base) {
             // A feed listing the same entry twice yields one item (the first, usually the newest).
-            if !items.iter().any(|i| i.key == item.key) {
+            if keys.insert(item.key.clone()) {
                 items.push(item);
             }
         }
@@ -82,14 +127,30 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
                 .then(|| canonical_url(&entry.id, None))
                 .flatten()
         });
-    let content_raw = entry.content.as_ref().and_then(|c| c.body.clone());
-    let summary_raw = entry.summary.as_ref().map(|s| s.content.clone());
+    let content_raw = entry
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .map(|b| cut_bytes(b, CONTENT_BYTES).to_string());
+    let summary_raw = entry
+        .summary
+        .as_ref()
+        .map(|s| cut_bytes(&s.content, CONTENT_BYTES).to_string());
     let summary_src = summary_raw
         .as_deref()
         .or(content_raw.as_deref())
         .unwrap_or("");
     let summary = truncate_chars(&html_to_text(summary_src), SUMMARY_CHARS);
-    let mut title = entry.title.as_ref().map(text_of).unwrap_or_default();
+    let mut title = entry
+        .title
+        .as_ref()
+        .map(|t| {
+            truncate_chars(
+                &html_to_text(cut_bytes(&t.content, CONTENT_BYTES)),
+                TITLE_CHARS,
+            )
+        })
+        .unwrap_or_default();
     if title.is_empty() {
         // Titleless entries (allowed in RSS) borrow the start of their summary.
         title = truncate_chars(&summary, 100);
@@ -105,24 +166,25 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
         .map(|html| sanitize_html(&html, &base))
         .filter(|h| !h.trim().is_empty());
 
-    let guid = Some(entry.id.trim().to_string()).filter(|g| !g.is_empty());
-    let key = item_key(
-        guid.as_deref(),
-        url.as_deref(),
-        &title,
-        content_html.as_deref(),
-    );
+    let guid = Some(entry.id.trim()).filter(|g| !g.is_empty());
+    // The key hashes the whole guid (stable); the stored copy is cut.
+    let key = item_key(guid, url.as_deref(), &title, content_html.as_deref());
+    let guid = guid.map(|g| truncate_chars(g, GUID_CHARS));
     let author = entry
         .authors
         .iter()
-        .filter_map(|p| p.name.as_deref().map(clean_text))
+        .filter_map(|p| {
+            p.name
+                .as_deref()
+                .map(|n| truncate_chars(&clean_text(n), NAME_CHARS))
+        })
         .find(|n| !n.is_empty());
     let mut categories: Vec<String> = Vec::new();
     // An Atom category's label ("The economy") is for people, its term ("economy") what section rules
     // name: both are kept (once, whatever the case).
-    for c in &entry.categories {
+    for c in entry.categories.iter().take(MAX_CATEGORIES) {
         for name in c.label.as_deref().into_iter().chain([c.term.as_str()]) {
-            let name = clean_text(name);
+            let name = truncate_chars(&clean_text(name), NAME_CHARS);
             if !name.is_empty()
                 && !categories
                     .iter()
@@ -142,9 +204,27 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
         content_html,
         author,
         categories,
-        published: entry.published.or(updated),
-        updated,
+        published: entry.published.or(updated).filter(plausible),
+        updated: updated.filter(plausible),
     })
+}
+
+/// A date a feed could mean: from 1970 to 2200 (year 1 or 9999 is a placeholder or garbage, and
+/// would be republished as such).
+fn plausible(t: &DateTime<Utc>) -> bool {
+    (0..7_258_118_400).contains(&t.timestamp())
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn cut_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// The article link: the first `alternate` (or rel-less) link, else the first link.
@@ -208,6 +288,9 @@ pub fn canonical_url(href: &str, base: Option<&Url>) -> Option<String> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return None;
     }
+    // Credentials in a link are a leak, never part of the article's address.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
     url.set_fragment(None);
     if url.query().is_some() {
         let kept: Vec<(String, String)> = url
@@ -224,7 +307,7 @@ pub fn canonical_url(href: &str, base: Option<&Url>) -> Option<String> {
             url.query_pairs_mut().clear().extend_pairs(kept);
         }
     }
-    Some(url.into())
+    Some(url.to_string()).filter(|u| u.len() <= URL_BYTES)
 }
 
 /// Text of a feed-rs `Text`: plain text stays as is, HTML is reduced to its text.
@@ -312,6 +395,52 @@ mod tests {
 
     fn base() -> Url {
         Url::parse("https://news.example.com/feeds/world.xml").unwrap()
+    }
+
+    fn rss(items: &str) -> Feed {
+        let doc = format!(
+            "<rss version=\"2.0\"><channel><title>t</title><link>https://n.example/</link><description>d</description>{items}</channel></rss>"
+        );
+        parse_feed(doc.as_bytes(), None, None).unwrap()
+    }
+
+    #[test]
+    fn a_capped_document_keeps_its_newest_entries_in_document_order() {
+        let feed = rss(concat!(
+            "<item><title>undated</title><link>https://n.example/u</link></item>",
+            "<item><title>old</title><link>https://n.example/o</link><pubDate>Mon, 02 Nov 2026 10:00:00 +0000</pubDate></item>",
+            "<item><title>new</title><link>https://n.example/n</link><pubDate>Fri, 27 Nov 2026 10:00:00 +0000</pubDate></item>",
+            "<item><title>mid</title><link>https://n.example/m</link><pubDate>Sun, 15 Nov 2026 10:00:00 +0000</pubDate></item>",
+        ));
+        let (_, items, left_out) = normalize_limited(&feed, &base(), 2);
+        let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!((titles, left_out), (vec!["new", "mid"], 2));
+        let (_, items, left_out) = normalize_limited(&feed, &base(), 10);
+        assert_eq!((items.len(), left_out), (4, 0));
+    }
+
+    #[test]
+    fn hostile_fields_are_cut_stripped_or_dropped() {
+        let long = "word ".repeat(1000);
+        let feed = rss(&format!(
+            "<item><title>{long}</title><link>https://u:p@n.example/a</link><author>{long}</author><pubDate>Mon, 01 Jan 0001 00:00:00 +0000</pubDate></item>"
+        ));
+        let (_, items) = normalize(&feed, &base());
+        let it = &items[0];
+        assert!(it.title.chars().count() <= TITLE_CHARS + 1 && it.title.ends_with("word…"));
+        assert_eq!(it.url.as_deref(), Some("https://n.example/a"));
+        assert_eq!(it.published, None);
+        assert!(it.author.as_ref().unwrap().chars().count() <= NAME_CHARS + 1);
+        assert_eq!(
+            canonical_url("https://user@n.example/x", None).unwrap(),
+            "https://n.example/x"
+        );
+        assert_eq!(canonical_url("javascript:alert(1)", None), None);
+        assert_eq!(
+            canonical_url(&format!("https://n.example/{}", "a".repeat(5000)), None),
+            None
+        );
+        assert_eq!(cut_bytes("héllo", 2), "h");
     }
 
     #[test]

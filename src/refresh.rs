@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::config::{Config, MAX_HINT, SourceConfig};
 use crate::fetch::{FetchError, FetchMeta, FetchOutcome, Fetcher};
-use crate::normalize::{hex, normalize};
+use crate::normalize::{hex, normalize_limited};
 use crate::parse::{
     ParseError, announced_feeds, charset_of, feed_hint, looks_like_html, parse_feed,
 };
@@ -144,7 +144,18 @@ impl fmt::Display for RefreshReport {
                 f,
                 "ok       {}: {} entries, {} new, {} updated, {} joined existing stories, {} new stories ({ms} ms)",
                 self.source, s.items, s.new_items, s.updated_items, s.joined, s.new_stories
-            ),
+            )
+            .and_then(|()| {
+                if s.left_out > 0 {
+                    write!(
+                        f,
+                        "\n         NOTE {}: {} older entries left out (poll.max_entries)",
+                        self.source, s.left_out
+                    )
+                } else {
+                    Ok(())
+                }
+            }),
             Outcome::Unchanged => write!(
                 f,
                 "same     {}: body unchanged, not parsed ({ms} ms)",
@@ -296,7 +307,8 @@ async fn run(
     }
 
     // Parsing is CPU work: keep it off the async workers.
-    let (info, items, feed_hint) = tokio::task::spawn_blocking(move || {
+    let max_entries = ctx.config.poll.max_entries;
+    let (info, items, feed_hint, left_out) = tokio::task::spawn_blocking(move || {
         let charset = content_type.as_deref().and_then(charset_of);
         let feed = match parse_feed(&body, Some(final_url.as_str()), charset) {
             Ok(feed) => feed,
@@ -312,8 +324,8 @@ async fn run(
             Err(e) => return Err(e.into()),
         };
         let hint = feed_hint(&body, feed.ttl);
-        let (info, items) = normalize(&feed, &final_url);
-        Ok((info, items, hint))
+        let (info, items, left_out) = normalize_limited(&feed, &final_url, max_entries);
+        Ok((info, items, hint, left_out))
     })
     .await
     .map_err(|e| RefreshError::Store(StoreError::Task(e.to_string())))??;
@@ -350,7 +362,13 @@ async fn run(
             })
         })
         .await?;
-    Ok(Outcome::Updated(stats))
+    if left_out > 0 {
+        tracing::warn!(
+            source = %source.name, left_out, max_entries,
+            "document has more entries than poll.max_entries: the oldest were left out"
+        );
+    }
+    Ok(Outcome::Updated(RefreshStats { left_out, ..stats }))
 }
 
 /// Records a failure: 410 marks the source gone; a Retry-After holds it until then; anything else

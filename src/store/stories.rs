@@ -49,6 +49,8 @@ pub struct RefreshStats {
     /// New items that joined a story another source already reported.
     pub joined: usize,
     pub new_stories: usize,
+    /// Entries of the document left out by `[poll].max_entries` (the oldest; set by the refresh).
+    pub left_out: usize,
     /// Sections whose output changed (includes `all` when anything changed).
     pub changed_sections: BTreeSet<String>,
 }

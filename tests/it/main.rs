@@ -7,6 +7,7 @@ mod corpus;
 mod daemon;
 mod feedparser;
 mod fetch;
+mod hostile;
 mod http;
 mod learned;
 mod pipeline;
