@@ -25,6 +25,7 @@
 //! - [`http`]: axum router over a render cache with ETag, Last-Modified, 304 and gzip.
 //! - [`daemon`]: scheduler loop, SIGHUP reload, graceful shutdown.
 //! - [`cli`]: the `syndic` commands.
+//! - [`corpus`]: folders of feed documents through the real path, with conformance to expectations.
 //!
 //! Data model: a *source* yields *items* (one per entry); items reporting the same news share a *story*.
 //! Output feeds list stories, newest first by the time syndic first saw them, with the earliest item as
@@ -32,6 +33,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod corpus;
 pub mod daemon;
 pub mod dedupe;
 pub mod fetch;

@@ -53,6 +53,8 @@ pub struct Item {
 pub struct FeedInfo {
     pub title: Option<String>,
     pub site_url: Option<String>,
+    /// When the feed says it last changed.
+    pub updated: Option<DateTime<Utc>>,
 }
 
 /// Converts a parsed feed. `base` is the URL the document was fetched from.
@@ -98,6 +100,7 @@ fn normalize_entries<'a>(
             .iter()
             .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
             .and_then(|l| canonical_url(&l.href, Some(base))),
+        updated: feed.updated.filter(plausible),
     };
     let mut items: Vec<Item> = Vec::new();
     let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();

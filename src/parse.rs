@@ -28,7 +28,10 @@ pub fn parse_feed(
     base: Option<&str>,
     http_charset: Option<&str>,
 ) -> Result<Feed, ParseError> {
-    let body = to_utf8(body, http_charset);
+    let mut body = to_utf8(body, http_charset);
+    if let Some(upgraded) = atom03_to_10(&body) {
+        body = Cow::Owned(upgraded);
+    }
     match parse_once(&body, base) {
         Ok(feed) => Ok(with_dc_subjects(feed, &body)),
         Err(first) => match repair(&body) {
@@ -38,6 +41,56 @@ pub fn parse_feed(
             None => Err(first),
         },
     }
+}
+
+const ATOM_03: &str = "http://purl.org/atom/ns#";
+
+/// An Atom 0.3 document rewritten as Atom 1.0, which feed-rs reads (it ignores elements in the 0.3
+/// namespace, so 0.3 feeds came out empty): the namespace, the renamed elements (`issued` →
+/// `published`, `modified` → `updated`, `tagline` → `subtitle`, `copyright` → `rights`) and text
+/// constructs' MIME types (`text/html` → `html`, `application/xhtml+xml` → `xhtml`, `text/plain` →
+/// `text`; `mode="escaped"` is what 1.0's `html` means). `None` when it is not Atom 0.3.
+fn atom03_to_10(body: &[u8]) -> Option<Vec<u8>> {
+    use std::sync::OnceLock;
+    static TAGS: OnceLock<(regex::Regex, regex::Regex)> = OnceLock::new();
+    let text = std::str::from_utf8(body).ok()?;
+    if !text.contains(ATOM_03) {
+        return None;
+    }
+    let (renamed, text_constructs) =
+        TAGS.get_or_init(|| {
+            (
+            regex::Regex::new(r"<(/?)((?:[A-Za-z_][\w.-]*:)?)(issued|modified|tagline|copyright)\b")
+                .expect("valid"),
+            regex::Regex::new(
+                r"<((?:[A-Za-z_][\w.-]*:)?)(title|subtitle|summary|content|rights|info)(\s[^>]*)>",
+            )
+            .expect("valid"),
+        )
+        });
+    let text = text.replace(ATOM_03, "http://www.w3.org/2005/Atom");
+    let text = renamed.replace_all(&text, |c: &regex::Captures<'_>| {
+        let new = match &c[3] {
+            "issued" => "published",
+            "modified" => "updated",
+            "tagline" => "subtitle",
+            _ => "rights",
+        };
+        format!("<{}{}{new}", &c[1], &c[2])
+    });
+    let text = text_constructs.replace_all(&text, |c: &regex::Captures<'_>| {
+        let attrs = c[3]
+            .replace("type=\"text/html\"", "type=\"html\"")
+            .replace("type='text/html'", "type='html'")
+            .replace("type=\"application/xhtml+xml\"", "type=\"xhtml\"")
+            .replace("type='application/xhtml+xml'", "type='xhtml'")
+            .replace("type=\"text/plain\"", "type=\"text\"")
+            .replace("type='text/plain'", "type='text'")
+            .replace("mode=\"escaped\"", "")
+            .replace("mode='escaped'", "");
+        format!("<{}{}{attrs}>", &c[1], &c[2])
+    });
+    Some(text.into_owned().into_bytes())
 }
 
 const DUBLIN_CORE: &str = "http://purl.org/dc/elements/1.1/";
@@ -533,6 +586,22 @@ mod tests {
             terms(&parse_feed(rss1, None, None).unwrap()),
             [vec!["World"]]
         );
+    }
+
+    #[test]
+    fn atom_0_3_is_read_as_atom_1_0() {
+        let doc = br#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title type="text/html" mode="escaped">Example &lt;b&gt;Atom&lt;/b&gt;</title>
+<tagline>Sub</tagline><link rel="alternate" type="text/html" href="http://example.com/"/>
+<entry><title>One</title><link rel="alternate" type="text/html" href="http://example.com/1"/><id>urn:1</id>
+<issued>2004-01-01T19:48:21Z</issued><modified>2004-01-02T19:48:21Z</modified></entry></feed>"#;
+        let feed = parse_feed(doc, None, None).unwrap();
+        assert_eq!(feed.title.unwrap().content, "Example <b>Atom</b>");
+        assert_eq!(feed.description.unwrap().content, "Sub");
+        assert_eq!(feed.links[0].href, "http://example.com/");
+        let e = &feed.entries[0];
+        assert_eq!(e.links[0].href, "http://example.com/1");
+        assert_eq!(e.published.unwrap().to_rfc3339(), "2004-01-01T19:48:21+00:00");
+        assert_eq!(e.updated.unwrap().to_rfc3339(), "2004-01-02T19:48:21+00:00");
     }
 
     #[test]
