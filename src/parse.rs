@@ -600,7 +600,10 @@ mod tests {
         assert_eq!(feed.links[0].href, "http://example.com/");
         let e = &feed.entries[0];
         assert_eq!(e.links[0].href, "http://example.com/1");
-        assert_eq!(e.published.unwrap().to_rfc3339(), "2004-01-01T19:48:21+00:00");
+        assert_eq!(
+            e.published.unwrap().to_rfc3339(),
+            "2004-01-01T19:48:21+00:00"
+        );
         assert_eq!(e.updated.unwrap().to_rfc3339(), "2004-01-02T19:48:21+00:00");
     }
 

@@ -1,42 +1,12 @@
 //! The `syndic run` process: SIGHUP reloads (a bad file is refused, a good one takes effect, new rules
 //! retag recent stories), SIGTERM stops it cleanly with exit code 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, FixtureServer, Route, SECTIONS, rss_feed, source};
-
-const WAIT: Duration = Duration::from_secs(60);
-
-/// A plain HTTP/1.1 GET over loopback: (status, body).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use crate::support::{
+    Env, FixtureServer, Route, RunningDaemon, SECTIONS, WAIT, get, rss_feed, source, wait_until,
+};
 
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
@@ -79,32 +49,11 @@ fn sighup_reloads_good_configs_refuses_bad_ones_and_sigterm_stops_cleanly() {
     let env = Env::new("");
     std::fs::write(env.config_path(), config(&a, "keywords = [\"recipe\"]")).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syndic"))
-        .arg("--config")
-        .arg(env.config_path())
-        .arg("run")
-        .env("RUST_LOG", "syndic=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log: Arc<Mutex<String>> = Arc::default();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let log2 = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("syndic: serving http://") {
-                let addr: SocketAddr = rest.split('/').next().unwrap().parse().unwrap();
-                let _ = addr_tx.send(addr);
-            }
-            log2.lock().unwrap().push_str(&line);
-            log2.lock().unwrap().push('\n');
-        }
-    });
-    let addr = addr_rx
-        .recv_timeout(WAIT)
-        .expect("daemon announces its address");
+    let RunningDaemon {
+        mut child,
+        addr,
+        log,
+    } = RunningDaemon::spawn(&env.config_path());
     let logged = |s: &str| log.lock().unwrap().contains(s);
 
     wait_until("A's story in the merged feed", || {

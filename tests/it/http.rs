@@ -10,9 +10,7 @@ use reqwest::header::{
     LAST_MODIFIED,
 };
 
-use crate::support::{Env, FixtureServer, InProcessDaemon, Route, rss_feed, source};
-
-pub(crate) const WAIT: Duration = Duration::from_secs(60);
+use crate::support::{Env, FixtureServer, InProcessDaemon, Route, WAIT, rss_feed, source};
 
 pub(crate) async fn wait_for_body(
     client: &reqwest::Client,

@@ -2,7 +2,7 @@
 //! model, a general wire's untagged stories get a learned section only above the threshold (shown by
 //! `--explain` with its confidence), and the model survives a restart.
 
-use crate::http::WAIT;
+use crate::support::WAIT;
 use crate::support::{Env, FixtureServer, InProcessDaemon, Route, source};
 
 const SPORT: &[&str] = &[

@@ -4,6 +4,7 @@
 mod check;
 mod clusters;
 mod corpus;
+mod crash;
 mod daemon;
 mod feedparser;
 mod fetch;

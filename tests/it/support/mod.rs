@@ -5,12 +5,86 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that should happen soon.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// A plain HTTP/1.1 GET over loopback: (status, body).
+pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `syndic run` as a child process, its address (from its announcement on stderr) and its log.
+pub struct RunningDaemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl RunningDaemon {
+    pub fn spawn(config: &Path) -> RunningDaemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_syndic"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env("RUST_LOG", "syndic=info")
+            .env_remove("SYNDIC_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log: Arc<Mutex<String>> = Arc::default();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let log2 = log.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("syndic: serving http://") {
+                    let addr: SocketAddr = rest.split('/').next().unwrap().parse().unwrap();
+                    let _ = addr_tx.send(addr);
+                }
+                let mut log = log2.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = addr_rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+            panic!(
+                "daemon announces its address; log:\n{}",
+                log.lock().unwrap()
+            )
+        });
+        RunningDaemon { child, addr, log }
+    }
+}
 
 /// How the fixture server answers one path.
 #[derive(Clone, Debug)]
