@@ -1,0 +1,20 @@
+//! Any bytes as a fetched feed document: parse, normalize (with the default entry cap), store-free
+//! republishing in every format. Refusing a document is fine; a panic, or an output that does not
+//! parse back with the same entries, is a bug.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use syndic::config::DEFAULT_MAX_ENTRIES;
+use syndic::corpus::republish;
+use syndic::normalize::normalize_limited;
+use syndic::parse::parse_feed;
+
+fuzz_target!(|data: &[u8]| {
+    let base = url::Url::parse("http://fuzz.test/feeds/feed.xml").unwrap();
+    if let Ok(feed) = parse_feed(data, Some(base.as_str()), None) {
+        let (_, items, _) = normalize_limited(&feed, &base, DEFAULT_MAX_ENTRIES);
+        if let Err(e) = republish(&items) {
+            panic!("{e}");
+        }
+    }
+});
