@@ -21,6 +21,9 @@ use syndic::parse::parse_feed;
 
 const BIG_ITEMS: usize = 20_000;
 
+/// Documents: (path, bytes).
+type Docs = Vec<(PathBuf, Vec<u8>)>;
+
 fn big_feed() -> Vec<u8> {
     let mut s = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>Big</title><link>https://big.example/</link><description>generated</description>\n",
@@ -141,10 +144,10 @@ fn main() {
     let big = scratch.join("big.xml");
     std::fs::write(&big, big_feed()).expect("write the generated feed");
 
-    let mut sets: Vec<(&str, Vec<(PathBuf, Vec<u8>)>, usize)> = Vec::new();
+    let mut sets: Vec<(&str, Docs, usize)> = Vec::new();
     let corpus_dir = root.join("../shared/data/feeds/feedparser");
     if corpus_dir.is_dir() {
-        let docs: Vec<(PathBuf, Vec<u8>)> = documents(&[corpus_dir])
+        let docs: Docs = documents(&[corpus_dir])
             .into_iter()
             .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
             .collect();
