@@ -32,6 +32,9 @@ pub fn parse_feed(
     if let Some(cleaned) = without_late_declarations(&body) {
         body = Cow::Owned(cleaned);
     }
+    if let Some(spaced) = emails_apart(&body) {
+        body = Cow::Owned(spaced);
+    }
     if let Some(upgraded) = atom03_to_10(&body) {
         body = Cow::Owned(upgraded);
     }
@@ -315,6 +318,31 @@ fn parse_once(body: &[u8], base: Option<&str>) -> Result<Feed, ParseError> {
             "not a feed: the XML parser failed on this document".into(),
         ))
     })
+}
+
+/// The document with a space between an e-mail address and a non-ASCII character touching it
+/// ("山田taro@example.com"), or `None` when there is no such place. feed-rs splits a person's name from
+/// their address by slicing one byte before or after the address, which panics inside a multi-byte
+/// character (found by fuzzing); the space makes that byte a character boundary.
+fn emails_apart(body: &[u8]) -> Option<Vec<u8>> {
+    use std::sync::OnceLock;
+    static EMAIL: OnceLock<(regex::bytes::Regex, regex::bytes::Regex)> = OnceLock::new();
+    if !body.contains(&b'@') || body.is_ascii() {
+        return None;
+    }
+    let (before, after) = EMAIL.get_or_init(|| {
+        let addr = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}";
+        (
+            regex::bytes::Regex::new(&format!(r"((?-u:[\x80-\xff]))((?:mailto:)?{addr})"))
+                .expect("valid"),
+            regex::bytes::Regex::new(&format!(r"({addr})((?-u:[\x80-\xff]))")).expect("valid"),
+        )
+    });
+    if !before.is_match(body) && !after.is_match(body) {
+        return None;
+    }
+    let spaced = before.replace_all(body, &b"$1 $2"[..]);
+    Some(after.replace_all(&spaced, &b"$1 $2"[..]).into_owned())
 }
 
 /// The document without XML declarations after its start (`<?xml ...?>` further in is not
@@ -643,6 +671,20 @@ mod tests {
         let bytes = std::fs::read(crash).unwrap();
         // Refused or read, but by the parser, not by the panic guard.
         if let Err(e) = parse_feed(&bytes, None, None) {
+            assert!(!e.to_string().contains("parser failed"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_address_touching_a_multibyte_character_is_no_crash() {
+        // Found by fuzzing: feed-rs sliced inside the character next to an author's address.
+        let doc = "<rss version=\"2.0\"><channel><title>t</title><managingEditor>\u{81}me@example.com)</managingEditor>\
+<item><title>a</title><link>http://x/a</link><author>jane@example.com（Jane）</author></item></channel></rss>";
+        let feed = parse_feed(doc.as_bytes(), None, None).unwrap();
+        assert_eq!(feed.entries.len(), 1);
+        let crash = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fuzz-regressions/feed-address-next-to-multibyte.xml");
+        if let Err(e) = parse_feed(&std::fs::read(crash).unwrap(), None, None) {
             assert!(!e.to_string().contains("parser failed"), "{e}");
         }
     }
