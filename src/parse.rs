@@ -28,10 +28,8 @@ pub fn parse_feed(
     base: Option<&str>,
     http_charset: Option<&str>,
 ) -> Result<Feed, ParseError> {
-    let mut body = to_utf8(body, http_charset);
-    if let Some(cleaned) = without_late_declarations(&body) {
-        body = Cow::Owned(cleaned);
-    }
+    let decoded = to_utf8(body, http_charset);
+    let mut body = without_declarations(&decoded);
     if let Some(spaced) = emails_apart(&body) {
         body = Cow::Owned(spaced);
     }
@@ -345,34 +343,57 @@ fn emails_apart(body: &[u8]) -> Option<Vec<u8>> {
     Some(after.replace_all(&spaced, &b"$1 $2"[..]).into_owned())
 }
 
-/// The document without XML declarations after its start (`<?xml ...?>` further in is not
-/// well-formed, and made quick-xml panic when it switched encodings mid-stream: found by fuzzing).
-/// `None` when there are none.
-fn without_late_declarations(body: &[u8]) -> Option<Vec<u8>> {
+/// The document without its XML declarations. It is UTF-8 by now (see `to_utf8`), so a declaration
+/// has nothing left to say, and quick-xml panicked when a declaration after the start (or a broken
+/// one at the start) switched encodings mid-stream: found by fuzzing. Borrowed when the only
+/// declaration is the first thing in the document.
+fn without_declarations(body: &[u8]) -> Cow<'_, [u8]> {
     let is_decl = |at: usize| {
         body[at..].starts_with(b"<?xml")
             && body
                 .get(at + 5)
                 .is_some_and(|b| b.is_ascii_whitespace() || *b == b'?')
     };
-    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
-    let first_late =
-        (start + 1..body.len().saturating_sub(5)).find(|&i| body[i] == b'<' && is_decl(i))?;
-    let mut out = Vec::with_capacity(body.len());
-    out.extend_from_slice(&body[..first_late]);
-    let mut i = first_late;
+    // Where a declaration starting at `at` ends: after its `?>`, or at the next `<` when it is cut
+    // short by one, or at the end.
+    let end_of = |at: usize| {
+        let rest = &body[at + 2..];
+        let close = rest.windows(2).position(|w| w == b"?>").map(|p| p + 2);
+        let open = rest.iter().position(|b| *b == b'<');
+        at + 2
+            + match (close, open) {
+                (Some(c), Some(o)) if o < c - 2 => o,
+                (Some(c), _) => c,
+                (None, Some(o)) => o,
+                (None, None) => rest.len(),
+            }
+    };
+    let mut head = 0;
+    loop {
+        let Some(start) = body[head..].iter().position(|b| !b.is_ascii_whitespace()) else {
+            return Cow::Borrowed(&body[head..]);
+        };
+        if !is_decl(head + start) {
+            break;
+        }
+        head = end_of(head + start);
+    }
+    let Some(first) = (head..body.len().saturating_sub(5)).find(|&i| body[i] == b'<' && is_decl(i))
+    else {
+        return Cow::Borrowed(&body[head..]);
+    };
+    let mut out = Vec::with_capacity(body.len() - head);
+    out.extend_from_slice(&body[head..first]);
+    let mut i = first;
     while i < body.len() {
         if body[i] == b'<' && is_decl(i) {
-            match body[i..].windows(2).position(|w| w == b"?>") {
-                Some(end) => i += end + 2,
-                None => break,
-            }
+            i = end_of(i);
         } else {
             out.push(body[i]);
             i += 1;
         }
     }
-    Some(out)
+    Cow::Owned(out)
 }
 
 /// Returns a repaired copy of an XML document, or `None` when nothing needed repair.
@@ -659,19 +680,34 @@ mod tests {
     }
 
     #[test]
-    fn a_second_xml_declaration_is_dropped_not_a_crash() {
+    fn xml_declarations_are_dropped_not_a_crash() {
         // Found by fuzzing: quick-xml panicked switching encodings at a declaration mid-document.
         let doc = br#"<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>t</title><?xml version="1.0" encoding="ISO-8859-1"?><?xml-stylesheet href="s.xsl"?>
 <item><title>a</title><link>http://x/a</link></item></channel></rss>"#;
         let feed = parse_feed(doc, None, None).unwrap();
         assert_eq!(feed.entries.len(), 1);
-        let crash = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fuzz-regressions/feed-late-declaration.xml");
-        let bytes = std::fs::read(crash).unwrap();
-        // Refused or read, but by the parser, not by the panic guard.
-        if let Err(e) = parse_feed(&bytes, None, None) {
-            assert!(!e.to_string().contains("parser failed"), "{e}");
+        // A declaration cut short by another one, in another encoding.
+        let doc = "<?xml version=\"1.\u{feff}<?xml version=\"1.0\" encoding=\"us-ascii\"?>\
+<rss version=\"2.0\"><channel><title>t</title><item><title>b</title><link>http://x/b</link></item></channel></rss>";
+        assert_eq!(
+            parse_feed(doc.as_bytes(), None, None)
+                .unwrap()
+                .entries
+                .len(),
+            1
+        );
+        assert_eq!(
+            &*without_declarations(b"  <?xml version='1.0'?><rss/>"),
+            b"<rss/>"
+        );
+        for name in ["feed-late-declaration.xml", "feed-broken-declaration.xml"] {
+            let crash = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fuzz-regressions")
+                .join(name);
+            if let Err(e) = parse_feed(&std::fs::read(crash).unwrap(), None, None) {
+                assert!(!e.to_string().contains("parser failed"), "{name}: {e}");
+            }
         }
     }
 
