@@ -209,3 +209,75 @@ async fn daemon_serves_cached_feeds_with_etags_304_and_gzip() {
 
     daemon.stop().await;
 }
+
+/// A short, bounded load while the daemon polls: 2,000 requests over 16 connections, plain, gzip and
+/// conditional, to the merged and a section feed; every answer is a 200 or a 304 with a whole body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_readers_during_polling_all_get_whole_answers() {
+    let server = FixtureServer::start();
+    let mut sources = String::new();
+    for s in 0..20 {
+        let items: Vec<(String, String, String)> = (0..10)
+            .map(|j| {
+                (
+                    format!("s{s}-{j}"),
+                    format!("Desk {s} files report {j} on harbour {}", s * 100 + j),
+                    format!("https://d{s}.example/{j}"),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        server.set(&format!("/d{s}.xml"), Route::rss(rss_feed("Desk", &refs)));
+        sources += &source(
+            &format!("Desk {s}"),
+            &server.url(&format!("/d{s}.xml")),
+            &["asia"],
+        );
+        sources += "dedupe = false\n";
+    }
+    let env = Env::with_poll(&sources, "schedule = \"* * * * * *\"\ntimeout_secs = 5");
+    let daemon = InProcessDaemon::start(&env).await;
+    let base = format!("http://{}", daemon.addr);
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let first = wait_for_body(&client, &format!("{base}/feeds/all.rss"), "Desk 19 files").await;
+    let etag = first.headers()[ETAG].to_str().unwrap().to_string();
+
+    let mut tasks = Vec::new();
+    for worker in 0..16 {
+        let (client, base, etag) = (client.clone(), base.clone(), etag.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut seen = (0, 0);
+            for n in 0..125 {
+                let path = if n % 2 == 0 { "all.rss" } else { "asia.atom" };
+                let mut req = client.get(format!("{base}/feeds/{path}"));
+                match (worker + n) % 3 {
+                    0 => req = req.header("Accept-Encoding", "gzip"),
+                    1 => req = req.header("If-None-Match", etag.as_str()),
+                    _ => {}
+                }
+                let resp = req.send().await.expect("an answer");
+                let status = resp.status();
+                let body = resp.bytes().await.expect("a whole body");
+                match status {
+                    StatusCode::OK => {
+                        assert!(!body.is_empty());
+                        seen.0 += 1;
+                    }
+                    StatusCode::NOT_MODIFIED => seen.1 += 1,
+                    other => panic!("{path}: {other}"),
+                }
+            }
+            seen
+        }));
+    }
+    let mut total = (0, 0);
+    for t in tasks {
+        let (ok, not_modified) = t.await.unwrap();
+        total = (total.0 + ok, total.1 + not_modified);
+    }
+    assert_eq!(total.0 + total.1, 2000);
+    daemon.stop().await;
+}

@@ -1,0 +1,305 @@
+//! `cargo bench --bench load`: syndic's feeds under load while it polls 1,000 sources, beside nginx
+//! serving the same bytes as a static file.
+//!
+//! A child process serves 1,000 generated RSS feeds (the poll-cycle bench's server; 30% of them publish
+//! five new items every 5 s). The release `syndic run` polls them every 20 s (`concurrency = 16`) and
+//! serves its feeds; nginx (Debian's `nginx-light`) serves a copy of `/feeds/all.rss` from a folder on
+//! another loopback port. `wrk -t2 -c32 -d10s --latency` (Debian's `wrk`) then loads, in turn:
+//! syndic `/feeds/all.rss` (200), the same with `If-None-Match` (304) and with `Accept-Encoding: gzip`,
+//! the World section feed, and nginx's copy. Printed per run: requests/s, p50 and p99 latency, errors;
+//! and syndic's 200 throughput as a share of nginx's. Refresh cycles run during every wrk run.
+//!
+//! Needs `wrk` and `nginx` (`apt-get install wrk nginx-light`) and `../shared/data/headlines/dev.tsv`;
+//! without them it says so and skips. `SYNDIC_BENCH_SECONDS=N` changes each run's length.
+
+#[path = "common/feed_server.rs"]
+mod feed_server;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const SOURCES: usize = 1000;
+const ITEMS: usize = 50;
+
+fn main() {
+    let tsv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/headlines/dev.tsv");
+    let Ok(text) = std::fs::read_to_string(&tsv) else {
+        println!("SKIPPED: {} is absent", tsv.display());
+        return;
+    };
+    let titles: Vec<String> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').nth(1).map(str::to_string))
+        .collect();
+    if std::env::args().any(|a| a == "serve") {
+        feed_server::serve(titles, SOURCES, ITEMS);
+        return;
+    }
+    for tool in ["wrk", "nginx"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            println!("SKIPPED: `{tool}` is not installed (apt-get install wrk nginx-light)");
+            return;
+        }
+    }
+    let seconds: u64 = std::env::var("SYNDIC_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+
+    // The feed server.
+    let mut feeds = Command::new(std::env::current_exe().unwrap())
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut feeds_addr = String::new();
+    BufReader::new(feeds.stdout.take().unwrap())
+        .read_line(&mut feeds_addr)
+        .unwrap();
+    let feeds_addr = feeds_addr.trim().to_string();
+
+    // syndic.
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = String::from(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndatabase = \"load.db\"\n\n[poll]\nschedule = \"*/20 * * * * *\"\nconcurrency = 16\nper_host = 16\ntimeout_secs = 30\n\n[[section]]\nid = \"world\"\ntitle = \"World\"\nkeywords = [\"war\", \"election\", \"president\", \"minister\"]\n\n",
+    );
+    for n in 0..SOURCES {
+        toml += &format!(
+            "[[source]]\nname = \"Source {n}\"\nurl = \"http://{feeds_addr}/feed/{n}\"\n\n"
+        );
+    }
+    std::fs::write(dir.path().join("feeds.toml"), toml).unwrap();
+    let mut syndic = Command::new(env!("CARGO_BIN_EXE_syndic"))
+        .arg("--config")
+        .arg(dir.path().join("feeds.toml"))
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(syndic.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("syndic: serving http://") {
+                let _ = tx.send(rest.split('/').next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let addr: SocketAddr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("syndic announces its address")
+        .parse()
+        .unwrap();
+    let started = Instant::now();
+    let body = loop {
+        let (status, _, body) = get(addr, "/feeds/all.rss", "");
+        if status == 200 && body.matches("<item>").count() >= 50 {
+            break body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "syndic never filled its feed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!(
+        "syndic polled {SOURCES} sources and filled /feeds/all.rss in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // nginx, with the same bytes.
+    let www = dir.path().join("www/feeds");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("all.rss"), &body).unwrap();
+    let nginx_port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let conf = format!(
+        "daemon off;\nworker_processes 2;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 100000;\n  types {{ application/rss+xml rss; }}\n  server {{ listen 127.0.0.1:{nginx_port}; root {d}/www; }}\n}}\n",
+        d = dir.path().display()
+    );
+    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+    let mut nginx = Command::new("nginx")
+        .args(["-p"])
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nginx_addr: SocketAddr = format!("127.0.0.1:{nginx_port}").parse().unwrap();
+    let started = Instant::now();
+    while get(nginx_addr, "/feeds/all.rss", "").0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nginx did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // News keeps arriving while the load runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let bumper = {
+        let (stop, feeds_addr) = (stop.clone(), feeds_addr.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = get(feeds_addr.parse().unwrap(), "/bump?percent=30", "");
+                std::thread::sleep(Duration::from_secs(5));
+            }
+        })
+    };
+
+    let (_, etag, _) = get(addr, "/feeds/all.rss", "");
+    let runs: Vec<(&str, String, Vec<String>)> = vec![
+        (
+            "syndic all.rss 200",
+            format!("http://{addr}/feeds/all.rss"),
+            vec![],
+        ),
+        (
+            "syndic all.rss 304",
+            format!("http://{addr}/feeds/all.rss"),
+            vec![format!("If-None-Match: {etag}")],
+        ),
+        (
+            "syndic all.rss gzip",
+            format!("http://{addr}/feeds/all.rss"),
+            vec!["Accept-Encoding: gzip".into()],
+        ),
+        (
+            "syndic world.rss 200",
+            format!("http://{addr}/feeds/world.rss"),
+            vec![],
+        ),
+        (
+            "nginx all.rss 200",
+            format!("http://{nginx_addr}/feeds/all.rss"),
+            vec![],
+        ),
+    ];
+    println!(
+        "\nwrk -t2 -c32 -d{seconds}s --latency, each run while syndic polls (2-core machine, all on loopback):"
+    );
+    println!(
+        "  {:<22} {:>10} {:>9} {:>9} {:>8}",
+        "", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    let mut rates = std::collections::HashMap::new();
+    for (name, url, headers) in &runs {
+        let mut cmd = Command::new("wrk");
+        cmd.args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency"]);
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
+        let out = cmd.arg(url).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rate = field(&text, "Requests/sec:").unwrap_or(0.0);
+        let p50 = latency(&text, "50%");
+        let p99 = latency(&text, "99%");
+        let errors = text
+            .lines()
+            .filter(|l| l.contains("Non-2xx or 3xx") || l.contains("Socket errors"))
+            .map(|l| l.trim().to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        println!(
+            "  {name:<22} {rate:>10.0} {:>9.2} {:>9.2} {:>8}",
+            p50.unwrap_or(f64::NAN),
+            p99.unwrap_or(f64::NAN),
+            if errors.is_empty() { "0" } else { &errors }
+        );
+        rates.insert(*name, rate);
+    }
+    println!(
+        "\nsyndic 200 / nginx 200: {:.2}",
+        rates["syndic all.rss 200"] / rates["nginx all.rss 200"]
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = bumper.join();
+    stop_child(&mut nginx);
+    let _ = Command::new("kill")
+        .args(["-TERM", &syndic.id().to_string()])
+        .status();
+    let _ = syndic.wait();
+    drop(feeds.stdin.take());
+    let _ = feeds.wait();
+}
+
+fn stop_child(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-QUIT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// A plain HTTP/1.1 GET with one optional extra header line: (status, ETag, body).
+fn get(addr: SocketAddr, path: &str, header: &str) -> (u16, String, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new(), String::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let extra = if header.is_empty() {
+        String::new()
+    } else {
+        format!("{header}\r\n")
+    };
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: bench\r\n{extra}Connection: close\r\n\r\n"
+    );
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let etag = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("etag"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (status, etag, body.to_string())
+}
+
+/// The number after `label` in wrk's output.
+fn field(text: &str, label: &str) -> Option<f64> {
+    let line = text.lines().find(|l| l.trim_start().starts_with(label))?;
+    line.trim_start()[label.len()..].trim().parse().ok()
+}
+
+/// A latency percentile line of wrk's `--latency` output, in milliseconds.
+fn latency(text: &str, pct: &str) -> Option<f64> {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(pct) && !l.contains("Thread"))?;
+    let v = line.split_whitespace().nth(1)?;
+    let (num, unit): (String, String) = v.chars().partition(|c| c.is_ascii_digit() || *c == '.');
+    let n: f64 = num.parse().ok()?;
+    Some(match unit.as_str() {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => return None,
+    })
+}
