@@ -139,11 +139,20 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
         .summary
         .as_ref()
         .map(|s| cut_bytes(&s.content, CONTENT_BYTES).to_string());
-    let summary_src = summary_raw
+    // Sanitize first: when the summary's source is the sanitized HTML (no separate content), its text
+    // is read off the sanitizer's well-formed output instead of parsing the HTML a second time.
+    let sanitized = content_raw
         .as_deref()
-        .or(content_raw.as_deref())
-        .unwrap_or("");
-    let summary = truncate_chars(&html_to_text(summary_src), SUMMARY_CHARS);
+        .or(summary_raw.as_deref())
+        .map(|html| sanitize_html(html, &base));
+    let summary_text = match (&summary_raw, &content_raw) {
+        (Some(s), Some(_)) => html_to_text(s),
+        _ => sanitized
+            .as_deref()
+            .map(text_of_clean_html)
+            .unwrap_or_default(),
+    };
+    let summary = truncate_chars(&summary_text, SUMMARY_CHARS);
     let mut title = entry
         .title
         .as_ref()
@@ -164,10 +173,7 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
     if title.is_empty() {
         title = url.clone().unwrap_or_default();
     }
-    let content_html = content_raw
-        .or(summary_raw)
-        .map(|html| sanitize_html(&html, &base))
-        .filter(|h| !h.trim().is_empty());
+    let content_html = sanitized.filter(|h| !h.trim().is_empty());
 
     let guid = Some(entry.id.trim()).filter(|g| !g.is_empty());
     // The key hashes the whole guid (stable); the stored copy is cut.
@@ -323,6 +329,11 @@ pub fn html_to_text(html: &str) -> String {
     if !html.contains(['<', '&']) {
         return clean_text(html);
     }
+    if !html.contains('<')
+        && let Some(text) = decode_common_entities(html)
+    {
+        return clean_text(&text);
+    }
     static STRIPPER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
     let stripper = STRIPPER.get_or_init(|| {
         let mut b = ammonia::Builder::empty();
@@ -341,6 +352,63 @@ pub fn html_to_text(html: &str) -> String {
             .replace("&nbsp;", " ")
             .replace("&amp;", "&"),
     )
+}
+
+/// Text whose only markup is the XML entities and numeric character references, decoded; `None` when
+/// it has any other entity (left to the HTML parser, which knows them all).
+fn decode_common_entities(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 1..];
+        let end = tail.find(';').filter(|e| *e <= 10)?;
+        let name = &tail[..end];
+        let c = match name {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            "nbsp" => ' ',
+            _ => {
+                let code = if let Some(hex) = name.strip_prefix("#x").or(name.strip_prefix("#X")) {
+                    u32::from_str_radix(hex, 16).ok()?
+                } else {
+                    name.strip_prefix('#')?.parse().ok()?
+                };
+                char::from_u32(code).filter(|c| *c != '\0')?
+            }
+        };
+        out.push(c);
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The text of HTML as the sanitizer writes it (well-formed tags, only `&amp;`, `&lt;`, `&gt;`, `&quot;`
+/// and `&nbsp;` escaped, no script or style): tags dropped, entities decoded, whitespace collapsed.
+fn text_of_clean_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        out.push_str(&rest[..at]);
+        match rest[at..].find('>') {
+            Some(end) => rest = &rest[at + end + 1..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    let text = if out.contains('&') {
+        decode_common_entities(&out).unwrap_or_else(|| html_to_text(&out))
+    } else {
+        out
+    };
+    clean_text(&text)
 }
 
 /// Collapses whitespace and removes control characters.
@@ -372,10 +440,23 @@ fn truncate_chars(s: &str, max: usize) -> String {
 
 /// Sanitizes HTML for republishing: ammonia's safe defaults, links made absolute against `base`.
 pub fn sanitize_html(html: &str, base: &Url) -> String {
-    let mut b = ammonia::Builder::default();
-    b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
-    b.link_rel(Some("noopener noreferrer"));
-    strip_xml_illegal(&b.clean(html).to_string())
+    thread_local! {
+        // Building ammonia's default policy allocates its tag and attribute sets: keep one per thread
+        // for the base URL last used (one feed's items share it).
+        static CLEANER: std::cell::RefCell<Option<(Url, ammonia::Builder<'static>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CLEANER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.as_ref().is_none_or(|(b, _)| b != base) {
+            let mut b = ammonia::Builder::default();
+            b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+            b.link_rel(Some("noopener noreferrer"));
+            *cell = Some((base.clone(), b));
+        }
+        let (_, cleaner) = cell.as_ref().expect("just set");
+        strip_xml_illegal(&cleaner.clean(html).to_string())
+    })
 }
 
 /// Removes characters XML 1.0 cannot carry at all.

@@ -242,8 +242,25 @@ async fn concurrent_readers_during_polling_all_get_whole_answers() {
     let daemon = InProcessDaemon::start(&env).await;
     let base = format!("http://{}", daemon.addr);
     let client = reqwest::Client::builder().no_gzip().build().unwrap();
-    let first = wait_for_body(&client, &format!("{base}/feeds/all.rss"), "Desk 19 files").await;
-    let etag = first.headers()[ETAG].to_str().unwrap().to_string();
+    // Once every desk is in, the feeds stay as they are (later polls find nothing new).
+    let deadline = Instant::now() + WAIT;
+    let etag = loop {
+        let resp = client
+            .get(format!("{base}/feeds/all.rss"))
+            .send()
+            .await
+            .unwrap();
+        let etag = resp.headers()[ETAG].to_str().unwrap().to_string();
+        let body = resp.text().await.unwrap();
+        if (0..20).all(|s| body.contains(&format!("Desk {s} files"))) {
+            break etag;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every desk was polled:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
 
     let mut tasks = Vec::new();
     for worker in 0..16 {
