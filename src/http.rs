@@ -1,8 +1,10 @@
 //! The HTTP side: an axum router serving cached feed bytes with `ETag`, `Last-Modified`, `304` and gzip.
 //!
-//! Rendered feeds are cached per (section, format) together with their gzip form, so a request costs
-//! a hash-map lookup. A refresh that changes a section drops that section's entries (see
-//! [`AppState::invalidate`]); the next request renders afresh.
+//! Rendered feeds are cached per (section, format, view) together with their gzip form, so a request
+//! costs a hash-map lookup. A refresh that changes a section marks that section's entries out of date
+//! (see [`AppState::invalidate`]); the next request is served the cached bytes and starts one
+//! background render (at most one per feed at a time, and not more often than every 200 ms), so readers
+//! never wait for the store while a poll cycle writes to it.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -83,6 +85,10 @@ impl Rendered {
 
 /// How long a rendered top view is served before it is rendered again.
 const TOP_TTL: Duration = Duration::from_secs(60);
+/// Shortest time between two renders of the same feed: while a poll cycle changes a section every few
+/// milliseconds, readers get the last rendering (at most this old plus one render) instead of a render
+/// each.
+const MIN_RERENDER: Duration = Duration::from_millis(200);
 
 /// Shared state of the HTTP server.
 pub struct AppState {
@@ -90,14 +96,20 @@ pub struct AppState {
     cache: Mutex<Cache>,
 }
 
+type FeedKey = (String, Format, View);
+
 #[derive(Default)]
 struct Cache {
-    /// Plain feeds live until invalidated; top views also expire after [`TOP_TTL`], as their period
-    /// moves with the clock.
-    feeds: HashMap<(String, Format, View), (Arc<Rendered>, Instant)>,
-    /// Bumped by every invalidation. A render that started before an invalidation may have read the
-    /// old stories, so it is served but not cached.
-    generation: u64,
+    feeds: HashMap<FeedKey, Entry>,
+}
+
+/// A cached rendering. A changed section marks its entries dirty: they are still served while one
+/// background render (per entry) replaces them, so readers never queue behind the store.
+struct Entry {
+    rendered: Arc<Rendered>,
+    at: Instant,
+    dirty: bool,
+    rendering: bool,
 }
 
 impl AppState {
@@ -115,21 +127,18 @@ impl AppState {
     /// Swaps in a reloaded config; every cached feed is dropped (titles or sections may have changed).
     pub fn replace_context(&self, ctx: Context) {
         *self.ctx.write().unwrap_or_else(|e| e.into_inner()) = ctx;
-        let mut cache = self.lock_cache();
-        cache.feeds.clear();
-        cache.generation += 1;
+        self.lock_cache().feeds.clear();
     }
 
-    /// Drops the cached feeds of these sections.
+    /// Marks the cached feeds of these sections as out of date.
     pub fn invalidate<'a>(&self, sections: impl IntoIterator<Item = &'a str>) {
         let mut cache = self.lock_cache();
-        let mut any = false;
         for s in sections {
-            cache.feeds.retain(|(sec, _, _), _| sec != s);
-            any = true;
-        }
-        if any {
-            cache.generation += 1;
+            for ((sec, _, _), e) in cache.feeds.iter_mut() {
+                if sec == s {
+                    e.dirty = true;
+                }
+            }
         }
     }
 
@@ -138,35 +147,65 @@ impl AppState {
     }
 
     async fn feed(
-        &self,
+        self: &Arc<Self>,
         section: &str,
         format: Format,
         view: View,
     ) -> Result<Option<Arc<Rendered>>, StoreError> {
         let key = (section.to_string(), format, view);
-        let generation = {
-            let cache = self.lock_cache();
-            if let Some((hit, at)) = cache.feeds.get(&key)
-                && (view == View::Latest || at.elapsed() < TOP_TTL)
-            {
-                return Ok(Some(hit.clone()));
-            }
-            cache.generation
-        };
-        let ctx = self.context();
-        let section2 = section.to_string();
-        let built = ctx
-            .store
-            .call(move |s| Rendered::build(&ctx.config, s, &section2, format, view))
-            .await?;
-        Ok(built.map(|r| {
-            let r = Arc::new(r);
+        {
             let mut cache = self.lock_cache();
-            if cache.generation == generation {
-                cache.feeds.insert(key, (r.clone(), Instant::now()));
+            if let Some(e) = cache.feeds.get_mut(&key) {
+                let expired = view != View::Latest && e.at.elapsed() >= TOP_TTL;
+                if (e.dirty || expired) && !e.rendering && e.at.elapsed() >= MIN_RERENDER {
+                    // Serve what there is; render the new one in the background.
+                    e.rendering = true;
+                    e.dirty = false;
+                    let (state, key) = (self.clone(), key.clone());
+                    tokio::spawn(async move {
+                        let result = state.render(&key).await;
+                        let mut cache = state.lock_cache();
+                        if let Some(e) = cache.feeds.get_mut(&key) {
+                            e.rendering = false;
+                            match result {
+                                Ok(Some(r)) => {
+                                    e.rendered = Arc::new(r);
+                                    e.at = Instant::now();
+                                }
+                                Ok(None) => {
+                                    cache.feeds.remove(&key);
+                                }
+                                Err(err) => {
+                                    e.dirty = true;
+                                    tracing::error!(error = %err, "cannot render feed");
+                                }
+                            }
+                        }
+                    });
+                }
+                return Ok(Some(e.rendered.clone()));
             }
-            r
-        }))
+        }
+        // Not cached yet: render now (a reload or the first request).
+        let Some(r) = self.render(&key).await? else {
+            return Ok(None);
+        };
+        let r = Arc::new(r);
+        self.lock_cache().feeds.entry(key).or_insert_with(|| Entry {
+            rendered: r.clone(),
+            at: Instant::now(),
+            dirty: false,
+            rendering: false,
+        });
+        Ok(Some(r))
+    }
+
+    async fn render(&self, key: &FeedKey) -> Result<Option<Rendered>, StoreError> {
+        let ctx = self.context();
+        let (section, format, view) = key.clone();
+        ctx.store
+            .call(move |s| Rendered::build(&ctx.config, s, &section, format, view))
+            .await
     }
 }
 
