@@ -36,6 +36,15 @@ pub struct Rendered {
     /// Strong ETag of the identity body (quoted).
     pub etag: String,
     pub last_modified: DateTime<Utc>,
+    /// The response headers that do not depend on the request, built once.
+    headers: Headers,
+}
+
+#[derive(Debug)]
+struct Headers {
+    etag: HeaderValue,
+    gzip_etag: HeaderValue,
+    last_modified: HeaderValue,
 }
 
 impl Rendered {
@@ -69,17 +78,26 @@ impl Rendered {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&body).expect("writing to a Vec cannot fail");
         let gzip = gz.finish().expect("writing to a Vec cannot fail");
+        let last_modified = render::last_updated(&stories);
+        let gzip_etag = format!("{}-gz\"", etag.trim_end_matches('"'));
+        let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
+        let headers = Headers {
+            etag: value(&etag),
+            gzip_etag: value(&gzip_etag),
+            last_modified: value(&httpdate::fmt_http_date(SystemTime::from(last_modified))),
+        };
         Ok(Some(Rendered {
             format,
             body: body.into(),
             gzip: gzip.into(),
             etag,
-            last_modified: render::last_updated(&stories),
+            last_modified,
+            headers,
         }))
     }
 
-    fn gzip_etag(&self) -> String {
-        format!("{}-gz\"", self.etag.trim_end_matches('"'))
+    fn gzip_etag(&self) -> &str {
+        self.headers.gzip_etag.to_str().unwrap_or("")
     }
 }
 
@@ -284,10 +302,13 @@ async fn feed(
 
 fn respond(r: &Rendered, req: &HeaderMap) -> Response {
     let gzip = accepts_gzip(req);
-    let etag = if gzip { r.gzip_etag() } else { r.etag.clone() };
-    let last_modified = httpdate::fmt_http_date(SystemTime::from(r.last_modified));
+    let etag = if gzip {
+        r.headers.gzip_etag.clone()
+    } else {
+        r.headers.etag.clone()
+    };
     let not_modified = match req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        Some(inm) => etag_matches(inm, &[&r.etag, &r.gzip_etag()]),
+        Some(inm) => etag_matches(inm, &[&r.etag, r.gzip_etag()]),
         None => req
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
@@ -299,19 +320,25 @@ fn respond(r: &Rendered, req: &HeaderMap) -> Response {
             }),
     };
     let mut builder = Response::builder()
-        .header(header::ETAG, &etag)
-        .header(header::LAST_MODIFIED, last_modified)
-        .header(header::CACHE_CONTROL, "public, max-age=60")
-        .header(header::VARY, "Accept-Encoding");
+        .header(header::ETAG, etag)
+        .header(header::LAST_MODIFIED, r.headers.last_modified.clone())
+        .header(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        )
+        .header(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if not_modified {
         return builder
             .status(StatusCode::NOT_MODIFIED)
             .body(Body::empty())
             .unwrap_or_default();
     }
-    builder = builder.header(header::CONTENT_TYPE, r.format.content_type());
+    builder = builder.header(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(r.format.content_type()),
+    );
     let body = if gzip {
-        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+        builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r.gzip.clone()
     } else {
         r.body.clone()
