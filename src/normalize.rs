@@ -441,22 +441,32 @@ fn truncate_chars(s: &str, max: usize) -> String {
 /// Sanitizes HTML for republishing: ammonia's safe defaults, links made absolute against `base`.
 pub fn sanitize_html(html: &str, base: &Url) -> String {
     thread_local! {
-        // Building ammonia's default policy allocates its tag and attribute sets: keep one per thread
-        // for the base URL last used (one feed's items share it).
-        static CLEANER: std::cell::RefCell<Option<(Url, ammonia::Builder<'static>)>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    CLEANER.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if cell.as_ref().is_none_or(|(b, _)| b != base) {
+        // The document's base, read by the policy's URL rewriter during `clean`.
+        static BASE: std::cell::RefCell<Option<Url>> = const { std::cell::RefCell::new(None) };
+        // Building ammonia's default policy allocates its tag and attribute sets: once per thread.
+        static CLEANER: ammonia::Builder<'static> = {
             let mut b = ammonia::Builder::default();
-            b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+            b.url_relative(ammonia::UrlRelative::Custom(Box::new(absolute)));
             b.link_rel(Some("noopener noreferrer"));
-            *cell = Some((base.clone(), b));
+            b
+        };
+    }
+    /// A relative link made absolute against the document's base (`None` removes it).
+    fn absolute(url: &str) -> Option<std::borrow::Cow<'_, str>> {
+        BASE.with(|base| {
+            base.borrow()
+                .as_ref()
+                .and_then(|b| b.join(url).ok())
+                .map(|u| std::borrow::Cow::Owned(u.to_string()))
+        })
+    }
+    BASE.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.as_ref() != Some(base) {
+            *b = Some(base.clone());
         }
-        let (_, cleaner) = cell.as_ref().expect("just set");
-        strip_xml_illegal(&cleaner.clean(html).to_string())
-    })
+    });
+    CLEANER.with(|cleaner| strip_xml_illegal(&cleaner.clean(html).to_string()))
 }
 
 /// Removes characters XML 1.0 cannot carry at all.
