@@ -76,6 +76,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the database to FILE, consistently, even while the daemon runs (SQLite's backup API).
+    Backup {
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Train the learned tagger now on the stored stories (`[tagging].learn` must be on), store the
     /// model, re-score recent stories, and print what it learned.
     Train,
@@ -135,6 +142,34 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sources { json } => sources(config, json),
         Command::Train => train(config).await,
+        Command::Backup { file, force } => {
+            if file.exists() && !force {
+                return Err(UsageError(format!(
+                    "{} exists; pass --force to replace it",
+                    file.display()
+                ))
+                .into());
+            }
+            if !config.database.exists() {
+                anyhow::bail!(
+                    "{}: no database yet (run `syndic poll` first)",
+                    config.database.display()
+                );
+            }
+            let pages = crate::store::backup(&config.database, &file).with_context(|| {
+                format!(
+                    "backing up {} to {}",
+                    config.database.display(),
+                    file.display()
+                )
+            })?;
+            println!(
+                "{}: consistent copy of {} ({pages} pages)",
+                file.display(),
+                config.database.display()
+            );
+            Ok(())
+        }
     }
 }
 

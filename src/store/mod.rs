@@ -140,6 +140,47 @@ impl Store {
     }
 }
 
+/// Copies the database at `source` to `dest` with SQLite's online backup API: consistent even while
+/// a daemon writes to it (the copy is one snapshot; a write in between restarts the step), written
+/// beside `dest` and renamed into place once it passes `PRAGMA quick_check`. Returns the pages copied.
+pub fn backup(source: &Path, dest: &Path) -> Result<i64, StoreError> {
+    use rusqlite::OpenFlags;
+    let src = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    src.busy_timeout(std::time::Duration::from_secs(10))?;
+    let partial = dest.with_file_name(format!(
+        ".{}.partial",
+        dest.file_name()
+            .map_or("backup".into(), |n| n.to_string_lossy())
+    ));
+    let _ = std::fs::remove_file(&partial);
+    let result = (|| -> Result<i64, StoreError> {
+        let mut dst = Connection::open(&partial)?;
+        {
+            let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
+            b.run_to_completion(1024, std::time::Duration::from_millis(5), None)?;
+        }
+        let check: String = dst.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Task(format!(
+                "the copy fails quick_check: {check}"
+            )));
+        }
+        let pages: i64 = dst.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        dst.pragma_update(None, "journal_mode", "DELETE")?;
+        drop(dst);
+        std::fs::rename(&partial, dest)
+            .map_err(|e| StoreError::Task(format!("{}: {e}", dest.display())))?;
+        Ok(pages)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
 /// Moves WAL checkpoints off the commit path. SQLite's automatic checkpoint runs inside the commit that
 /// crosses its threshold, and copying the log back into the database took half of a busy poll cycle's
 /// commit time, all of it while the store lock was held. Instead, a commit that leaves at least
