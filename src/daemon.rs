@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::notify::Notifier;
 use crate::refresh::{self, Context};
 use crate::store::Store;
 
@@ -37,6 +38,12 @@ pub async fn run(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, sources = ctx.config.sources.len(), "syndic running");
     ready(addr);
+    // Ready for systemd only now: the store is open and the port answers.
+    let notifier = Arc::new(Notifier::from_env());
+    notifier.send(&format!(
+        "READY=1\nSTATUS=serving on {addr}; {} sources",
+        ctx.config.sources.len()
+    ));
 
     let state = AppState::new(ctx);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -48,8 +55,21 @@ pub async fn run(
     let server = tokio::spawn(http::serve(listener, state.clone(), async move {
         stopped(&mut server_stop).await;
     }));
+    let heartbeat = Arc::new(AtomicU64::new(0));
+    let started = std::time::Instant::now();
+    if let Some(every) = notifier.watchdog_interval() {
+        tokio::spawn(watchdog(
+            state.clone(),
+            notifier.clone(),
+            heartbeat.clone(),
+            started,
+            every,
+            stop_rx.clone(),
+        ));
+    }
 
-    scheduler(state, stop_rx).await;
+    scheduler(state, stop_rx, notifier.clone(), heartbeat, started).await;
+    notifier.send("STOPPING=1");
     server.await??;
     tracing::info!("syndic stopped");
     Ok(())
@@ -61,8 +81,47 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await.map(|_| ());
 }
 
-async fn scheduler(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+/// Sends `WATCHDOG=1` every `every` while the scheduler loop turns (its heartbeat is recent) and the
+/// store answers a query within `every`; a wedged store or loop stops the pings, and systemd restarts
+/// the service.
+async fn watchdog(
+    state: Arc<AppState>,
+    notifier: Arc<Notifier>,
+    heartbeat: Arc<AtomicU64>,
+    started: std::time::Instant,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => return,
+            _ = tick.tick() => {}
+        }
+        let beat = Duration::from_millis(heartbeat.load(Ordering::Relaxed));
+        let loop_alive = started.elapsed().saturating_sub(beat) < MAX_TICK * 2;
+        let store = state.context().store;
+        let store_alive = matches!(
+            tokio::time::timeout(every, store.call(|s| s.ping())).await,
+            Ok(Ok(()))
+        );
+        if loop_alive && store_alive {
+            notifier.send("WATCHDOG=1");
+        } else {
+            tracing::warn!(loop_alive, store_alive, "watchdog: not pinging systemd");
+        }
+    }
+}
+
+async fn scheduler(
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+    notifier: Arc<Notifier>,
+    heartbeat: Arc<AtomicU64>,
+    started: std::time::Instant,
+) {
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let mut status = Status::default();
     // A finished refresh wakes the scheduler: its source has a new next-check time to wait for.
     let finished = Arc::new(Notify::new());
     let mut hup = hangup_signal();
@@ -82,11 +141,58 @@ async fn scheduler(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
         } else {
             wait
         };
+        heartbeat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if notifier.enabled() {
+            let polling = in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+            status.update(&notifier, &ctx, polling, wait).await;
+        }
         tokio::select! {
             () = stopped(&mut stop) => break,
             _ = tokio::time::sleep(wait) => {}
             () = finished.notified() => {}
-            Some(()) = hup.recv() => reload(&state).await,
+            Some(()) = hup.recv() => {
+                notifier.send("RELOADING=1\nSTATUS=reloading the config");
+                reload(&state).await;
+                notifier.send("READY=1");
+            }
+        }
+    }
+}
+
+/// The `STATUS=` line systemd shows: "polling 37/120 sources", or "idle; next poll in 4 min; 1,234
+/// stories" (the story count read at most once a minute). Sent when it changes.
+#[derive(Default)]
+struct Status {
+    last: String,
+    stories: Option<(i64, std::time::Instant)>,
+}
+
+impl Status {
+    async fn update(&mut self, notifier: &Notifier, ctx: &Context, polling: usize, wait: Duration) {
+        let line = if polling > 0 {
+            format!("polling {polling}/{} sources", ctx.config.sources.len())
+        } else {
+            if self
+                .stories
+                .is_none_or(|(_, at)| at.elapsed() >= Duration::from_secs(60))
+                && let Ok((_, n)) = ctx.store.call(|s| s.counts()).await
+            {
+                self.stories = Some((n, std::time::Instant::now()));
+            }
+            let secs = wait.as_secs();
+            let next = if secs >= 120 {
+                format!("{} min", secs / 60)
+            } else {
+                format!("{secs} s")
+            };
+            match self.stories {
+                Some((n, _)) => format!("idle; next poll in {next}; {n} stories"),
+                None => format!("idle; next poll in {next}"),
+            }
+        };
+        if line != self.last {
+            notifier.send(&format!("STATUS={line}"));
+            self.last = line;
         }
     }
 }

@@ -23,7 +23,8 @@
 //! - [`store`]: SQLite (WAL, versioned migrations): sources, items, stories, story sections.
 //! - [`render`]: stories → RSS / Atom bytes; pure.
 //! - [`http`]: axum router over a render cache with ETag, Last-Modified, 304 and gzip.
-//! - [`daemon`]: scheduler loop, SIGHUP reload, graceful shutdown.
+//! - [`daemon`]: scheduler loop, SIGHUP reload, graceful shutdown, systemd notifications and watchdog.
+//! - [`notify`]: the `sd_notify` protocol over `$NOTIFY_SOCKET` (nothing without it).
 //! - [`cli`]: the `syndic` commands.
 //! - [`corpus`]: folders of feed documents through the real path, with conformance to expectations.
 //!
@@ -40,6 +41,7 @@ pub mod fetch;
 pub mod http;
 pub mod learn;
 pub mod normalize;
+pub mod notify;
 pub mod parse;
 pub mod refresh;
 pub mod render;

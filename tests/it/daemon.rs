@@ -108,3 +108,123 @@ fn sighup_reloads_good_configs_refuses_bad_ones_and_sigterm_stops_cleanly() {
     );
     wait_until("the shutdown to be logged", || logged("syndic stopped"));
 }
+
+#[cfg(unix)]
+#[test]
+fn systemd_hears_ready_watchdog_status_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let server = FixtureServer::start();
+    server.set(
+        "/a.xml",
+        Route::rss(rss_feed(
+            "A",
+            &[("a1", "Harbour reopens", "https://a.example/1")],
+        )),
+    );
+    let env = Env::new(&source("A", &server.url("/a.xml"), &["world"]));
+    let sock_path = env.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut daemon = RunningDaemon::spawn_with(
+        &env.config_path(),
+        &[
+            ("NOTIFY_SOCKET", sock_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+        ],
+    );
+    let mut got: Vec<(Instant, String)> = Vec::new();
+    let read_for = |d: Duration, got: &mut Vec<(Instant, String)>| {
+        let until = Instant::now() + d;
+        let mut buf = [0u8; 4096];
+        while Instant::now() < until {
+            if let Ok(n) = sock.recv(&mut buf) {
+                got.push((
+                    Instant::now(),
+                    String::from_utf8_lossy(&buf[..n]).into_owned(),
+                ));
+            }
+        }
+    };
+    read_for(Duration::from_millis(2600), &mut got);
+    // READY=1 came once the port answered: the address was announced (listener bound) before it.
+    let ready = got
+        .iter()
+        .position(|(_, m)| m.contains("READY=1"))
+        .expect("READY=1");
+    assert!(got[ready].1.contains("STATUS=serving on"), "{got:?}");
+    assert_eq!(get(daemon.addr, "/healthz").0, 200);
+    let pings = got.iter().filter(|(_, m)| m == "WATCHDOG=1").count();
+    assert!(
+        (3..=8).contains(&pings),
+        "{pings} watchdog pings in 2.6 s: {got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|(_, m)| m.starts_with("STATUS=") && m.contains("sources")),
+        "{got:?}"
+    );
+
+    signal(&daemon.child, "-HUP");
+    got.clear();
+    read_for(Duration::from_millis(1500), &mut got);
+    let reloading = got.iter().position(|(_, m)| m.starts_with("RELOADING=1"));
+    let ready_again = got.iter().rposition(|(_, m)| m == "READY=1");
+    assert!(
+        matches!((reloading, ready_again), (Some(r), Some(a)) if r < a),
+        "{got:?}"
+    );
+
+    signal(&daemon.child, "-TERM");
+    got.clear();
+    read_for(Duration::from_millis(1500), &mut got);
+    assert!(got.iter().any(|(_, m)| m == "STOPPING=1"), "{got:?}");
+    let status = daemon.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+/// The shipped unit passes `systemd-analyze verify`, and its sandboxing keeps the exposure score low.
+#[test]
+fn the_systemd_unit_verifies_and_is_hardened() {
+    if !crate::support::have("systemd-analyze")
+        && crate::support::missing_tool("systemd-analyze (Debian systemd)")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/syndic.service"),
+    )
+    .unwrap()
+    // verify checks that the programs exist; the test machine has no installed syndic.
+    .replace("/usr/local/bin/syndic", "/bin/true");
+    let path = dir.path().join("syndic.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let score: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for syndic.service: ")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure score in:\n{text}"));
+    eprintln!("systemd-analyze security: exposure {score}");
+    assert!(score <= 2.0, "exposure {score}:\n{text}");
+}

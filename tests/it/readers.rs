@@ -5,14 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::pipeline::{two_desks, two_desks_sections};
-use crate::support::{InProcessDaemon, missing_tool};
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use crate::support::{InProcessDaemon, have, missing_tool};
 
 #[test]
 fn xmllint_finds_every_output_well_formed() {

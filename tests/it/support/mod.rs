@@ -51,12 +51,20 @@ pub struct RunningDaemon {
 
 impl RunningDaemon {
     pub fn spawn(config: &Path) -> RunningDaemon {
+        RunningDaemon::spawn_with(config, &[])
+    }
+
+    /// With extra environment variables.
+    pub fn spawn_with(config: &Path, env: &[(&str, &str)]) -> RunningDaemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_syndic"))
             .arg("--config")
             .arg(config)
             .arg("run")
             .env("RUST_LOG", "syndic=info")
             .env_remove("SYNDIC_CONFIG")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -512,6 +520,14 @@ pub fn feedparser_python() -> Option<PathBuf> {
 }
 
 /// Skips a test (returns true) when an external checker is missing, but fails under CI.
+/// Whether `tool --version` runs.
+pub fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 pub fn missing_tool(what: &str) -> bool {
     let msg =
         format!("{what} is not installed: run `bash .ci/run` (or `bash .ci/setup`) to install it");
