@@ -228,3 +228,40 @@ fn the_systemd_unit_verifies_and_is_hardened() {
     eprintln!("systemd-analyze security: exposure {score}");
     assert!(score <= 2.0, "exposure {score}:\n{text}");
 }
+
+/// Logs: no colour codes when stderr is not a terminal; under journald (`$JOURNAL_STREAM`) a `<N>`
+/// priority prefix per line and no timestamp.
+#[test]
+fn logs_suit_their_reader() {
+    let server = FixtureServer::start();
+    server.set("/gone.xml", Route::Status(500));
+    let env = Env::new(&source("Broken", &server.url("/gone.xml"), &[]));
+    let run = |journal: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_syndic"));
+        cmd.arg("--config")
+            .arg(env.config_path())
+            .args(["poll", "--force"])
+            .env("RUST_LOG", "syndic=info")
+            .env_remove("JOURNAL_STREAM");
+        if journal {
+            cmd.env("JOURNAL_STREAM", "8:12345");
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let plain = run(false);
+    assert!(plain.contains("refresh failed"), "{plain}");
+    assert!(
+        !plain.contains('\u{1b}'),
+        "colour codes in a pipe: {plain:?}"
+    );
+    let journal = run(true);
+    let line = journal
+        .lines()
+        .find(|l| l.contains("refresh failed"))
+        .unwrap_or_else(|| panic!("{journal}"));
+    assert!(line.starts_with("<4>"), "{line}");
+    assert!(!line.contains("WARN") && !line.contains("2026-"), "{line}");
+    assert!(journal.lines().all(|l| l.starts_with('<')), "{journal}");
+    assert!(!journal.contains('\u{1b}'));
+}
