@@ -32,9 +32,15 @@ pub async fn run(
         .with_context(|| format!("opening {}", config.database.display()))?;
     let listen = config.server.listen;
     let ctx = Context::new(Arc::new(config), store).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
+    let listener = match inherited_listener()? {
+        Some(l) => {
+            tracing::info!("serving on the socket passed by systemd (socket activation)");
+            l
+        }
+        None => tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?,
+    };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, sources = ctx.config.sources.len(), "syndic running");
     ready(addr);
@@ -73,6 +79,22 @@ pub async fn run(
     server.await??;
     tracing::info!("syndic stopped");
     Ok(())
+}
+
+/// The listening socket systemd passed (`$LISTEN_FDS`, `$LISTEN_PID`: socket activation), if any.
+fn inherited_listener() -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() == 0 {
+        return Ok(None);
+    }
+    let Some(listener) = fds
+        .take_tcp_listener(0)
+        .context("LISTEN_FDS: the first passed socket is not a TCP listener")?
+    else {
+        return Ok(None);
+    };
+    listener.set_nonblocking(true)?;
+    Ok(Some(tokio::net::TcpListener::from_std(listener)?))
 }
 
 /// Resolves once the stop flag is set (or its sender is gone).

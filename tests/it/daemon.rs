@@ -200,9 +200,16 @@ fn the_systemd_unit_verifies_and_is_hardened() {
     .replace("/usr/local/bin/syndic", "/bin/true");
     let path = dir.path().join("syndic.service");
     std::fs::write(&path, unit).unwrap();
+    let socket = dir.path().join("syndic.socket");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/syndic.socket"),
+        &socket,
+    )
+    .unwrap();
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .arg(&path)
+        .arg(&socket)
         .output()
         .unwrap();
     assert!(
@@ -264,4 +271,62 @@ fn logs_suit_their_reader() {
     assert!(!line.contains("WARN") && !line.contains("2026-"), "{line}");
     assert!(journal.lines().all(|l| l.starts_with('<')), "{journal}");
     assert!(!journal.contains('\u{1b}'));
+}
+
+/// Socket activation: a listener passed as fd 3 with `LISTEN_FDS=1` and the process's pid is served
+/// instead of binding `server.listen`. Python does what systemd does (bind, dup to fd 3, exec).
+#[cfg(unix)]
+#[test]
+fn serves_on_a_socket_passed_by_systemd() {
+    let python = "python3";
+    if !crate::support::have(python) && crate::support::missing_tool("python3") {
+        return;
+    }
+    let server = FixtureServer::start();
+    server.set(
+        "/a.xml",
+        Route::rss(rss_feed(
+            "A",
+            &[("a1", "Ferry timetable changes", "https://a.example/1")],
+        )),
+    );
+    let env = Env::new(&source("A", &server.url("/a.xml"), &["world"]));
+    // server.listen stays 127.0.0.1:0: if the passed socket were ignored, syndic would bind elsewhere.
+    let script = r#"
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+print(s.getsockname()[1], flush=True)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+os.execve(sys.argv[1], sys.argv[1:], env)
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", script, env!("CARGO_BIN_EXE_syndic"), "--config"])
+        .arg(env.config_path())
+        .arg("run")
+        .env("RUST_LOG", "syndic=info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut port,
+    )
+    .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", port.trim()).parse().unwrap();
+    wait_until("the story served on the passed socket", || {
+        std::net::TcpStream::connect(addr).is_ok()
+            && get(addr, "/feeds/world.rss").1.contains("Ferry timetable")
+    });
+    signal(&child, "-TERM");
+    let status = child.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(log.contains("socket activation"), "{log}");
 }
