@@ -39,6 +39,10 @@ pub struct Config {
     pub server: ServerConfig,
     /// Absolute path of the SQLite database.
     pub database: PathBuf,
+    /// `[storage].keep_days`: stories whose newest item is older are deleted (`None`: kept forever).
+    pub keep: Option<chrono::Duration>,
+    /// `[storage].tombstone_days`: how long a deleted item's tombstone keeps it from coming back.
+    pub tombstones_for: chrono::Duration,
     pub poll: PollConfig,
     pub dedupe: DedupeConfig,
     pub output: OutputConfig,
@@ -328,12 +332,16 @@ impl Default for RawServer {
 #[serde(deny_unknown_fields, default)]
 struct RawStorage {
     database: String,
+    keep_days: Spanned<u64>,
+    tombstone_days: Spanned<u64>,
 }
 
 impl Default for RawStorage {
     fn default() -> Self {
         RawStorage {
             database: "syndic.db".into(),
+            keep_days: Spanned::new(0..0, 30),
+            tombstone_days: Spanned::new(0..0, 90),
         }
     }
 }
@@ -550,6 +558,23 @@ impl Validator<'_> {
         };
 
         let database = dir.join(&raw.storage.database);
+        let keep_days = *raw.storage.keep_days.get_ref();
+        if keep_days > 0 && keep_days.saturating_mul(24) < *raw.dedupe.window_hours.get_ref() {
+            self.err(
+                &raw.storage.keep_days,
+                format!(
+                    "storage.keep_days: {keep_days} days is shorter than dedupe.window_hours ({} h): stories still being merged would be deleted",
+                    raw.dedupe.window_hours.get_ref()
+                ),
+            );
+        }
+        if keep_days > 36_500 || *raw.storage.tombstone_days.get_ref() > 36_500 {
+            self.err(
+                &raw.storage.keep_days,
+                "storage.keep_days and storage.tombstone_days: at most 36500 (0 keeps forever)"
+                    .into(),
+            );
+        }
 
         let schedule = self.schedule(&raw.poll.schedule, "poll.schedule");
         let p = &raw.poll;
@@ -731,6 +756,10 @@ impl Validator<'_> {
             path: path.to_path_buf(),
             server: ServerConfig { listen, base_url },
             database,
+            keep: (keep_days > 0).then(|| chrono::Duration::days(keep_days.min(36_500) as i64)),
+            tombstones_for: chrono::Duration::days(
+                (*raw.storage.tombstone_days.get_ref()).min(36_500) as i64,
+            ),
             poll: PollConfig {
                 schedule: schedule.unwrap_or_else(Schedule::default_every_15_minutes),
                 timeout: Duration::from_secs(*p.timeout_secs.get_ref()),
@@ -947,6 +976,25 @@ sections = ["asia"]
             let e = Config::from_toml(Path::new("f.toml"), &text).unwrap_err();
             assert!(e.to_string().contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn retention_settings_load_and_must_cover_the_dedupe_window() {
+        let c = Config::from_toml(Path::new("f.toml"), GOOD).unwrap();
+        assert_eq!(c.keep, Some(chrono::Duration::days(30)));
+        assert_eq!(c.tombstones_for, chrono::Duration::days(90));
+        let text = GOOD.replace("[storage]", "[storage]\nkeep_days = 0\ntombstone_days = 7");
+        let c = Config::from_toml(Path::new("f.toml"), &text).unwrap();
+        assert_eq!(
+            (c.keep, c.tombstones_for),
+            (None, chrono::Duration::days(7))
+        );
+        let text = GOOD.replace("[storage]", "[storage]\nkeep_days = 2");
+        let e = Config::from_toml(Path::new("f.toml"), &text).unwrap_err();
+        assert!(
+            e.to_string().contains("shorter than dedupe.window_hours"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub async fn run(
         ));
     }
 
+    tokio::spawn(retention(state.clone(), stop_rx.clone()));
+
     scheduler(state, stop_rx, notifier.clone(), heartbeat, started).await;
     notifier.send("STOPPING=1");
     server.await??;
@@ -101,6 +103,63 @@ fn inherited_listener() -> anyhow::Result<Option<tokio::net::TcpListener>> {
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not Send: drop it here, before any other await.
     let _ = rx.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// How often retention runs, and how many stories one of its transactions deletes.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+const RETENTION_BATCH: usize = 500;
+
+/// Deletes old stories (`[storage].keep_days`) a minute after start and then hourly, in batches of short
+/// transactions with pauses between them, so refreshes never wait long for the store.
+async fn retention(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = RETENTION_EVERY;
+        let ctx = state.context();
+        let Some(keep) = ctx.config.keep else {
+            continue;
+        };
+        let mut total = crate::store::Pruned::default();
+        loop {
+            let now = Utc::now();
+            let tombstones_before = now - ctx.config.tombstones_for;
+            let pass = ctx
+                .store
+                .call(move |s| s.prune(now - keep, tombstones_before, now, RETENTION_BATCH))
+                .await;
+            match pass {
+                Ok(p) => {
+                    total.stories += p.stories;
+                    total.items += p.items;
+                    total.tombstones_expired += p.tombstones_expired;
+                    if p.stories < RETENTION_BATCH && p.tombstones_expired < RETENTION_BATCH {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "retention pass failed");
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if total.stories > 0 || total.tombstones_expired > 0 {
+            tracing::info!(
+                stories = total.stories,
+                items = total.items,
+                tombstones_expired = total.tombstones_expired,
+                "retention: old stories deleted"
+            );
+            let mut sections: Vec<&str> =
+                ctx.config.sections.iter().map(|s| s.id.as_str()).collect();
+            sections.push(crate::config::ALL_SECTION);
+            state.invalidate(sections);
+        }
+    }
 }
 
 /// Sends `WATCHDOG=1` every `every` while the scheduler loop turns (its heartbeat is recent) and the

@@ -5,6 +5,7 @@
 //! read side is mostly served from the render cache.
 
 mod models;
+mod retention;
 mod sources;
 mod stories;
 
@@ -18,6 +19,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
 pub use models::{StoredModel, TaggedStory};
+pub use retention::Pruned;
 pub use sources::{FetchRecord, Hold, SourceHealth, SourceState};
 pub use stories::{
     JoinInfo, MAX_TOP_HOURS, RefreshInput, RefreshStats, Story, StoryItem, TopQuery,
@@ -29,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
     include_str!("schema4.sql"),
+    include_str!("schema5.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -525,6 +525,10 @@ fn apply(
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
         let stored = find_item(tx, input.source_id, &item.key)?;
+        if stored.is_none() && super::retention::is_tombstoned(tx, input.source_id, &item.key)? {
+            // Deleted by retention: a source still listing it does not bring it back.
+            continue;
+        }
         if stored.as_ref().is_some_and(|st| st.fields == fields) {
             // Unchanged (the steady state of a re-poll): nothing to normalize or match.
             continue;

@@ -15,5 +15,6 @@ mod learned;
 mod pipeline;
 mod polite;
 mod readers;
+mod retention;
 mod support;
 mod tagging;
