@@ -330,3 +330,54 @@ os.execve(sys.argv[1], sys.argv[1:], env)
     assert!(status.success(), "{status:?}\n{log}");
     assert!(log.contains("socket activation"), "{log}");
 }
+
+/// SIGTERM in the middle of a poll of 200 slow sources: the daemon stops promptly with exit 0 and
+/// leaves a sound database.
+#[test]
+fn sigterm_during_a_slow_poll_stops_promptly_and_cleanly() {
+    let server = FixtureServer::start();
+    let mut sources = String::new();
+    for s in 0..200 {
+        server.set(
+            &format!("/slow{s}.xml"),
+            Route::Hang(Duration::from_secs(3)),
+        );
+        sources += &source(
+            &format!("Slow {s}"),
+            &server.url(&format!("/slow{s}.xml")),
+            &[],
+        );
+    }
+    let env = Env::with_poll(
+        &sources,
+        "schedule = \"* * * * * *\"\ntimeout_secs = 10\nconcurrency = 16\nper_host = 16",
+    );
+    let mut daemon = RunningDaemon::spawn(&env.config_path());
+    wait_until("refreshes in flight", || {
+        (0..200).any(|s| !server.requests(&format!("/slow{s}.xml")).is_empty())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    signal(&daemon.child, "-TERM");
+    let status = loop {
+        if let Some(s) = daemon.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "{status:?}\n{}",
+        daemon.log.lock().unwrap()
+    );
+    let conn = rusqlite::Connection::open(env.path("test.db")).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    eprintln!("stopped {} ms after SIGTERM", asked.elapsed().as_millis());
+}
