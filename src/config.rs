@@ -56,6 +56,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Public URL without a trailing slash, used for self links.
     pub base_url: String,
+    /// Where the Prometheus metrics are served (`None`: not served).
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -317,6 +319,7 @@ struct RawConfig {
 struct RawServer {
     listen: Spanned<String>,
     base_url: Option<Spanned<String>>,
+    metrics: Spanned<String>,
 }
 
 impl Default for RawServer {
@@ -324,6 +327,7 @@ impl Default for RawServer {
         RawServer {
             listen: Spanned::new(0..0, "127.0.0.1:8080".into()),
             base_url: None,
+            metrics: Spanned::new(0..0, "/metrics".into()),
         }
     }
 }
@@ -558,6 +562,20 @@ impl Validator<'_> {
         };
 
         let database = dir.join(&raw.storage.database);
+        let metrics = raw.server.metrics.get_ref().trim();
+        if !metrics.is_empty()
+            && (!metrics.starts_with('/')
+                || metrics.starts_with("/feeds/")
+                || metrics == "/"
+                || metrics == "/healthz")
+        {
+            self.err(
+                &raw.server.metrics,
+                format!(
+                    "server.metrics: \"{metrics}\" must be a path starting with / other than /, /healthz and /feeds/... (\"\" turns metrics off)"
+                ),
+            );
+        }
         let keep_days = *raw.storage.keep_days.get_ref();
         if keep_days > 0 && keep_days.saturating_mul(24) < *raw.dedupe.window_hours.get_ref() {
             self.err(
@@ -754,7 +772,12 @@ impl Validator<'_> {
 
         Config {
             path: path.to_path_buf(),
-            server: ServerConfig { listen, base_url },
+            server: ServerConfig {
+                listen,
+                base_url,
+                metrics: Some(raw.server.metrics.get_ref().trim().to_string())
+                    .filter(|m| !m.is_empty()),
+            },
             database,
             keep: (keep_days > 0).then(|| chrono::Duration::days(keep_days.min(36_500) as i64)),
             tombstones_for: chrono::Duration::days(

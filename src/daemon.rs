@@ -386,6 +386,7 @@ async fn start_due(
         let finished = finished.clone();
         tokio::spawn(async move {
             let report = refresh::refresh(&ctx, &source, now).await;
+            state.metrics.refreshed(&report);
             state.invalidate(report.changed_sections());
             in_flight
                 .lock()

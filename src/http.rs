@@ -112,6 +112,7 @@ const MIN_RERENDER: Duration = Duration::from_millis(200);
 pub struct AppState {
     ctx: RwLock<Context>,
     cache: Mutex<Cache>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 type FeedKey = (String, Format, View);
@@ -135,6 +136,7 @@ impl AppState {
         Arc::new(AppState {
             ctx: RwLock::new(ctx),
             cache: Mutex::new(Cache::default()),
+            metrics: crate::metrics::Metrics::new(),
         })
     }
 
@@ -229,12 +231,63 @@ impl AppState {
 
 /// The router, built as a function so it can be served or embedded on its own.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(index))
         .route("/feeds/{file}", get(feed))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(healthz));
+    let metrics_path = state.context().config.server.metrics.clone();
+    if let Some(path) = &metrics_path {
+        router = router.route(path, get(metrics));
+    }
+    router
         .fallback(|| async { not_found("not found") })
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), metrics_path),
+            count_requests,
+        ))
         .with_state(state)
+}
+
+/// Counts every request by route (the pattern, not the path: feed names stay out of the labels) and
+/// status.
+async fn count_requests(
+    State((state, metrics_path)): State<(Arc<AppState>, Option<String>)>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    let route = match path {
+        "/" => "/",
+        "/healthz" => "/healthz",
+        p if p.starts_with("/feeds/") => "/feeds/{file}",
+        p if metrics_path.as_deref() == Some(p) => "metrics",
+        _ => "other",
+    };
+    let resp = next.run(req).await;
+    state.metrics.request(route, resp.status().as_u16());
+    resp
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let store = state.context().store;
+    let read = store
+        .call(|s| Ok((s.counts()?, s.source_health()?)))
+        .await
+        .and_then(|(counts, health)| state.metrics.render(counts, &health));
+    match read {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read metrics");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
+    }
 }
 
 /// Serves until `shutdown` resolves.

@@ -23,6 +23,7 @@
 //! - [`store`]: SQLite (WAL, versioned migrations): sources, items, stories, story sections.
 //! - [`render`]: stories → RSS / Atom bytes; pure.
 //! - [`http`]: axum router over a render cache with ETag, Last-Modified, 304 and gzip.
+//! - [`metrics`]: `/metrics` in the Prometheus text format.
 //! - [`daemon`]: scheduler loop, SIGHUP reload, graceful shutdown, systemd notifications and watchdog.
 //! - [`notify`]: the `sd_notify` protocol over `$NOTIFY_SOCKET` (nothing without it).
 //! - [`cli`]: the `syndic` commands.
@@ -40,6 +41,7 @@ pub mod dedupe;
 pub mod fetch;
 pub mod http;
 pub mod learn;
+pub mod metrics;
 pub mod normalize;
 pub mod notify;
 pub mod parse;

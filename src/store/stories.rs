@@ -49,6 +49,8 @@ pub struct RefreshStats {
     /// New items that joined a story another source already reported.
     pub joined: usize,
     pub new_stories: usize,
+    /// Joins by reason ("url", "title", "similar").
+    pub joins_by_reason: BTreeMap<&'static str, usize>,
     /// Entries of the document left out by `[poll].max_entries` (the oldest; set by the refresh).
     pub left_out: usize,
     /// Sections whose output changed (includes `all` when anything changed).
@@ -603,6 +605,7 @@ fn apply(
             Decision::JoinStory(id) => {
                 stats.new_items += 1;
                 stats.joined += 1;
+                *stats.joins_by_reason.entry(join.reason).or_default() += 1;
                 id
             }
             Decision::New => {

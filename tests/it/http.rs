@@ -298,3 +298,81 @@ async fn concurrent_readers_during_polling_all_get_whole_answers() {
     assert_eq!(total.0 + total.1, 2000);
     daemon.stop().await;
 }
+
+/// `/metrics` parses with Prometheus's own text-format parser, and its counters move with polls and
+/// requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_with_prometheus_and_move_after_a_poll() {
+    let Some(python) = crate::support::feedparser_python() else {
+        if crate::support::missing_tool("Python with prometheus_client (.venv)") {
+            return;
+        }
+        unreachable!();
+    };
+    let server = FixtureServer::start();
+    server.set(
+        "/feed.xml",
+        Route::rss(rss_feed(
+            "Desk",
+            &[("m1", "Port strike ends", "https://m.example/1")],
+        )),
+    );
+    let env = Env::with_poll(
+        &source("Desk", &server.url("/feed.xml"), &["asia"]),
+        "schedule = \"* * * * * *\"\ntimeout_secs = 5",
+    );
+    let daemon = InProcessDaemon::start(&env).await;
+    let base = format!("http://{}", daemon.addr);
+    let client = reqwest::Client::new();
+    wait_for_body(&client, &format!("{base}/feeds/all.rss"), "Port strike").await;
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    daemon.stop().await;
+    let script = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+values = {}
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+        values[f"{s.name}{{{labels}}}"] = s.value
+for k in sorted(values):
+    print(k, values[k])
+"#;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let parsed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "prometheus_client could not parse:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = |name: &str| -> f64 {
+        parsed
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{name} missing in:\n{parsed}"))
+    };
+    assert!(value("syndic_fetches_total{outcome=updated}") >= 1.0);
+    assert_eq!(value("syndic_items_stored{}"), 1.0);
+    assert_eq!(value("syndic_stories_stored{}"), 1.0);
+    assert!(value("syndic_new_stories_total{}") >= 1.0);
+    assert_eq!(value("syndic_source_error_streak{source=Desk}"), 0.0);
+    assert!(value("syndic_last_successful_poll_timestamp_seconds{}") > 1.7e9);
+    assert!(value("syndic_http_requests_total{route=/feeds/{file},status=200}") >= 1.0);
+    assert!(value("syndic_refresh_duration_seconds_count{}") >= 1.0);
+    assert_eq!(value("syndic_build_info{version=0.1.0}"), 1.0);
+}

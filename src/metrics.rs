@@ -1,0 +1,162 @@
+//! `/metrics` in the Prometheus text format (prometheus-client). Counters move with refreshes and
+//! HTTP requests; what the store knows (items and stories stored, each source's error streak, the last
+//! successful poll) is read when the page is scraped.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::refresh::{Outcome, RefreshReport};
+use crate::store::{SourceHealth, StoreError};
+
+type Labels = Vec<(String, String)>;
+
+/// The daemon's metrics.
+pub struct Metrics {
+    registry: Registry,
+    fetches: Family<Labels, Counter>,
+    refresh_seconds: Histogram,
+    joins: Family<Labels, Counter>,
+    new_stories: Counter,
+    http_requests: Family<Labels, Counter>,
+    items: Gauge,
+    stories: Gauge,
+    error_streak: Family<Labels, Gauge>,
+    last_success: Gauge<f64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("syndic");
+        let fetches = Family::<Labels, Counter>::default();
+        registry.register(
+            "fetches",
+            "Source refreshes by outcome (updated, unchanged, not_modified, failed)",
+            fetches.clone(),
+        );
+        let refresh_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        registry.register(
+            "refresh_duration_seconds",
+            "Time one source refresh took (fetch, parse, store)",
+            refresh_seconds.clone(),
+        );
+        let joins = Family::<Labels, Counter>::default();
+        registry.register(
+            "joins",
+            "New items that joined an existing story, by reason (url, title, similar)",
+            joins.clone(),
+        );
+        let new_stories = Counter::default();
+        registry.register("new_stories", "Stories started", new_stories.clone());
+        let http_requests = Family::<Labels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
+        let items = Gauge::default();
+        registry.register("items_stored", "Items in the database", items.clone());
+        let stories = Gauge::default();
+        registry.register("stories_stored", "Stories in the database", stories.clone());
+        let error_streak = Family::<Labels, Gauge>::default();
+        registry.register(
+            "source_error_streak",
+            "Consecutive failed refreshes of each source",
+            error_streak.clone(),
+        );
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "last_successful_poll_timestamp_seconds",
+            "When any source was last refreshed successfully (Unix time)",
+            last_success.clone(),
+        );
+        let build = Family::<Labels, Gauge>::default();
+        build
+            .get_or_create(&vec![(
+                "version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            )])
+            .set(1);
+        registry.register("build_info", "syndic's version", build);
+        Metrics {
+            registry,
+            fetches,
+            refresh_seconds,
+            joins,
+            new_stories,
+            http_requests,
+            items,
+            stories,
+            error_streak,
+            last_success,
+        }
+    }
+
+    /// Counts one refresh.
+    pub fn refreshed(&self, report: &RefreshReport) {
+        let outcome = match &report.outcome {
+            Outcome::Updated(stats) => {
+                for (reason, n) in &stats.joins_by_reason {
+                    self.joins
+                        .get_or_create(&vec![("reason".into(), (*reason).to_string())])
+                        .inc_by(*n as u64);
+                }
+                self.new_stories.inc_by(stats.new_stories as u64);
+                "updated"
+            }
+            Outcome::Unchanged => "unchanged",
+            Outcome::NotModified => "not_modified",
+            Outcome::Failed(_) => "failed",
+        };
+        self.fetches
+            .get_or_create(&vec![("outcome".into(), outcome.into())])
+            .inc();
+        self.refresh_seconds.observe(report.elapsed.as_secs_f64());
+    }
+
+    /// Counts one HTTP request.
+    pub fn request(&self, route: &str, status: u16) {
+        self.http_requests
+            .get_or_create(&vec![
+                ("route".into(), route.into()),
+                ("status".into(), status.to_string()),
+            ])
+            .inc();
+    }
+
+    /// The page, with the store's figures read now.
+    pub fn render(
+        &self,
+        counts: (i64, i64),
+        health: &[SourceHealth],
+    ) -> Result<String, StoreError> {
+        self.items.set(counts.0);
+        self.stories.set(counts.1);
+        let mut last = None;
+        for h in health {
+            self.error_streak
+                .get_or_create(&vec![("source".into(), h.name.clone())])
+                .set(h.error_streak);
+            if let Some(t) = h.last_success_at {
+                last = last.max(Some(t));
+            }
+        }
+        if let Some(t) = last {
+            self.last_success.set(t.timestamp_millis() as f64 / 1000.0);
+        }
+        let mut out = String::new();
+        encode(&mut out, &self.registry).map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(out)
+    }
+}
