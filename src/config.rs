@@ -1021,6 +1021,26 @@ sections = ["asia"]
     }
 
     #[test]
+    fn the_metrics_path_is_configurable_or_off() {
+        let c = Config::from_toml(Path::new("f.toml"), GOOD).unwrap();
+        assert_eq!(c.server.metrics.as_deref(), Some("/metrics"));
+        for (value, want) in [("\"/stats\"", Some("/stats")), ("\"\"", None)] {
+            let text = GOOD.replace(
+                "listen = \"127.0.0.1:9000\"",
+                &format!("listen = \"127.0.0.1:9000\"\nmetrics = {value}"),
+            );
+            let c = Config::from_toml(Path::new("f.toml"), &text).unwrap();
+            assert_eq!(c.server.metrics.as_deref(), want);
+        }
+        let text = GOOD.replace(
+            "listen = \"127.0.0.1:9000\"",
+            "listen = \"127.0.0.1:9000\"\nmetrics = \"/feeds/m\"",
+        );
+        let e = Config::from_toml(Path::new("f.toml"), &text).unwrap_err();
+        assert!(e.to_string().contains("server.metrics"), "{e}");
+    }
+
+    #[test]
     fn collects_several_problems() {
         let text = format!(
             "{GOOD}\n[[source]]\nname = \"A\"\nurl = \"ftp://x/y\"\n[[section]]\nid = \"all\"\ntitle = \"x\"\n"

@@ -271,9 +271,9 @@ async fn count_requests(
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let store = state.context().store;
     let read = store
-        .call(|s| Ok((s.counts()?, s.source_health()?)))
+        .call(|s| Ok((s.counts()?, s.source_health()?, s.tags_by_origin()?)))
         .await
-        .and_then(|(counts, health)| state.metrics.render(counts, &health));
+        .and_then(|(counts, health, tags)| state.metrics.render(counts, &health, &tags));
     match read {
         Ok(text) => (
             [(

@@ -27,6 +27,7 @@ pub struct Metrics {
     items: Gauge,
     stories: Gauge,
     error_streak: Family<Labels, Gauge>,
+    tags: Family<Labels, Gauge>,
     last_success: Gauge<f64, AtomicU64>,
 }
 
@@ -75,6 +76,12 @@ impl Metrics {
             "Consecutive failed refreshes of each source",
             error_streak.clone(),
         );
+        let tags = Family::<Labels, Gauge>::default();
+        registry.register(
+            "tags",
+            "Stored section tags by origin (source, category, path, keyword, regex, learned)",
+            tags.clone(),
+        );
         let last_success = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "last_successful_poll_timestamp_seconds",
@@ -99,6 +106,7 @@ impl Metrics {
             items,
             stories,
             error_streak,
+            tags,
             last_success,
         }
     }
@@ -140,9 +148,15 @@ impl Metrics {
         &self,
         counts: (i64, i64),
         health: &[SourceHealth],
+        tags: &[(String, i64)],
     ) -> Result<String, StoreError> {
         self.items.set(counts.0);
         self.stories.set(counts.1);
+        for (origin, n) in tags {
+            self.tags
+                .get_or_create(&vec![("origin".into(), origin.clone())])
+                .set(*n);
+        }
         let mut last = None;
         for h in health {
             self.error_streak

@@ -116,4 +116,16 @@ impl Store {
             |r| r.get(0),
         )?)
     }
+
+    /// Stored section tags by kind of origin ("source", "category", "path", "keyword", "regex",
+    /// "learned").
+    pub fn tags_by_origin(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT substr(origin, 1, instr(origin, ':') - 1) AS kind, COUNT(*) FROM story_sections
+             GROUP BY kind ORDER BY kind",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }

@@ -371,6 +371,7 @@ for k in sorted(values):
     assert_eq!(value("syndic_stories_stored{}"), 1.0);
     assert!(value("syndic_new_stories_total{}") >= 1.0);
     assert_eq!(value("syndic_source_error_streak{source=Desk}"), 0.0);
+    assert_eq!(value("syndic_tags{origin=source}"), 1.0);
     assert!(value("syndic_last_successful_poll_timestamp_seconds{}") > 1.7e9);
     assert!(value("syndic_http_requests_total{route=/feeds/{file},status=200}") >= 1.0);
     assert!(value("syndic_refresh_duration_seconds_count{}") >= 1.0);
