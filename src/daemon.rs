@@ -267,7 +267,7 @@ impl Status {
                 format!("{secs} s")
             };
             match self.stories {
-                Some((n, _)) => format!("idle; next poll in {next}; {n} stories"),
+                Some((n, _)) => format!("idle; next poll in {next}; {} stories", thousands(n)),
                 None => format!("idle; next poll in {next}"),
             }
         };
@@ -276,6 +276,22 @@ impl Status {
             self.last = line;
         }
     }
+}
+
+/// 1234567 → "1,234,567".
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Retrains the learned tagger in the background when it is due, one training at a time.
@@ -468,4 +484,15 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn story_counts_read_with_separators() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1234), "1,234");
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
+    }
 }
