@@ -337,7 +337,7 @@ async fn feed(
         return not_found("no such feed");
     };
     let Some(format) = Format::from_extension(ext) else {
-        return not_found("no such feed format (use .rss or .atom)");
+        return not_found("no such feed format (use .rss, .atom or .json)");
     };
     let view = match parse_view(&query) {
         Ok(v) => v,
@@ -448,7 +448,7 @@ async fn index(State(state): State<Arc<AppState>>) -> Response {
         .chain(c.sections.iter().map(|s| (s.id.as_str(), s.title.as_str())));
     for (id, title) in ids {
         html.push_str(&format!(
-            "<li>{} — <a href=\"/feeds/{id}.rss\">RSS</a> · <a href=\"/feeds/{id}.atom\">Atom</a></li>\n",
+            "<li>{} — <a href=\"/feeds/{id}.rss\">RSS</a> · <a href=\"/feeds/{id}.atom\">Atom</a> · <a href=\"/feeds/{id}.json\">JSON Feed</a></li>\n",
             html_escape(title)
         ));
     }

@@ -4,6 +4,7 @@
 //! stories twice yields the same bytes (and so the same ETag, across restarts too).
 
 pub mod atom;
+pub mod json;
 pub mod rss;
 
 use chrono::{DateTime, Utc};
@@ -17,15 +18,18 @@ use crate::store::Story;
 pub enum Format {
     Rss,
     Atom,
+    /// JSON Feed 1.1.
+    Json,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::Rss, Format::Atom];
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
 
     pub fn extension(self) -> &'static str {
         match self {
             Format::Rss => "rss",
             Format::Atom => "atom",
+            Format::Json => "json",
         }
     }
 
@@ -37,6 +41,7 @@ impl Format {
         match self {
             Format::Rss => "application/rss+xml; charset=utf-8",
             Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
         }
     }
 }
@@ -151,6 +156,7 @@ pub fn render(format: Format, meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
     match format {
         Format::Rss => rss::render(meta, stories),
         Format::Atom => atom::render(meta, stories),
+        Format::Json => json::render(meta, stories),
     }
 }
 

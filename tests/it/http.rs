@@ -268,7 +268,7 @@ async fn concurrent_readers_during_polling_all_get_whole_answers() {
         tasks.push(tokio::spawn(async move {
             let mut seen = (0, 0);
             for n in 0..125 {
-                let path = if n % 2 == 0 { "all.rss" } else { "asia.atom" };
+                let path = ["all.rss", "asia.atom", "all.json"][n % 3];
                 let mut req = client.get(format!("{base}/feeds/{path}"));
                 match (worker + n) % 3 {
                     0 => req = req.header("Accept-Encoding", "gzip"),
