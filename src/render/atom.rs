@@ -63,7 +63,7 @@ fn entry(meta: &FeedMeta, story: &Story) -> Entry {
     Entry {
         title: Text::plain(x(&lead.title)),
         id: meta.entry_id(story),
-        updated: date(story.updated),
+        updated: date(story.changed()),
         published: Some(date(story.published())),
         authors: vec![Person {
             name: x(lead.author.as_deref().unwrap_or(&lead.source)),
@@ -140,5 +140,35 @@ mod tests {
             "{out}"
         );
         assert!(out.contains(r#"<content type="html">"#), "{out}");
+    }
+
+    #[test]
+    fn entries_stored_by_one_poll_keep_their_own_updated_dates() {
+        // Both stories were stored by the same refresh (updated 12:00), from items of their own dates.
+        let poll: DateTime<Utc> = "2026-11-27T12:00:00Z".parse().unwrap();
+        let mut a = story("a", &[("A", "One", Some("https://a/1"))]);
+        let mut b = story("b", &[("B", "Two", Some("https://b/1"))]);
+        for (s, at) in [
+            (&mut a, "2026-11-27T09:15:00Z"),
+            (&mut b, "2026-11-27T11:40:00Z"),
+        ] {
+            s.updated = poll;
+            s.first_seen = poll;
+            s.items[0].published = Some(at.parse().unwrap());
+        }
+        let out = String::from_utf8(render(&meta(Format::Atom), &[a, b])).unwrap();
+        assert!(
+            out.contains("<updated>2026-11-27T09:15:00+00:00</updated>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<updated>2026-11-27T11:40:00+00:00</updated>"),
+            "{out}"
+        );
+        // The feed's own updated is the newest change.
+        assert!(
+            out.contains("<updated>2026-11-27T12:00:00+00:00</updated>"),
+            "{out}"
+        );
     }
 }

@@ -40,7 +40,7 @@ fn item(meta: &FeedMeta, story: &Story) -> Value {
     }
     let date = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     o.insert("date_published".into(), json!(date(story.published())));
-    o.insert("date_modified".into(), json!(date(story.updated)));
+    o.insert("date_modified".into(), json!(date(story.changed())));
     if let Some(a) = &lead.author {
         o.insert("authors".into(), json!([{ "name": a }]));
     }

@@ -129,6 +129,17 @@ impl Story {
 
     /// Publication date of the story: its lead's, else when syndic first saw it. Never later than first
     /// seen: a date in the future (a wrong time zone, a scheduled post) would pin it to the top of readers.
+    /// When the story itself last changed, by its items' own dates (the newest, never later than the
+    /// refresh that stored it); `updated` when no item has a date. Feed entries carry this, so that
+    /// stories stored by one poll do not all share the poll's time.
+    pub fn changed(&self) -> DateTime<Utc> {
+        self.items
+            .iter()
+            .filter_map(|i| i.published)
+            .max()
+            .map_or(self.updated, |t| t.min(self.updated).max(self.published()))
+    }
+
     pub fn published(&self) -> DateTime<Utc> {
         self.lead()
             .published
