@@ -45,6 +45,11 @@ struct Headers {
     etag: HeaderValue,
     gzip_etag: HeaderValue,
     last_modified: HeaderValue,
+    /// `public, max-age=N`, N the poll interval (one to sixty minutes): a reader or cache need not ask
+    /// again before syndic could have anything new.
+    cache_control: HeaderValue,
+    /// `<self URL>; rel="self"`.
+    link: HeaderValue,
 }
 
 impl Rendered {
@@ -81,10 +86,18 @@ impl Rendered {
         let last_modified = render::last_updated(&stories);
         let gzip_etag = format!("{}-gz\"", etag.trim_end_matches('"'));
         let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
+        let max_age = config
+            .poll
+            .schedule
+            .interval(Utc::now())
+            .num_seconds()
+            .clamp(60, 3600);
         let headers = Headers {
             etag: value(&etag),
             gzip_etag: value(&gzip_etag),
             last_modified: value(&httpdate::fmt_http_date(SystemTime::from(last_modified))),
+            cache_control: value(&format!("public, max-age={max_age}")),
+            link: value(&format!("<{}>; rel=\"self\"", meta.self_url)),
         };
         Ok(Some(Rendered {
             format,
@@ -375,10 +388,8 @@ fn respond(r: &Rendered, req: &HeaderMap) -> Response {
     let mut builder = Response::builder()
         .header(header::ETAG, etag)
         .header(header::LAST_MODIFIED, r.headers.last_modified.clone())
-        .header(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=60"),
-        )
+        .header(header::CACHE_CONTROL, r.headers.cache_control.clone())
+        .header(header::LINK, r.headers.link.clone())
         .header(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if not_modified {
         return builder

@@ -66,6 +66,12 @@ async fn daemon_serves_cached_feeds_with_etags_304_and_gzip() {
         resp.headers()[CONTENT_TYPE],
         "application/rss+xml; charset=utf-8"
     );
+    // Polled every second: readers are asked to wait the one-minute floor; the feed names itself.
+    assert_eq!(resp.headers()["cache-control"], "public, max-age=60");
+    assert_eq!(
+        resp.headers()["link"],
+        "<http://feeds.test/feeds/asia.rss>; rel=\"self\""
+    );
     let etag = resp.headers()[ETAG].to_str().unwrap().to_string();
     let last_modified = resp.headers()[LAST_MODIFIED].to_str().unwrap().to_string();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
