@@ -90,6 +90,9 @@ pub enum Command {
     Sources {
         #[arg(long)]
         json: bool,
+        /// Print the configured sources as OPML 2.0 (for a feed reader) instead.
+        #[arg(long, conflicts_with = "json")]
+        opml: bool,
     },
 }
 
@@ -140,7 +143,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             stories(config, section.as_deref(), limit, view, explain, json)
         }
-        Command::Sources { json } => sources(config, json),
+        Command::Sources {
+            json: _,
+            opml: true,
+        } => {
+            std::io::stdout().write_all(&crate::render::opml::render(&config))?;
+            Ok(())
+        }
+        Command::Sources { json, opml: false } => sources(config, json),
         Command::Train => train(config).await,
         Command::Backup { file, force } => {
             if file.exists() && !force {
@@ -276,7 +286,12 @@ async fn render(config: Config, out: &Path) -> anyhow::Result<()> {
             written += 1;
         }
     }
-    println!("wrote {written} files to {}", dir.display());
+    write_atomically(
+        &out.join("sources.opml"),
+        &crate::render::opml::render(&config),
+    )?;
+    written += 1;
+    println!("wrote {written} files to {}", out.display());
     Ok(())
 }
 

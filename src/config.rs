@@ -567,12 +567,13 @@ impl Validator<'_> {
             && (!metrics.starts_with('/')
                 || metrics.starts_with("/feeds/")
                 || metrics == "/"
-                || metrics == "/healthz")
+                || metrics == "/healthz"
+                || metrics == "/sources.opml")
         {
             self.err(
                 &raw.server.metrics,
                 format!(
-                    "server.metrics: \"{metrics}\" must be a path starting with / other than /, /healthz and /feeds/... (\"\" turns metrics off)"
+                    "server.metrics: \"{metrics}\" must be a path starting with / other than /, /healthz, /sources.opml and /feeds/... (\"\" turns metrics off)"
                 ),
             );
         }

@@ -247,7 +247,8 @@ pub fn app(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/", get(index))
         .route("/feeds/{file}", get(feed))
-        .route("/healthz", get(healthz));
+        .route("/healthz", get(healthz))
+        .route("/sources.opml", get(opml));
     let metrics_path = state.context().config.server.metrics.clone();
     if let Some(path) = &metrics_path {
         router = router.route(path, get(metrics));
@@ -272,6 +273,7 @@ async fn count_requests(
     let route = match path {
         "/" => "/",
         "/healthz" => "/healthz",
+        "/sources.opml" => "/sources.opml",
         p if p.starts_with("/feeds/") => "/feeds/{file}",
         p if metrics_path.as_deref() == Some(p) => "metrics",
         _ => "other",
@@ -279,6 +281,18 @@ async fn count_requests(
     let resp = next.run(req).await;
     state.metrics.request(route, resp.status().as_u16());
     resp
+}
+
+async fn opml(State(state): State<Arc<AppState>>) -> Response {
+    let body = crate::render::opml::render(&state.context().config);
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/x-opml; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
@@ -463,7 +477,9 @@ async fn index(State(state): State<Arc<AppState>>) -> Response {
             html_escape(title)
         ));
     }
-    html.push_str("</ul>\n</body></html>\n");
+    html.push_str(
+        "</ul>\n<p><a href=\"/sources.opml\">All sources (OPML)</a></p>\n</body></html>\n",
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -5,6 +5,7 @@
 
 pub mod atom;
 pub mod json;
+pub mod opml;
 pub mod rss;
 
 use chrono::{DateTime, Utc};

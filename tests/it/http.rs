@@ -66,6 +66,18 @@ async fn daemon_serves_cached_feeds_with_etags_304_and_gzip() {
         resp.headers()[CONTENT_TYPE],
         "application/rss+xml; charset=utf-8"
     );
+    let opml = client
+        .get(format!("{base}/sources.opml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opml.headers()[CONTENT_TYPE], "text/x-opml; charset=utf-8");
+    assert!(
+        opml.text()
+            .await
+            .unwrap()
+            .contains("xmlUrl=\"http://127.0.0.1:")
+    );
     // Polled every second: readers are asked to wait the one-minute floor; the feed names itself.
     assert_eq!(resp.headers()["cache-control"], "public, max-age=60");
     assert_eq!(

@@ -45,6 +45,7 @@ fn xmllint_finds_every_output_well_formed() {
     let lint = Command::new("xmllint")
         .arg("--noout")
         .args(&xml)
+        .arg(out.join("sources.opml"))
         .output()
         .unwrap();
     assert!(
@@ -52,6 +53,13 @@ fn xmllint_finds_every_output_well_formed() {
         "xmllint:\n{}",
         String::from_utf8_lossy(&lint.stderr)
     );
+    // The same OPML from the command line, one outline per configured source.
+    let opml = env.ok(&["sources", "--opml"]);
+    assert_eq!(
+        opml,
+        std::fs::read_to_string(out.join("sources.opml")).unwrap()
+    );
+    assert_eq!(opml.matches("<outline type=\"rss\"").count(), 2, "{opml}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
