@@ -57,17 +57,7 @@ fn main() {
         .unwrap_or(10);
 
     // The feed server.
-    let mut feeds = Command::new(std::env::current_exe().unwrap())
-        .arg("serve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut feeds_addr = String::new();
-    BufReader::new(feeds.stdout.take().unwrap())
-        .read_line(&mut feeds_addr)
-        .unwrap();
-    let feeds_addr = feeds_addr.trim().to_string();
+    let (mut feeds, feeds_addr) = feed_server::spawn(&[]);
 
     // syndic.
     let dir = tempfile::tempdir().unwrap();

@@ -19,9 +19,7 @@ mod common;
 mod feed_server;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -101,18 +99,7 @@ fn main() {
 
 /// Runs the three cycles; returns the first cycle's wall time in seconds.
 async fn cycles(sources: usize, similarity: bool) -> f64 {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg("serve")
-        .env("SYNDIC_BENCH_SOURCES", sources.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut addr = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut addr)
-        .unwrap();
-    let addr = addr.trim().to_string();
+    let (mut child, addr) = feed_server::spawn(&[("SYNDIC_BENCH_SOURCES", sources.to_string())]);
 
     let dir = tempfile::tempdir().unwrap();
     let mut toml = format!(

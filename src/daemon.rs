@@ -321,8 +321,8 @@ impl Learner {
             return;
         }
         self.last_check = Some(std::time::Instant::now());
-        let stories = match ctx.store.call(|s| s.counts()).await {
-            Ok((_, stories)) => stories,
+        let stories = match ctx.store.call(|s| s.last_story_id()).await {
+            Ok(id) => id,
             Err(e) => {
                 tracing::error!(error = %e, "learned tagger: cannot count stories");
                 return;

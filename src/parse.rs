@@ -57,10 +57,10 @@ const ATOM_03: &str = "http://purl.org/atom/ns#";
 fn atom03_to_10(body: &[u8]) -> Option<Vec<u8>> {
     use std::sync::OnceLock;
     static TAGS: OnceLock<(regex::Regex, regex::Regex)> = OnceLock::new();
-    let text = std::str::from_utf8(body).ok()?;
-    if !text.contains(ATOM_03) {
+    if !body.windows(ATOM_03.len()).any(|w| w == ATOM_03.as_bytes()) {
         return None;
     }
+    let text = std::str::from_utf8(body).ok()?;
     let (renamed, text_constructs) =
         TAGS.get_or_init(|| {
             (

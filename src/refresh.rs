@@ -32,7 +32,7 @@ pub struct Context {
     pub fetcher: Fetcher,
     pub tagger: Arc<Tagger>,
     pub source_ids: Arc<HashMap<String, i64>>,
-    /// When the installed learned-tagger model was trained, and the store's story count then.
+    /// When the installed learned-tagger model was trained, and the newest story id then.
     pub model_trained: Option<(DateTime<Utc>, i64)>,
     limits: Arc<Limits>,
 }

@@ -76,7 +76,7 @@ fn certain_examples(config: &Config, stories: &[TaggedStory]) -> Vec<(usize, Str
 /// `tagger`, then re-scores the stories within the dedupe window.
 pub fn train_now(store: &Store, config: &Config, tagger: &Tagger) -> Result<Trained, StoreError> {
     let started = Instant::now();
-    let (_, stories_at) = store.counts()?;
+    let stories_at = store.last_story_id()?;
     let stories = store.tagged_stories(MAX_EXAMPLES)?;
     let picked = certain_examples(config, &stories);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -133,7 +133,7 @@ pub fn train_now(store: &Store, config: &Config, tagger: &Tagger) -> Result<Trai
 }
 
 /// Installs the stored model in `tagger` when `[tagging].learn` is on (and removes it when off).
-/// Returns when the stored model was trained and the store's size then, for [`Due`].
+/// Returns when the stored model was trained and the newest story id then, for [`Due`].
 pub fn load_stored(
     store: &Store,
     config: &Config,

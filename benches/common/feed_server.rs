@@ -4,7 +4,8 @@
 //! memory are not the measured process's.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 /// The feed server, in a child process: prints its address, then serves until its stdin closes.
+/// Starts the server in a child process (this bench binary re-run with `serve`, with `env` set) and
+/// returns it with its address. Closing the child's stdin stops it.
+pub fn spawn(env: &[(&str, String)]) -> (Child, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("serve")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut addr = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut addr)
+        .unwrap();
+    (child, addr.trim().to_string())
+}
+
 pub fn serve(titles: Vec<String>, sources: usize, items: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -21,7 +21,7 @@ pub struct TaggedStory {
 pub struct StoredModel {
     pub trained_at: DateTime<Utc>,
     pub examples: i64,
-    /// Stories in the store when it was trained.
+    /// The newest story id when it was trained.
     pub stories_at: i64,
     pub data: Vec<u8>,
 }
@@ -105,27 +105,5 @@ impl Store {
                 },
             )
             .optional()?)
-    }
-
-    /// Stories first seen since `since` that have no section at all.
-    pub fn untagged_since(&self, since: DateTime<Utc>) -> Result<i64, StoreError> {
-        Ok(self.lock().query_row(
-            "SELECT COUNT(*) FROM stories s WHERE s.first_seen >= ?1
-             AND NOT EXISTS (SELECT 1 FROM story_sections ss WHERE ss.story_id = s.id)",
-            [to_ms(since)],
-            |r| r.get(0),
-        )?)
-    }
-
-    /// Stored section tags by kind of origin ("source", "category", "path", "keyword", "regex",
-    /// "learned").
-    pub fn tags_by_origin(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT substr(origin, 1, instr(origin, ':') - 1) AS kind, COUNT(*) FROM story_sections
-             GROUP BY kind ORDER BY kind",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -347,6 +347,26 @@ impl Store {
         Ok(changed)
     }
 
+    /// The newest story's id: grows by one per story stored, and costs one index lookup (where a
+    /// count reads the whole table), so "stories stored since" is a subtraction.
+    pub fn last_story_id(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM stories", [], |r| r.get(0))?)
+    }
+
+    /// Stored section tags by kind of origin ("source", "category", "path", "keyword", "regex",
+    /// "learned").
+    pub fn tags_by_origin(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT substr(origin, 1, instr(origin, ':') - 1) AS kind, COUNT(*) FROM story_sections
+             GROUP BY kind ORDER BY kind",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Counts of (items, stories), for summaries and tests.
     pub fn counts(&self) -> Result<(i64, i64), StoreError> {
         let conn = self.lock();

@@ -17,11 +17,10 @@ fn a_backup_taken_while_polling_is_consistent_and_never_overwrites_by_accident()
                 )
             })
             .collect();
-        let refs: Vec<(&str, &str, &str)> = items
-            .iter()
-            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
-            .collect();
-        server.set(&format!("/b{s}.xml"), Route::rss(rss_feed("Bureau", &refs)));
+        server.set(
+            &format!("/b{s}.xml"),
+            Route::rss(rss_feed("Bureau", &items)),
+        );
         sources += &source(
             &format!("Bureau {s}"),
             &server.url(&format!("/b{s}.xml")),

@@ -36,11 +36,7 @@ fn feed(s: usize, round: usize) -> String {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str, &str)> = items
-        .iter()
-        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
-        .collect();
-    rss_feed(&format!("Desk {s}"), &refs)
+    rss_feed(&format!("Desk {s}"), &items)
 }
 
 /// Story uids in a served RSS feed (its guids are `UID/SECTION`).

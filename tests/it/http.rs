@@ -244,11 +244,7 @@ async fn concurrent_readers_during_polling_all_get_whole_answers() {
                 )
             })
             .collect();
-        let refs: Vec<(&str, &str, &str)> = items
-            .iter()
-            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
-            .collect();
-        server.set(&format!("/d{s}.xml"), Route::rss(rss_feed("Desk", &refs)));
+        server.set(&format!("/d{s}.xml"), Route::rss(rss_feed("Desk", &items)));
         sources += &source(
             &format!("Desk {s}"),
             &server.url(&format!("/d{s}.xml")),

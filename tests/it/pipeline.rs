@@ -349,12 +349,8 @@ fn feeds_hold_at_most_max_items_newest_first() {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str, &str)> = items
-        .iter()
-        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
-        .collect();
     // rss_feed dates item i at 10-i o'clock: item 0 is the newest.
-    server.set("/c.xml", Route::rss(rss_feed("C", &refs)));
+    server.set("/c.xml", Route::rss(rss_feed("C", &items)));
     let env = Env::new(&source("C", &server.url("/c.xml"), &[]));
     let text = std::fs::read_to_string(env.config_path()).unwrap();
     std::fs::write(

@@ -334,12 +334,13 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// An RSS 2.0 document with `(guid, title, link)` items.
-pub fn rss_feed(title: &str, items: &[(&str, &str, &str)]) -> String {
+/// An RSS 2.0 document with `(guid, title, link)` items (borrowed or owned strings).
+pub fn rss_feed<S: AsRef<str>>(title: &str, items: &[(S, S, S)]) -> String {
     let mut s = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>http://example.invalid/</link><description>fixture</description>\n"
     );
     for (i, (guid, title, link)) in items.iter().enumerate() {
+        let (guid, title, link) = (guid.as_ref(), title.as_ref(), link.as_ref());
         s.push_str(&format!(
             "<item><guid isPermaLink=\"false\">{guid}</guid><title>{title}</title><link>{}</link><description>Summary of {title}.</description><pubDate>Fri, 27 Nov 2026 {:02}:00:00 +0000</pubDate></item>\n",
             link.replace('&', "&amp;"),
