@@ -17,7 +17,6 @@ mod feed_server;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,16 +26,9 @@ const SOURCES: usize = 1000;
 const ITEMS: usize = 50;
 
 fn main() {
-    let tsv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/headlines/dev.tsv");
-    let Ok(text) = std::fs::read_to_string(&tsv) else {
-        println!("SKIPPED: {} is absent", tsv.display());
+    let Some(titles) = feed_server::dev_titles() else {
         return;
     };
-    let titles: Vec<String> = text
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').nth(1).map(str::to_string))
-        .collect();
     if std::env::args().any(|a| a == "serve") {
         feed_server::serve(titles, SOURCES, ITEMS);
         return;

@@ -19,7 +19,6 @@ mod common;
 mod feed_server;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,16 +31,9 @@ const ITEMS: usize = 50;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let tsv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/headlines/dev.tsv");
-    let Ok(text) = std::fs::read_to_string(&tsv) else {
-        println!("SKIPPED: {} is absent", tsv.display());
+    let Some(titles) = feed_server::dev_titles() else {
         return;
     };
-    let titles: Vec<String> = text
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').nth(1).map(str::to_string))
-        .collect();
     let sources = std::env::var("SYNDIC_BENCH_SOURCES")
         .ok()
         .and_then(|v| v.parse().ok())

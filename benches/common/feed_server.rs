@@ -16,6 +16,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 /// The feed server, in a child process: prints its address, then serves until its stdin closes.
+/// The headlines of `../shared/data/headlines/dev.tsv` the generated feeds are made of; `None`, after
+/// saying the bench is skipped, where the shared data is absent.
+pub fn dev_titles() -> Option<Vec<String>> {
+    let tsv =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/headlines/dev.tsv");
+    let Ok(text) = std::fs::read_to_string(&tsv) else {
+        println!("SKIPPED: {} is absent", tsv.display());
+        return None;
+    };
+    Some(
+        text.lines()
+            .skip(1)
+            .filter_map(|l| l.split('\t').nth(1).map(str::to_string))
+            .collect(),
+    )
+}
+
 /// Starts the server in a child process (this bench binary re-run with `serve`, with `env` set) and
 /// returns it with its address. Closing the child's stdin stops it.
 pub fn spawn(env: &[(&str, String)]) -> (Child, String) {
