@@ -329,14 +329,8 @@ fn stories(
         return Err(UsageError(format!("unknown section \"{s}\"")).into());
     }
     let store = open_store(&config)?;
-    let top = match view {
-        crate::render::View::Latest => None,
-        crate::render::View::Top { hours } => Some(crate::store::TopQuery {
-            now: Utc::now(),
-            hours,
-        }),
-    };
-    let stories = store.stories_by(section, limit, top)?;
+    let top = matches!(view, crate::render::View::Top { .. });
+    let (stories, _) = crate::http::stories_for(&store, section, limit, view)?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &stories)?;
@@ -345,7 +339,7 @@ fn stories(
     }
     for s in &stories {
         let lead = s.lead();
-        let sources = if top.is_some() {
+        let sources = if top {
             format!("  ({} sources)", s.source_count())
         } else {
             String::new()

@@ -99,6 +99,8 @@ pub struct DedupeConfig {
 pub struct OutputConfig {
     pub title: String,
     pub max_items: usize,
+    /// `websub_hub`: the WebSub hub feeds advertise and syndic notifies when a feed changes.
+    pub websub_hub: Option<Url>,
 }
 
 /// `[tagging]`: the learned tagger (see [`crate::learn`]).
@@ -405,6 +407,7 @@ impl Default for RawDedupe {
 struct RawOutput {
     title: String,
     max_items: Spanned<usize>,
+    websub_hub: Option<Spanned<String>>,
 }
 
 impl Default for RawOutput {
@@ -412,6 +415,7 @@ impl Default for RawOutput {
         RawOutput {
             title: "syndic".into(),
             max_items: Spanned::new(0..0, 50),
+            websub_hub: None,
         }
     }
 }
@@ -559,6 +563,21 @@ impl Validator<'_> {
                 }
             },
             None => format!("http://{listen}"),
+        };
+
+        let websub_hub = match &raw.output.websub_hub {
+            Some(h) => match Url::parse(h.get_ref()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+                Ok(_) => {
+                    self.err(h, "output.websub_hub: must be an http or https URL".into());
+                    None
+                }
+                Err(e) => {
+                    self.err(h, format!("output.websub_hub: {e}"));
+                    None
+                }
+            },
+            None => None,
         };
 
         let database = dir.join(&raw.storage.database);
@@ -810,6 +829,7 @@ impl Validator<'_> {
             output: OutputConfig {
                 title: raw.output.title,
                 max_items: *raw.output.max_items.get_ref(),
+                websub_hub,
             },
             tagging: TaggingConfig {
                 learn: raw.tagging.learn,

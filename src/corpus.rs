@@ -183,6 +183,8 @@ pub fn republish(items: &[Item]) -> Result<(), String> {
             alternates: vec![],
             id: render::urn_uuid("corpus"),
             generator: "syndic".into(),
+            paging: render::Paging::default(),
+            hub: None,
         };
         let out = render::render(format, &meta, &stories);
         let back = feed_rs::parser::parse(&out[..])

@@ -64,15 +64,16 @@ impl Rendered {
         let Some(meta) = FeedMeta::new(config, section, format) else {
             return Ok(None);
         };
-        let meta = meta.with_view(view);
-        let top = match view {
-            View::Latest => None,
-            View::Top { hours } => Some(TopQuery {
-                now: Utc::now(),
-                hours,
-            }),
-        };
-        let stories = store.stories_by(Some(section), config.output.max_items, top)?;
+        let (stories, more) = stories_for(store, Some(section), config.output.max_items, view)?;
+        if stories.is_empty() && matches!(view, View::Page { .. }) {
+            return Ok(None);
+        }
+        let mut meta = meta.with_view(view);
+        match view {
+            View::Latest => meta = meta.with_paging(1, more),
+            View::Page { page } => meta = meta.with_paging(page, more),
+            View::Top { .. } => {}
+        }
         let body = render::render(format, &meta, &stories);
         // The view is part of the tag: a top list that happens to equal the plain feed still has its own.
         let mut h = Sha256::new();
@@ -97,7 +98,7 @@ impl Rendered {
             gzip_etag: value(&gzip_etag),
             last_modified: value(&httpdate::fmt_http_date(SystemTime::from(last_modified))),
             cache_control: value(&format!("public, max-age={max_age}")),
-            link: value(&format!("<{}>; rel=\"self\"", meta.self_url)),
+            link: value(&link_header(&meta)),
         };
         Ok(Some(Rendered {
             format,
@@ -112,6 +113,44 @@ impl Rendered {
     fn gzip_etag(&self) -> &str {
         self.headers.gzip_etag.to_str().unwrap_or("")
     }
+}
+
+/// The stories a view of a section lists (at most `limit`), and whether older ones follow (paging).
+pub fn stories_for(
+    store: &Store,
+    section: Option<&str>,
+    limit: usize,
+    view: View,
+) -> Result<(Vec<crate::store::Story>, bool), StoreError> {
+    let mut stories = match view {
+        View::Latest => store.stories_page(section, limit + 1, 0)?,
+        View::Page { page } => {
+            let offset = (page as usize - 1).saturating_mul(limit);
+            store.stories_page(section, limit + 1, offset)?
+        }
+        View::Top { hours } => {
+            let top = TopQuery {
+                now: Utc::now(),
+                hours,
+            };
+            return Ok((store.stories_by(section, limit, Some(top))?, false));
+        }
+    };
+    let more = stories.len() > limit;
+    stories.truncate(limit);
+    Ok((stories, more))
+}
+
+/// The `Link` header of a feed: itself, its pages, its hub.
+fn link_header(meta: &FeedMeta) -> String {
+    let mut links = vec![format!("<{}>; rel=\"self\"", meta.self_url)];
+    for (rel, url) in meta.paging.links() {
+        links.push(format!("<{url}>; rel=\"{rel}\""));
+    }
+    if let Some(hub) = &meta.hub {
+        links.push(format!("<{hub}>; rel=\"hub\""));
+    }
+    links.join(", ")
 }
 
 /// How long a rendered top view is served before it is rendered again.
@@ -186,6 +225,10 @@ impl AppState {
         view: View,
     ) -> Result<Option<Arc<Rendered>>, StoreError> {
         let key = (section.to_string(), format, view);
+        if let View::Page { .. } = view {
+            // Archive pages are rare reads: rendered each time, so a crawler cannot fill the cache.
+            return Ok(self.render(&key).await?.map(Arc::new));
+        }
         {
             let mut cache = self.lock_cache();
             if let Some(e) = cache.feeds.get_mut(&key) {
@@ -342,6 +385,20 @@ pub fn parse_view(query: &HashMap<String, String>) -> Result<View, String> {
             }
         },
     };
+    if let Some(p) = query.get("page") {
+        let page = match p.parse::<u32>() {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(format!("page must be a whole number from 1, not \"{p}\"")),
+        };
+        if hours.is_some() || query.get("sort").is_some_and(|s| s != "latest") {
+            return Err("page applies to the latest stories, not to sort=top".into());
+        }
+        return Ok(if page == 1 {
+            View::Latest
+        } else {
+            View::Page { page }
+        });
+    }
     match query.get("sort").map(String::as_str) {
         Some("top") => Ok(View::Top {
             hours: hours.unwrap_or(View::TOP_HOURS),
@@ -372,7 +429,12 @@ async fn feed(
     };
     match state.feed(section, format, view).await {
         Ok(Some(r)) => respond(&r, &headers),
-        Ok(None) => not_found(&format!("unknown section \"{section}\"")),
+        Ok(None) => match view {
+            View::Page { page } if state.context().config.feed_title(section).is_some() => {
+                not_found(&format!("no page {page} of \"{section}\": it has fewer stories"))
+            }
+            _ => not_found(&format!("unknown section \"{section}\"")),
+        },
         Err(e) => {
             tracing::error!(error = %e, section, "cannot render feed");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
@@ -523,6 +585,26 @@ mod tests {
             HeaderValue::from_static("gzip;q=0, identity"),
         );
         assert!(!accepts_gzip(&h));
+    }
+
+    #[test]
+    fn page_queries() {
+        let q = |pairs: &[(&str, &str)]| {
+            parse_view(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        assert_eq!(q(&[("page", "1")]), Ok(View::Latest));
+        assert_eq!(q(&[("page", "3")]), Ok(View::Page { page: 3 }));
+        assert_eq!(
+            q(&[("page", "2"), ("sort", "latest")]),
+            Ok(View::Page { page: 2 })
+        );
+        assert!(q(&[("page", "0")]).is_err());
+        assert!(q(&[("page", "2"), ("sort", "top")]).is_err());
     }
 
     #[test]

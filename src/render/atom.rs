@@ -20,6 +20,12 @@ pub fn render(meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
             ..link(url, "alternate", None)
         });
     }
+    for (rel, url) in meta.paging.links() {
+        links.push(link(url, rel, Some("application/atom+xml")));
+    }
+    if let Some(hub) = &meta.hub {
+        links.push(link(hub, "hub", None));
+    }
     let feed = Feed {
         title: Text::plain(x(&meta.title)),
         id: x(&meta.id),

@@ -12,15 +12,21 @@ use crate::store::Story;
 
 pub fn render(meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
     let items: Vec<Value> = stories.iter().map(|s| item(meta, s)).collect();
-    let feed = json!({
+    let mut feed = json!({
         "version": "https://jsonfeed.org/version/1.1",
         "title": meta.title,
         "home_page_url": meta.site_url,
         "feed_url": meta.self_url,
         "description": meta.description,
         "authors": [{"name": meta.title}],
-        "items": items,
     });
+    if let Some(next) = &meta.paging.next {
+        feed["next_url"] = json!(next);
+    }
+    if let Some(hub) = &meta.hub {
+        feed["hubs"] = json!([{"type": "WebSub", "url": hub}]);
+    }
+    feed["items"] = json!(items);
     let mut out = serde_json::to_vec_pretty(&feed).unwrap_or_default();
     out.push(b'\n');
     out

@@ -62,6 +62,31 @@ pub struct FeedMeta {
     /// Stable feed id (an absolute IRI).
     pub id: String,
     pub generator: String,
+    /// RFC 5005 paging: the first page, the next (older) and previous (newer) pages, where they exist.
+    pub paging: Paging,
+    /// The WebSub hub that readers may subscribe to for push updates.
+    pub hub: Option<String>,
+}
+
+/// Links between the pages of a paged feed (RFC 5005 section 3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paging {
+    pub first: Option<String>,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+}
+
+impl Paging {
+    /// `(rel, url)` of each link there is, in a fixed order.
+    pub fn links(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("first", &self.first),
+            ("next", &self.next),
+            ("previous", &self.previous),
+        ]
+        .into_iter()
+        .filter_map(|(rel, url)| url.as_deref().map(|u| (rel, u)))
+    }
 }
 
 impl FeedMeta {
@@ -91,11 +116,21 @@ impl FeedMeta {
                 .collect(),
             id: urn_uuid(&format!("feed\0{base}\0{section}")),
             generator: format!("syndic {}", env!("CARGO_PKG_VERSION")),
+            paging: Paging::default(),
+            hub: config.output.websub_hub.as_ref().map(|u| u.to_string()),
         })
     }
 
-    /// The same feed in another view: "Popular now" / "Weekly best" get their own title, self link and id.
+    /// The same feed in another view: "Popular now" / "Weekly best" get their own title, self link and id;
+    /// an archive page its own self link (the feed, and so its id, stays the same).
     pub fn with_view(mut self, view: View) -> FeedMeta {
+        if let View::Page { page } = view {
+            self.title = format!("{} (page {page})", self.title);
+            self.self_url.push_str(&view.query());
+            for (_, url) in &mut self.alternates {
+                url.push_str(&view.query());
+            }
+        }
         if let View::Top { hours } = view {
             let query = view.query();
             self.title = format!("{}: {}", self.title, view.label());
@@ -109,6 +144,21 @@ impl FeedMeta {
             }
             self.id = urn_uuid(&format!("{}\0top\0{hours}", self.id));
         }
+        self
+    }
+
+    /// Sets the paging links of page `page` (1 is the feed itself) given whether older stories follow.
+    pub fn with_paging(mut self, page: u32, more: bool) -> FeedMeta {
+        let base = self.self_url.split('?').next().unwrap_or_default().to_string();
+        let at = |n: u32| match n {
+            1 => base.clone(),
+            n => format!("{base}?page={n}"),
+        };
+        self.paging = Paging {
+            first: (page > 1 || more).then(|| at(1)),
+            next: more.then(|| at(page + 1)),
+            previous: (page > 1).then(|| at(page - 1)),
+        };
         self
     }
 
@@ -127,6 +177,8 @@ pub enum View {
     Latest,
     /// "Popular now": stories first seen in the last `hours`, by the number of sources reporting them.
     Top { hours: u32 },
+    /// Page `page` (2 or more) of the latest stories: RFC 5005 paging beyond `max_items`.
+    Page { page: u32 },
 }
 
 impl View {
@@ -137,6 +189,7 @@ impl View {
     pub fn query(self) -> String {
         match self {
             View::Latest => String::new(),
+            View::Page { page } => format!("?page={page}"),
             View::Top { hours } if hours == View::TOP_HOURS => "?sort=top".into(),
             View::Top { hours } => format!("?sort=top&hours={hours}"),
         }
@@ -145,6 +198,7 @@ impl View {
     pub fn label(self) -> String {
         match self {
             View::Latest => "Latest".into(),
+            View::Page { page } => format!("Page {page}"),
             View::Top { hours: 24 } => "Popular now".into(),
             View::Top { hours: 168 } => "Weekly best".into(),
             View::Top { hours } => format!("Most reported, last {hours} hours"),
@@ -285,6 +339,8 @@ pub(crate) mod tests {
             alternates: vec![],
             id: urn_uuid("feed"),
             generator: "syndic".into(),
+            paging: Paging::default(),
+            hub: None,
         }
     }
 

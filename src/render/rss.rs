@@ -23,12 +23,7 @@ pub fn render(meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
         last_build_date: Some(last_updated(stories).to_rfc2822()),
         docs: Some("https://www.rssboard.org/rss-specification".into()),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
-                href: x(&meta.self_url),
-                rel: "self".into(),
-                mime_type: Some("application/rss+xml".into()),
-                ..Link::default()
-            }],
+            links: atom_links(meta),
         }),
         namespaces,
         items,
@@ -37,6 +32,32 @@ pub fn render(meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
     let mut out = channel.write_to(Vec::new()).unwrap_or_default();
     out.push(b'\n');
     out
+}
+
+/// `atom:link`s: self, the paging links (RFC 5005) and the WebSub hub.
+fn atom_links(meta: &FeedMeta) -> Vec<Link> {
+    let mut links = vec![Link {
+        href: x(&meta.self_url),
+        rel: "self".into(),
+        mime_type: Some("application/rss+xml".into()),
+        ..Link::default()
+    }];
+    for (rel, url) in meta.paging.links() {
+        links.push(Link {
+            href: x(url),
+            rel: rel.into(),
+            mime_type: Some("application/rss+xml".into()),
+            ..Link::default()
+        });
+    }
+    if let Some(hub) = &meta.hub {
+        links.push(Link {
+            href: x(hub),
+            rel: "hub".into(),
+            ..Link::default()
+        });
+    }
+    links
 }
 
 fn item(meta: &FeedMeta, story: &Story) -> Item {

@@ -213,6 +213,16 @@ impl Store {
         self.stories_by(section, limit, None)
     }
 
+    /// Stories of a section, newest first, skipping the first `offset` (archive pages).
+    pub fn stories_page(
+        &self,
+        section: Option<&str>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<Story>, StoreError> {
+        self.stories_query(section, limit, offset, None)
+    }
+
     /// Stories of a section, newest first, or with `top` the "Popular now" ranking: stories first seen
     /// within `top.hours` before `top.now`, by the number of distinct sources that reported them, newest
     /// first among equals.
@@ -220,6 +230,16 @@ impl Store {
         &self,
         section: Option<&str>,
         limit: usize,
+        top: Option<TopQuery>,
+    ) -> Result<Vec<Story>, StoreError> {
+        self.stories_query(section, limit, 0, top)
+    }
+
+    fn stories_query(
+        &self,
+        section: Option<&str>,
+        limit: usize,
+        offset: usize,
         top: Option<TopQuery>,
     ) -> Result<Vec<Story>, StoreError> {
         let conn = self.lock();
@@ -232,33 +252,29 @@ impl Store {
                 "WHERE ?1 IS NULL"
             };
             let order = "s.first_seen DESC, s.published DESC, s.id DESC";
-            let sql = match top {
-                None => format!(
-                    "SELECT s.id, s.uid, s.first_seen FROM stories s {filter}
-                     ORDER BY {order} LIMIT ?2"
-                ),
-                Some(_) => {
-                    let since = if section.is_some() { "WHERE" } else { "AND" };
-                    format!(
-                        "SELECT s.id, s.uid, s.first_seen FROM stories s {filter}
-                         {since} s.first_seen >= ?3
-                         ORDER BY (SELECT COUNT(DISTINCT i.source_id) FROM items i
-                                   WHERE i.story_id = s.id) DESC, {order}
-                         LIMIT ?2"
-                    )
-                }
+            // ?3: the earliest first_seen (the top view's period; the very first instant otherwise).
+            let since = if section.is_some() { "WHERE" } else { "AND" };
+            let rank = if top.is_some() {
+                "(SELECT COUNT(DISTINCT i.source_id) FROM items i WHERE i.story_id = s.id) DESC,"
+            } else {
+                ""
             };
-            let since = top.map_or(0, |t| {
+            let sql = format!(
+                "SELECT s.id, s.uid, s.first_seen FROM stories s {filter}
+                 {since} s.first_seen >= ?3
+                 ORDER BY {rank} {order}
+                 LIMIT ?2 OFFSET ?4"
+            );
+            let since = top.map_or(i64::MIN, |t| {
                 to_ms(t.now - chrono::Duration::hours(t.hours.into()))
             });
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = if top.is_some() {
-                stmt.query_map(params![section, limit as i64, since], story_row)?
-                    .collect::<Result<Vec<_>, _>>()?
-            } else {
-                stmt.query_map(params![section, limit as i64], story_row)?
-                    .collect::<Result<Vec<_>, _>>()?
-            };
+            let rows = stmt
+                .query_map(
+                    params![section, limit as i64, since, offset as i64],
+                    story_row,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
             ids.extend(rows);
         }
         let mut items_stmt = conn.prepare_cached(&format!(

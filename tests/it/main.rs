@@ -14,6 +14,7 @@ mod http;
 mod learned;
 mod pipeline;
 mod polite;
+mod publish;
 mod readers;
 mod retention;
 mod support;
