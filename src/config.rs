@@ -1042,6 +1042,22 @@ sections = ["asia"]
     }
 
     #[test]
+    fn the_websub_hub_must_be_an_http_url() {
+        let c = Config::from_toml(Path::new("f.toml"), GOOD).unwrap();
+        assert_eq!(c.output.websub_hub, None);
+        let with = |hub: &str| format!("{GOOD}\n[output]\nwebsub_hub = \"{hub}\"\n");
+        let c = Config::from_toml(Path::new("f.toml"), &with("https://hub.example/")).unwrap();
+        assert_eq!(
+            c.output.websub_hub.map(|u| u.to_string()).as_deref(),
+            Some("https://hub.example/")
+        );
+        for bad in ["ftp://hub.example/", "not a url"] {
+            let e = Config::from_toml(Path::new("f.toml"), &with(bad)).unwrap_err();
+            assert!(e.to_string().contains("output.websub_hub"), "{e}");
+        }
+    }
+
+    #[test]
     fn the_metrics_path_is_configurable_or_off() {
         let c = Config::from_toml(Path::new("f.toml"), GOOD).unwrap();
         assert_eq!(c.server.metrics.as_deref(), Some("/metrics"));

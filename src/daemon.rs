@@ -75,6 +75,7 @@ pub async fn run(
     }
 
     tokio::spawn(retention(state.clone(), stop_rx.clone()));
+    tokio::spawn(websub(state.clone(), stop_rx.clone()));
 
     scheduler(state, stop_rx, notifier.clone(), heartbeat, started).await;
     notifier.send("STOPPING=1");
@@ -159,6 +160,29 @@ async fn retention(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
             sections.push(crate::config::ALL_SECTION);
             state.invalidate(sections);
         }
+    }
+}
+
+/// Pings the WebSub hub (when one is configured) for the feeds of the sections refreshes changed.
+async fn websub(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let client = crate::websub::client(&state.context().config.poll.user_agent);
+    loop {
+        let sections = tokio::select! {
+            s = state.websub.next_batch(crate::websub::QUIET) => s,
+            () = stopped(&mut stop) => return,
+        };
+        let config = state.context().config;
+        let Some(hub) = &config.output.websub_hub else {
+            continue;
+        };
+        let urls = crate::websub::feed_urls(&config, &sections);
+        let (state, client, hub) = (state.clone(), client.clone(), hub.clone());
+        // Each batch on its own task: a hanging hub delays its own retries, never the next batch.
+        tokio::spawn(async move {
+            let accepted = crate::websub::publish(&client, &hub, &urls).await;
+            state.metrics.websub(accepted, urls.len() - accepted);
+            tracing::debug!(hub = %hub, accepted, feeds = urls.len(), "websub: publish pings sent");
+        });
     }
 }
 

@@ -331,17 +331,22 @@ impl Fetcher {
         if e.is_timeout() {
             FetchError::Timeout(self.timeout)
         } else {
-            // The cause chain carries the useful part ("connection refused", "dns error").
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(": ");
-                msg.push_str(&s.to_string());
-                src = s.source();
-            }
-            FetchError::Network(msg)
+            FetchError::Network(error_chain(&e))
         }
     }
+}
+
+/// An error with its causes, `: `-separated: the cause chain carries the useful part ("connection
+/// refused", "dns error").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
 }
 
 /// The host of a URL when it is an IP address literal.

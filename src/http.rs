@@ -165,6 +165,8 @@ pub struct AppState {
     ctx: RwLock<Context>,
     cache: Mutex<Cache>,
     pub metrics: crate::metrics::Metrics,
+    /// Sections changed since the last WebSub pings (collected only when a hub is configured).
+    pub websub: crate::websub::Pending,
 }
 
 type FeedKey = (String, Format, View);
@@ -189,6 +191,7 @@ impl AppState {
             ctx: RwLock::new(ctx),
             cache: Mutex::new(Cache::default()),
             metrics: crate::metrics::Metrics::new(),
+            websub: crate::websub::Pending::default(),
         })
     }
 
@@ -202,8 +205,12 @@ impl AppState {
         self.lock_cache().feeds.clear();
     }
 
-    /// Marks the cached feeds of these sections as out of date.
+    /// Marks the cached feeds of these sections as out of date (and due for a WebSub ping).
     pub fn invalidate<'a>(&self, sections: impl IntoIterator<Item = &'a str>) {
+        let sections: Vec<&str> = sections.into_iter().collect();
+        if self.context().config.output.websub_hub.is_some() {
+            self.websub.add(sections.iter().copied());
+        }
         let mut cache = self.lock_cache();
         for s in sections {
             for ((sec, _, _), e) in cache.feeds.iter_mut() {

@@ -51,3 +51,4 @@ pub mod retrain;
 pub mod schedule;
 pub mod sections;
 pub mod store;
+pub mod websub;

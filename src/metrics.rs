@@ -29,6 +29,7 @@ pub struct Metrics {
     error_streak: Family<Labels, Gauge>,
     tags: Family<Labels, Gauge>,
     last_success: Gauge<f64, AtomicU64>,
+    websub_pings: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -88,6 +89,12 @@ impl Metrics {
             "When any source was last refreshed successfully (Unix time)",
             last_success.clone(),
         );
+        let websub_pings = Family::<Labels, Counter>::default();
+        registry.register(
+            "websub_pings",
+            "WebSub publish pings by result (accepted, failed after retries)",
+            websub_pings.clone(),
+        );
         let build = Family::<Labels, Gauge>::default();
         build
             .get_or_create(&vec![(
@@ -108,6 +115,7 @@ impl Metrics {
             error_streak,
             tags,
             last_success,
+            websub_pings,
         }
     }
 
@@ -131,6 +139,15 @@ impl Metrics {
             .get_or_create(&vec![("outcome".into(), outcome.into())])
             .inc();
         self.refresh_seconds.observe(report.elapsed.as_secs_f64());
+    }
+
+    /// Counts WebSub publish pings.
+    pub fn websub(&self, accepted: usize, failed: usize) {
+        for (result, n) in [("accepted", accepted), ("failed", failed)] {
+            self.websub_pings
+                .get_or_create(&vec![("result".into(), result.into())])
+                .inc_by(n as u64);
+        }
     }
 
     /// Counts one HTTP request.

@@ -1,8 +1,9 @@
 //! Publishing beyond the first page: RFC 5005 archive pages, WebSub pings, OPML import.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
-use crate::support::{Env, FixtureServer, InProcessDaemon, Route, rss_feed, source};
+use crate::support::{Env, FixtureServer, InProcessDaemon, Route, rss_feed, source, wait_until};
 
 /// Headlines that share no words, so none of them cluster.
 pub(crate) fn distinct_headlines(n: usize) -> Vec<(String, String, String)> {
@@ -153,4 +154,157 @@ async fn archive_pages_reach_every_story_exactly_once() {
     assert_eq!(r.status(), 200);
     assert!(xml_next(&r.text().await.unwrap()).is_none());
     daemon.stop().await;
+}
+
+/// The `hub.url` of each publish ping the hub received, after checking the ping's form.
+fn pings(hub: &FixtureServer) -> Vec<String> {
+    hub.requests("/hub")
+        .iter()
+        .map(|r| {
+            assert_eq!(r.method, "POST");
+            assert_eq!(
+                r.headers.get("content-type").map(String::as_str),
+                Some("application/x-www-form-urlencoded")
+            );
+            let form: Vec<(String, String)> = url::form_urlencoded::parse(r.body.as_bytes())
+                .into_owned()
+                .collect();
+            assert!(
+                form.contains(&("hub.mode".into(), "publish".into())),
+                "{form:?}"
+            );
+            form.into_iter()
+                .find(|(k, _)| k == "hub.url")
+                .map(|(_, v)| v)
+                .expect("a hub.url")
+        })
+        .collect()
+}
+
+fn websub_env(server: &FixtureServer, hub: &FixtureServer) -> Env {
+    let env = Env::with_poll(
+        &source("P", &server.url("/p.xml"), &["world"]),
+        "schedule = \"* * * * * *\"\ntimeout_secs = 5",
+    );
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    std::fs::write(
+        env.config_path(),
+        text.replace(
+            "max_items = 50",
+            &format!("max_items = 50\nwebsub_hub = \"{}\"", hub.url("/hub")),
+        ),
+    )
+    .unwrap();
+    env
+}
+
+fn feed_urls(sections: &[&str]) -> Vec<String> {
+    let mut urls: Vec<String> = sections
+        .iter()
+        .flat_map(|s| {
+            ["rss", "atom", "json"].map(|ext| format!("http://feeds.test/feeds/{s}.{ext}"))
+        })
+        .collect();
+    urls.sort();
+    urls
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websub_hub_gets_one_ping_per_changed_feed_and_is_advertised() {
+    let (server, hub) = (FixtureServer::start(), FixtureServer::start());
+    hub.set("/hub", Route::Status(202));
+    let items = distinct_headlines(3);
+    server.set("/p.xml", Route::rss(rss_feed("P", &items)));
+    let env = websub_env(&server, &hub);
+    let daemon = InProcessDaemon::start(&env).await;
+    let base = format!("http://{}", daemon.addr);
+
+    // The first refresh changes Latest and World: one ping for each of their six feeds.
+    let want = feed_urls(&["all", "world"]);
+    wait_until("six publish pings", || pings(&hub).len() >= 6);
+    // Later polls of the unchanged source change nothing and send nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut got = pings(&hub);
+    got.sort();
+    assert_eq!(got, want);
+
+    // Every format advertises the hub and itself.
+    let client = reqwest::Client::new();
+    let hub_url = hub.url("/hub");
+    for ext in ["rss", "atom"] {
+        let r = client
+            .get(format!("{base}/feeds/world.{ext}"))
+            .send()
+            .await
+            .unwrap();
+        let link = r.headers()["link"].to_str().unwrap().to_string();
+        assert!(link.contains(&format!("<{hub_url}>; rel=\"hub\"")), "{link}");
+        assert!(link.contains("rel=\"self\""), "{link}");
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains(&format!("href=\"{hub_url}\" rel=\"hub\"")),
+            "{body}"
+        );
+    }
+    let body = client
+        .get(format!("{base}/feeds/world.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["hubs"][0]["type"], "WebSub");
+    assert_eq!(json["hubs"][0]["url"], hub_url.as_str());
+
+    // A new story in the source: the same six feeds are pinged once more.
+    server.set(
+        "/p.xml",
+        Route::rss(rss_feed("P", &distinct_headlines(4))),
+    );
+    wait_until("six more pings", || pings(&hub).len() >= 12);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut got = pings(&hub);
+    got.sort();
+    let mut twice: Vec<String> = want.iter().chain(&want).cloned().collect();
+    twice.sort();
+    assert_eq!(got, twice);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_or_hanging_hub_never_delays_refreshes() {
+    for (hub_route, retried) in [
+        (Route::Status(500), true),
+        (Route::Hang(Duration::from_secs(30)), false),
+    ] {
+        let (server, hub) = (FixtureServer::start(), FixtureServer::start());
+        hub.set("/hub", hub_route.clone());
+        server.set("/p.xml", Route::rss(rss_feed("P", &distinct_headlines(1))));
+        let env = websub_env(&server, &hub);
+        let daemon = InProcessDaemon::start(&env).await;
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/feeds/world.json", daemon.addr);
+        crate::http::wait_for_body(&client, &url, "p.example/0").await;
+        // While the hub fails or hangs, the next new stories still arrive at once.
+        for n in 2..=4 {
+            server.set("/p.xml", Route::rss(rss_feed("P", &distinct_headlines(n))));
+            let started = Instant::now();
+            crate::http::wait_for_body(&client, &url, &format!("p.example/{}", n - 1)).await;
+            assert!(
+                started.elapsed() < Duration::from_secs(8),
+                "{hub_route:?}: a refresh waited for the hub ({:?})",
+                started.elapsed()
+            );
+        }
+        if retried {
+            // Each ping is tried three times, then given up.
+            let first = "http://feeds.test/feeds/world.rss".to_string();
+            wait_until("three attempts at one ping", || {
+                pings(&hub).iter().filter(|u| **u == first).count() >= 3
+            });
+        }
+        daemon.stop().await;
+    }
 }

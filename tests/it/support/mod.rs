@@ -146,7 +146,10 @@ impl Route {
 #[derive(Clone, Debug)]
 pub struct Seen {
     pub path: String,
+    pub method: String,
     pub headers: HashMap<String, String>,
+    /// The request body (read by its Content-Length), lossily as text.
+    pub body: String,
     pub status: u16,
 }
 
@@ -217,11 +220,9 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or("GET").to_string();
+    let path = words.next().unwrap_or("/").to_string();
     let mut headers = HashMap::new();
     loop {
         let mut line = String::new();
@@ -232,11 +233,20 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length.min(1 << 20)];
+    reader.read_exact(&mut body)?;
+    let request_body = String::from_utf8_lossy(&body).into_owned();
     let route = shared.lock().unwrap().routes.get(&path).cloned();
     if let Some(Route::Unbounded(total)) = route {
         shared.lock().unwrap().log.push(Seen {
             path,
+            method,
             headers,
+            body: request_body,
             status: 200,
         });
         let mut out = reader.into_inner();
@@ -301,7 +311,9 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
     };
     shared.lock().unwrap().log.push(Seen {
         path,
+        method,
         headers,
+        body: request_body,
         status,
     });
     let mut out = reader.into_inner();
