@@ -86,6 +86,16 @@ pub enum Command {
     /// Train the learned tagger now on the stored stories (`[tagging].learn` must be on), store the
     /// model, re-score recent stories, and print what it learned.
     Train,
+    /// Append the feeds of an OPML subscription list to the config as [[source]] entries, keeping its
+    /// comments and layout; URLs already configured are skipped. The result is validated before it is
+    /// written (atomically). A running daemon picks the new sources up on reload (SIGHUP).
+    ImportOpml {
+        file: PathBuf,
+        /// Put every imported source in this section (besides the sections its OPML categories or
+        /// folders name).
+        #[arg(long)]
+        section: Option<String>,
+    },
     /// Show each source's health: last fetch, status, next due, error streak, item count.
     Sources {
         #[arg(long)]
@@ -152,6 +162,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sources { json, opml: false } => sources(config, json),
         Command::Train => train(config).await,
+        Command::ImportOpml { file, section } => import_opml(&cli.config, &config, &file, section),
         Command::Backup { file, force } => {
             if file.exists() && !force {
                 return Err(UsageError(format!(
@@ -295,6 +306,48 @@ async fn render(config: Config, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn import_opml(
+    path: &Path,
+    config: &Config,
+    file: &Path,
+    section: Option<String>,
+) -> anyhow::Result<()> {
+    if let Some(s) = &section
+        && config.section(s).is_none()
+    {
+        return Err(UsageError(format!("unknown section \"{s}\"")).into());
+    }
+    let opml = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let feeds = crate::import::parse_opml(&opml)
+        .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let (out, report) =
+        crate::import::append_sources(path, &text, config, &feeds, section.as_deref())
+            .map_err(UsageError)?;
+    for (url, why) in &report.skipped {
+        println!("skipped {url}: {why}");
+    }
+    for (name, url, sections) in &report.added {
+        println!("added {name:?} {url} [{}]", sections.join(", "));
+    }
+    if !report.added.is_empty() {
+        write_atomically(path, out.as_bytes())?;
+    }
+    println!(
+        "{}: {} source(s) added, {} skipped{}",
+        path.display(),
+        report.added.len(),
+        report.skipped.len(),
+        if report.added.is_empty() {
+            ""
+        } else {
+            "; reload a running daemon (systemctl reload syndic) to poll them"
+        }
+    );
+    Ok(())
+}
+
 /// Writes to a temporary file beside `path`, then renames it over `path`.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension(format!(
@@ -305,6 +358,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
+        // A replaced file keeps its mode and, where allowed, its owner (feeds.toml may be 0640).
+        if let Ok(old) = std::fs::metadata(path) {
+            use std::os::unix::fs::MetadataExt;
+            f.set_permissions(old.permissions())?;
+            let _ = std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid()));
+        }
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     };

@@ -567,7 +567,9 @@ impl Validator<'_> {
 
         let websub_hub = match &raw.output.websub_hub {
             Some(h) => match Url::parse(h.get_ref()) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    Some(u)
+                }
                 Ok(_) => {
                     self.err(h, "output.websub_hub: must be an http or https URL".into());
                     None

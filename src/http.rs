@@ -438,7 +438,9 @@ async fn feed(
         Ok(Some(r)) => respond(&r, &headers),
         Ok(None) => match view {
             View::Page { page } if state.context().config.feed_title(section).is_some() => {
-                not_found(&format!("no page {page} of \"{section}\": it has fewer stories"))
+                not_found(&format!(
+                    "no page {page} of \"{section}\": it has fewer stories"
+                ))
             }
             _ => not_found(&format!("unknown section \"{section}\"")),
         },

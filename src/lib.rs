@@ -40,6 +40,7 @@ pub mod daemon;
 pub mod dedupe;
 pub mod fetch;
 pub mod http;
+pub mod import;
 pub mod learn;
 pub mod metrics;
 pub mod normalize;

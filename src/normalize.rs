@@ -426,7 +426,8 @@ pub fn clean_text(s: &str) -> String {
     out
 }
 
-fn truncate_chars(s: &str, max: usize) -> String {
+/// At most `max` characters, cut at a word with an ellipsis.
+pub fn truncate_chars(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         None => s.to_string(),
         Some((cut, _)) => {

@@ -149,7 +149,12 @@ impl FeedMeta {
 
     /// Sets the paging links of page `page` (1 is the feed itself) given whether older stories follow.
     pub fn with_paging(mut self, page: u32, more: bool) -> FeedMeta {
-        let base = self.self_url.split('?').next().unwrap_or_default().to_string();
+        let base = self
+            .self_url
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let at = |n: u32| match n {
             1 => base.clone(),
             n => format!("{base}?page={n}"),

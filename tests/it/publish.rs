@@ -104,11 +104,7 @@ async fn archive_pages_reach_every_story_exactly_once() {
             assert_eq!(pages[0][0], "https://p.example/0");
             assert_eq!(pages[4].last().unwrap(), "https://p.example/22");
 
-            let past = client
-                .get(format!("{first}?page=6"))
-                .send()
-                .await
-                .unwrap();
+            let past = client.get(format!("{first}?page=6")).send().await.unwrap();
             assert_eq!(past.status(), 404, "{first}?page=6");
             assert!(past.text().await.unwrap().contains("no page 6"));
             for bad in ["0", "x", "-1"] {
@@ -238,7 +234,10 @@ async fn websub_hub_gets_one_ping_per_changed_feed_and_is_advertised() {
             .await
             .unwrap();
         let link = r.headers()["link"].to_str().unwrap().to_string();
-        assert!(link.contains(&format!("<{hub_url}>; rel=\"hub\"")), "{link}");
+        assert!(
+            link.contains(&format!("<{hub_url}>; rel=\"hub\"")),
+            "{link}"
+        );
         assert!(link.contains("rel=\"self\""), "{link}");
         let body = r.text().await.unwrap();
         assert!(
@@ -259,10 +258,7 @@ async fn websub_hub_gets_one_ping_per_changed_feed_and_is_advertised() {
     assert_eq!(json["hubs"][0]["url"], hub_url.as_str());
 
     // A new story in the source: the same six feeds are pinged once more.
-    server.set(
-        "/p.xml",
-        Route::rss(rss_feed("P", &distinct_headlines(4))),
-    );
+    server.set("/p.xml", Route::rss(rss_feed("P", &distinct_headlines(4))));
     wait_until("six more pings", || pings(&hub).len() >= 12);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut got = pings(&hub);
@@ -307,4 +303,71 @@ async fn a_failing_or_hanging_hub_never_delays_refreshes() {
         }
         daemon.stop().await;
     }
+}
+
+#[test]
+fn opml_round_trip_keeps_sources_and_comments_and_adds_nothing_twice() {
+    let mut sources = source("Tokyo Desk", "https://tokyo.example/rss", &["asia"]);
+    sources.push_str(&source(
+        "Markets & Money",
+        "https://money.example/feed?x=1&y=2",
+        &["business", "world"],
+    ));
+    sources.push_str(&source("Everything", "https://all.example/atom", &[]));
+    let full = Env::new(&sources);
+    let opml = full.ok(&["sources", "--opml"]);
+    let opml_path = full.path("sources.opml");
+    std::fs::write(&opml_path, &opml).unwrap();
+
+    let empty = Env::new("# no sources yet: import them\n");
+    let before = std::fs::read_to_string(empty.config_path()).unwrap();
+    let out = empty.ok(&["import-opml", opml_path.to_str().unwrap()]);
+    assert!(out.contains("3 source(s) added, 0 skipped"), "{out}");
+    let after = std::fs::read_to_string(empty.config_path()).unwrap();
+    assert!(
+        after.starts_with(&before),
+        "the old text is kept as it was:\n{after}"
+    );
+    assert!(after.contains("# no sources yet: import them"));
+    empty.ok(&["check"]);
+    // The same sources: exporting again gives the same OPML.
+    assert_eq!(empty.ok(&["sources", "--opml"]), opml);
+
+    // Twice adds nothing and leaves the file alone.
+    let out = empty.ok(&["import-opml", opml_path.to_str().unwrap()]);
+    assert!(out.contains("0 source(s) added, 3 skipped"), "{out}");
+    assert_eq!(std::fs::read_to_string(empty.config_path()).unwrap(), after);
+
+    // --section adds a section to every new source; an unknown one is a usage error.
+    let other = Env::new("");
+    let out = other.ok(&[
+        "import-opml",
+        opml_path.to_str().unwrap(),
+        "--section",
+        "debate",
+    ]);
+    assert!(out.contains("[asia, debate]"), "{out}");
+    let bad = other.syndic(&[
+        "import-opml",
+        opml_path.to_str().unwrap(),
+        "--section",
+        "nope",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+
+    // Not OPML: a clear error, the config untouched.
+    let junk = other.path("junk.opml");
+    std::fs::write(&junk, "<rss><channel/></rss>").unwrap();
+    let before = std::fs::read_to_string(other.config_path()).unwrap();
+    let bad = other.syndic(&["import-opml", junk.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("not an OPML document"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.config_path()).unwrap(),
+        before
+    );
 }
