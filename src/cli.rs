@@ -284,16 +284,35 @@ async fn render(config: Config, out: &Path) -> anyhow::Result<()> {
     let mut written = 0;
     for section in &sections {
         for format in Format::ALL {
-            let rendered = Rendered::build(
-                &config,
-                &store,
-                section,
-                format,
-                crate::render::View::Latest,
-            )?
-            .expect("configured sections always render");
-            let path = dir.join(format!("{section}.{}", format.extension()));
-            write_atomically(&path, &rendered.body)?;
+            // The feed, then its archive pages (?page=N) until the last.
+            for page in 1.. {
+                let view = match page {
+                    1 => crate::render::View::Latest,
+                    page => crate::render::View::Page { page },
+                };
+                let Some(rendered) = Rendered::build(&config, &store, section, format, view)?
+                else {
+                    break; // past the last page
+                };
+                let path = static_path(out, section, format.extension(), page);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
+                }
+                write_atomically(&path, &rendered.body)?;
+                written += 1;
+                if !rendered.has_next() {
+                    break;
+                }
+            }
+        }
+        if let Some(page) = Rendered::page(&config, &store, section)? {
+            let name = if section == ALL_SECTION {
+                "index.html".to_string()
+            } else {
+                format!("{section}.html")
+            };
+            write_atomically(&out.join(name), &page.body)?;
             written += 1;
         }
     }
@@ -304,6 +323,19 @@ async fn render(config: Config, out: &Path) -> anyhow::Result<()> {
     written += 1;
     println!("wrote {written} files to {}", out.display());
     Ok(())
+}
+
+/// Where `render --out` writes page `page` of a section's feed: `feeds/{section}.{ext}` for the first,
+/// `feeds/{section}/page/{N}.{ext}` for archive pages (served for `?page=N`, see the README).
+pub fn static_path(out: &Path, section: &str, ext: &str, page: u32) -> PathBuf {
+    match page {
+        1 => out.join("feeds").join(format!("{section}.{ext}")),
+        n => out
+            .join("feeds")
+            .join(section)
+            .join("page")
+            .join(format!("{n}.{ext}")),
+    }
 }
 
 fn import_opml(

@@ -708,6 +708,11 @@ impl Validator<'_> {
                     &s.id,
                     format!("section id \"{id}\": use only a-z, 0-9 and -"),
                 );
+            } else if id == "feeds" || id == "healthz" || metrics == format!("/{id}") {
+                self.err(
+                    &s.id,
+                    format!("section id \"{id}\" is taken by a path syndic serves (/{id})"),
+                );
             } else if !seen.insert(id.clone()) {
                 self.err(&s.id, format!("section id \"{id}\" is defined twice"));
             }

@@ -29,7 +29,6 @@ use crate::store::{MAX_TOP_HOURS, Store, StoreError, TopQuery};
 /// One rendered feed, ready to serve.
 #[derive(Debug)]
 pub struct Rendered {
-    pub format: Format,
     /// Shared, so serving a cached feed copies no bytes.
     pub body: Bytes,
     pub gzip: Bytes,
@@ -48,8 +47,9 @@ struct Headers {
     /// `public, max-age=N`, N the poll interval (one to sixty minutes): a reader or cache need not ask
     /// again before syndic could have anything new.
     cache_control: HeaderValue,
-    /// `<self URL>; rel="self"`.
+    /// `<self URL>; rel="self"`, and the paging and hub links.
     link: HeaderValue,
+    content_type: HeaderValue,
 }
 
 impl Rendered {
@@ -75,39 +75,96 @@ impl Rendered {
             View::Top { .. } => {}
         }
         let body = render::render(format, &meta, &stories);
-        // The view is part of the tag: a top list that happens to equal the plain feed still has its own.
-        let mut h = Sha256::new();
-        h.update(view.query().as_bytes());
-        h.update(b"\0");
-        h.update(&body);
-        let etag = format!("\"{}\"", hex(&h.finalize()[..12]));
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&body).expect("writing to a Vec cannot fail");
-        let gzip = gz.finish().expect("writing to a Vec cannot fail");
-        let last_modified = render::last_updated(&stories);
-        let gzip_etag = format!("{}-gz\"", etag.trim_end_matches('"'));
-        let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
         let max_age = config
             .poll
             .schedule
             .interval(Utc::now())
             .num_seconds()
             .clamp(60, 3600);
+        Ok(Some(Rendered::finish(
+            body,
+            &view.query(),
+            format.content_type(),
+            render::last_updated(&stories),
+            max_age,
+            &link_header(&meta),
+        )))
+    }
+
+    /// Renders the HTML page of a section (`all`: the front page); `None` for an unknown section.
+    pub fn page(
+        config: &Config,
+        store: &Store,
+        section: &str,
+    ) -> Result<Option<Rendered>, StoreError> {
+        let Some(meta) = render::html::PageMeta::new(config, section) else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let (stories, _) =
+            stories_for(store, Some(section), config.output.max_items, View::Latest)?;
+        // Enough of the ranking to fill the box with stories of two sources or more.
+        let top = TopQuery {
+            now,
+            hours: View::TOP_HOURS,
+        };
+        let popular = store.stories_by(Some(section), 4 * render::html::POPULAR, Some(top))?;
+        let body = render::html::render(&meta, &stories, &popular, now);
+        let path = if section == ALL_SECTION { "" } else { section };
+        Ok(Some(Rendered::finish(
+            body,
+            "html",
+            "text/html; charset=utf-8",
+            render::last_updated(&stories),
+            // The page shows relative times ("5 min ago"): a minute, like its place in the cache.
+            TOP_TTL.as_secs() as i64,
+            &format!("<{}/{path}>; rel=\"self\"", config.server.base_url),
+        )))
+    }
+
+    /// The servable form of a body: its ETag (of `salt` and the bytes), gzip form and headers.
+    fn finish(
+        body: Vec<u8>,
+        salt: &str,
+        content_type: &'static str,
+        last_modified: DateTime<Utc>,
+        max_age: i64,
+        link: &str,
+    ) -> Rendered {
+        // The view is part of the tag: a top list that happens to equal the plain feed still has its own.
+        let mut h = Sha256::new();
+        h.update(salt.as_bytes());
+        h.update(b"\0");
+        h.update(&body);
+        let etag = format!("\"{}\"", hex(&h.finalize()[..12]));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&body).expect("writing to a Vec cannot fail");
+        let gzip = gz.finish().expect("writing to a Vec cannot fail");
+        let gzip_etag = format!("{}-gz\"", etag.trim_end_matches('"'));
+        let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
         let headers = Headers {
             etag: value(&etag),
             gzip_etag: value(&gzip_etag),
             last_modified: value(&httpdate::fmt_http_date(SystemTime::from(last_modified))),
             cache_control: value(&format!("public, max-age={max_age}")),
-            link: value(&link_header(&meta)),
+            link: value(link),
+            content_type: HeaderValue::from_static(content_type),
         };
-        Ok(Some(Rendered {
-            format,
+        Rendered {
             body: body.into(),
             gzip: gzip.into(),
             etag,
             last_modified,
             headers,
-        }))
+        }
+    }
+
+    /// Whether the body links to a next (older) page.
+    pub fn has_next(&self) -> bool {
+        self.headers
+            .link
+            .to_str()
+            .is_ok_and(|l| l.contains("rel=\"next\""))
     }
 
     fn gzip_etag(&self) -> &str {
@@ -169,7 +226,14 @@ pub struct AppState {
     pub websub: crate::websub::Pending,
 }
 
-type FeedKey = (String, Format, View);
+/// What is cached: a feed in a format, or the HTML page (always [`View::Latest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Feed(Format),
+    Page,
+}
+
+type FeedKey = (String, Kind, View);
 
 #[derive(Default)]
 struct Cache {
@@ -228,10 +292,10 @@ impl AppState {
     async fn feed(
         self: &Arc<Self>,
         section: &str,
-        format: Format,
+        kind: Kind,
         view: View,
     ) -> Result<Option<Arc<Rendered>>, StoreError> {
-        let key = (section.to_string(), format, view);
+        let key = (section.to_string(), kind, view);
         if let View::Page { .. } = view {
             // Archive pages are rare reads: rendered each time, so a crawler cannot fill the cache.
             return Ok(self.render(&key).await?.map(Arc::new));
@@ -239,7 +303,9 @@ impl AppState {
         {
             let mut cache = self.lock_cache();
             if let Some(e) = cache.feeds.get_mut(&key) {
-                let expired = view != View::Latest && e.at.elapsed() >= TOP_TTL;
+                // Top lists and pages (relative times) age; plain feeds change only with the store.
+                let ages = view != View::Latest || kind == Kind::Page;
+                let expired = ages && e.at.elapsed() >= TOP_TTL;
                 if (e.dirty || expired) && !e.rendering && e.at.elapsed() >= MIN_RERENDER {
                     // Serve what there is; render the new one in the background.
                     e.rendering = true;
@@ -285,9 +351,12 @@ impl AppState {
 
     async fn render(&self, key: &FeedKey) -> Result<Option<Rendered>, StoreError> {
         let ctx = self.context();
-        let (section, format, view) = key.clone();
+        let (section, kind, view) = key.clone();
         ctx.store
-            .call(move |s| Rendered::build(&ctx.config, s, &section, format, view))
+            .call(move |s| match kind {
+                Kind::Feed(format) => Rendered::build(&ctx.config, s, &section, format, view),
+                Kind::Page => Rendered::page(&ctx.config, s, &section),
+            })
             .await
     }
 }
@@ -298,7 +367,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/", get(index))
         .route("/feeds/{file}", get(feed))
         .route("/healthz", get(healthz))
-        .route("/sources.opml", get(opml));
+        .route("/sources.opml", get(opml))
+        .route("/{section}", get(section_page));
     let metrics_path = state.context().config.server.metrics.clone();
     if let Some(path) = &metrics_path {
         router = router.route(path, get(metrics));
@@ -326,6 +396,12 @@ async fn count_requests(
         "/sources.opml" => "/sources.opml",
         p if p.starts_with("/feeds/") => "/feeds/{file}",
         p if metrics_path.as_deref() == Some(p) => "metrics",
+        p if p[1..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            "/{section}"
+        }
         _ => "other",
     };
     let resp = next.run(req).await;
@@ -434,7 +510,7 @@ async fn feed(
         Ok(v) => v,
         Err(msg) => return (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response(),
     };
-    match state.feed(section, format, view).await {
+    match state.feed(section, Kind::Feed(format), view).await {
         Ok(Some(r)) => respond(&r, &headers),
         Ok(None) => match view {
             View::Page { page } if state.context().config.feed_title(section).is_some() => {
@@ -482,10 +558,7 @@ fn respond(r: &Rendered, req: &HeaderMap) -> Response {
             .body(Body::empty())
             .unwrap_or_default();
     }
-    builder = builder.header(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(r.format.content_type()),
-    );
+    builder = builder.header(header::CONTENT_TYPE, r.headers.content_type.clone());
     let body = if gzip {
         builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r.gzip.clone()
@@ -532,39 +605,37 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// A plain index of the feeds (the full front page comes with the HTML renderer).
-async fn index(State(state): State<Arc<AppState>>) -> Response {
-    let ctx = state.context();
-    let c = &ctx.config;
-    let mut html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head><body>\n<h1>{t}</h1>\n<ul>\n",
-        t = html_escape(&c.output.title)
-    );
-    let ids = std::iter::once((ALL_SECTION, "Latest"))
-        .chain(c.sections.iter().map(|s| (s.id.as_str(), s.title.as_str())));
-    for (id, title) in ids {
-        html.push_str(&format!(
-            "<li>{} — <a href=\"/feeds/{id}.rss\">RSS</a> · <a href=\"/feeds/{id}.atom\">Atom</a> · <a href=\"/feeds/{id}.json\">JSON Feed</a></li>\n",
-            html_escape(title)
-        ));
-    }
-    html.push_str(
-        "</ul>\n<p><a href=\"/sources.opml\">All sources (OPML)</a></p>\n</body></html>\n",
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        )],
-        html,
-    )
-        .into_response()
+/// The front page ("Latest").
+async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    page(&state, ALL_SECTION, &headers).await
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// The page of one section.
+async fn section_page(
+    State(state): State<Arc<AppState>>,
+    Path(section): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if section == ALL_SECTION {
+        // One address per page: /all is the front page.
+        return Response::builder()
+            .status(StatusCode::MOVED_PERMANENTLY)
+            .header(header::LOCATION, "./")
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    page(&state, &section, &headers).await
+}
+
+async fn page(state: &Arc<AppState>, section: &str, headers: &HeaderMap) -> Response {
+    match state.feed(section, Kind::Page, View::Latest).await {
+        Ok(Some(r)) => respond(&r, headers),
+        Ok(None) => not_found(&format!("unknown section \"{section}\"")),
+        Err(e) => {
+            tracing::error!(error = %e, section, "cannot render page");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
+    }
 }
 
 fn not_found(msg: &str) -> Response {

@@ -1,5 +1,6 @@
 //! syndic: polls source feeds, folds their entries into story clusters in SQLite, tags stories with
-//! sections, and republishes one merged RSS 2.0 / Atom 1.0 feed per section over HTTP.
+//! sections, and republishes one merged RSS 2.0 / Atom 1.0 / JSON Feed 1.1 feed per section, and HTML
+//! pages, over HTTP.
 //!
 //! # Layout
 //!
@@ -7,7 +8,7 @@
 //! feeds.toml ─▶ config ─▶ daemon ─┬─▶ scheduler ─▶ refresh(source) ───────────────────────────────┐
 //!                                 │      fetch ─▶ parse ─▶ normalize ─▶ dedupe ─▶ sections ─▶ store │
 //!                                 │                                                    (one txn)   │
-//!                                 └─▶ http ◀── render (RSS / Atom) ◀───────────────────────────────┘
+//!                                 └─▶ http ◀── render (RSS / Atom / JSON / HTML / OPML) ◀──────────┘
 //! ```
 //!
 //! - [`config`]: `feeds.toml` → validated [`config::Config`]; every error with line and column.
@@ -21,8 +22,10 @@
 //! - [`learn`]: the learned tagger: hashed features, logistic regression with naive Bayes, calibrated.
 //! - [`retrain`]: trains it on the stored stories whose sections are certain; stores and installs it.
 //! - [`store`]: SQLite (WAL, versioned migrations): sources, items, stories, story sections.
-//! - [`render`]: stories → RSS / Atom bytes; pure.
+//! - [`render`]: stories → RSS / Atom / JSON Feed bytes, the HTML pages, OPML; pure.
 //! - [`http`]: axum router over a render cache with ETag, Last-Modified, 304 and gzip.
+//! - [`websub`]: WebSub publish pings to the configured hub when feeds change, off the refresh path.
+//! - [`import`]: OPML subscription lists appended to feeds.toml (`syndic import-opml`).
 //! - [`metrics`]: `/metrics` in the Prometheus text format.
 //! - [`daemon`]: scheduler loop, SIGHUP reload, graceful shutdown, systemd notifications and watchdog.
 //! - [`notify`]: the `sd_notify` protocol over `$NOTIFY_SOCKET` (nothing without it).

@@ -4,6 +4,7 @@
 //! stories twice yields the same bytes (and so the same ETag, across restarts too).
 
 pub mod atom;
+pub mod html;
 pub mod json;
 pub mod opml;
 pub mod rss;

@@ -182,12 +182,7 @@ async fn daemon_serves_cached_feeds_with_etags_304_and_gzip() {
         .text()
         .await
         .unwrap();
-    for link in [
-        "/feeds/all.rss",
-        "/feeds/all.atom",
-        "/feeds/asia.rss",
-        "/feeds/lifestyle.atom",
-    ] {
+    for link in ["feeds/all.rss", "feeds/all.atom", "asia", "lifestyle"] {
         assert!(index.contains(&format!("href=\"{link}\"")), "{index}");
     }
 

@@ -2,6 +2,7 @@
 //! temp SQLite file. No test touches the outside network.
 
 mod backup;
+mod browser;
 mod check;
 mod clusters;
 mod corpus;

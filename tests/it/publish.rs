@@ -86,6 +86,24 @@ async fn archive_pages_reach_every_story_exactly_once() {
     )
     .unwrap();
     env.ok(&["poll"]);
+
+    // The static export writes the same pages, and the HTML pages.
+    let out = env.path("public");
+    env.ok(&["render", "--out", out.to_str().unwrap()]);
+    for ext in ["rss", "atom", "json"] {
+        assert!(out.join(format!("feeds/world.{ext}")).is_file());
+        for page in 2..=5 {
+            let archive = out.join(format!("feeds/world/page/{page}.{ext}"));
+            let text = std::fs::read_to_string(&archive).unwrap();
+            assert!(text.contains(&format!("?page={page}")), "{text}");
+        }
+        assert!(!out.join(format!("feeds/world/page/6.{ext}")).exists());
+        assert!(!out.join(format!("feeds/asia/page/2.{ext}")).exists());
+    }
+    for page in ["index.html", "world.html", "asia.html", "sources.opml"] {
+        assert!(out.join(page).is_file(), "{page}");
+    }
+
     let daemon = InProcessDaemon::start(&env).await;
     let base = format!("http://{}", daemon.addr);
     let client = reqwest::Client::new();
