@@ -255,6 +255,7 @@ fn syndic_clusters(
             content_html: None,
             author: None,
             categories: vec![],
+            enclosures: vec![],
             published: Some(row.at),
             updated: None,
         };

@@ -161,6 +161,7 @@ pub fn stories_of(items: &[Item], now: DateTime<Utc>) -> Vec<Story> {
                 content_html: it.content_html.clone(),
                 author: it.author.clone(),
                 categories: it.categories.clone(),
+                enclosures: it.enclosures.clone(),
                 published: it.published,
                 first_seen: now,
                 joined: None,

@@ -44,9 +44,27 @@ pub struct Item {
     pub content_html: Option<String>,
     pub author: Option<String>,
     pub categories: Vec<String>,
+    /// Media attached to the entry (podcast audio, images, video), at most [`MAX_ENCLOSURES`].
+    pub enclosures: Vec<Enclosure>,
     pub published: Option<DateTime<Utc>>,
     pub updated: Option<DateTime<Utc>>,
 }
+
+/// A media file attached to an entry: RSS `<enclosure>`, Media RSS `media:content`, Atom
+/// `link rel="enclosure"`, JSON Feed `attachments`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Enclosure {
+    /// Absolute http(s) URL, without credentials (query kept: media hosts often need it).
+    pub url: String,
+    /// MIME type, as given or guessed from the file name.
+    pub mime_type: String,
+    /// Size in bytes, when the feed says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+/// Most enclosures kept per entry.
+pub const MAX_ENCLOSURES: usize = 8;
 
 /// Metadata of the source feed itself.
 #[derive(Debug, Clone, Default)]
@@ -213,9 +231,110 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
         content_html,
         author,
         categories,
+        enclosures: enclosures(entry, &base),
         published: entry.published.or(updated).filter(plausible),
         updated: updated.filter(plausible),
     })
+}
+
+/// The entry's media: Media RSS objects (which is how feed-rs reads RSS `<enclosure>`, `media:content`
+/// and JSON Feed attachments), their thumbnails when an object has no content, and Atom
+/// `link rel="enclosure"`; each URL once.
+fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
+    let mut out: Vec<Enclosure> = Vec::new();
+    let mut add = |href: &str, mime: Option<String>, length: Option<u64>| {
+        if out.len() >= MAX_ENCLOSURES {
+            return;
+        }
+        let Some(url) = media_url(href, base) else {
+            return;
+        };
+        if out.iter().any(|e| e.url == url) {
+            return;
+        }
+        let mime_type = mime
+            .map(|m| clean_text(&m).to_ascii_lowercase())
+            .filter(|m| is_mime(m))
+            .unwrap_or_else(|| guess_mime(&url).to_string());
+        out.push(Enclosure {
+            url,
+            mime_type,
+            length: length.filter(|n| *n > 0),
+        });
+    };
+    for m in &entry.media {
+        for c in &m.content {
+            if let Some(u) = &c.url {
+                add(
+                    u.as_str(),
+                    c.content_type.as_ref().map(|t| t.to_string()),
+                    c.size,
+                );
+            }
+        }
+        if m.content.is_empty() {
+            for t in &m.thumbnails {
+                add(&t.image.uri, None, None);
+            }
+        }
+    }
+    for l in &entry.links {
+        if l.rel.as_deref() == Some("enclosure") {
+            add(&l.href, l.media_type.clone(), l.length);
+        }
+    }
+    out
+}
+
+/// An absolute http(s) media URL without credentials or fragment.
+fn media_url(href: &str, base: &Url) -> Option<String> {
+    let mut url = base.join(href.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    Some(url.to_string()).filter(|u| u.len() <= URL_BYTES)
+}
+
+/// `type/subtype`, in the characters MIME allows.
+fn is_mime(m: &str) -> bool {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    matches!(m.split_once('/'), Some((a, b)) if ok(a) && ok(b))
+}
+
+/// A MIME type from a media URL's file extension (what podcast apps need when a feed leaves it out).
+fn guess_mime(url: &str) -> &'static str {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let ext = path
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "mp3" => "audio/mpeg",
+        "m4a" | "aac" => "audio/mp4",
+        "ogg" | "oga" | "opus" => "audio/ogg",
+        "wav" => "audio/wav",
+        "mp4" | "m4v" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        _ => "application/octet-stream",
+    }
 }
 
 /// A date a feed could mean: from 1970 to 2200 (year 1 or 9999 is a placeholder or garbage, and

@@ -65,6 +65,12 @@ fn entry(meta: &FeedMeta, story: &Story) -> Entry {
             });
         }
     }
+    for e in story.enclosures() {
+        links.push(Link {
+            length: e.length.map(|n| n.to_string()),
+            ..link(&e.url, "enclosure", Some(&e.mime_type))
+        });
+    }
     let summary = (!lead.summary.is_empty()).then(|| Text::plain(x(&lead.summary)));
     Entry {
         title: Text::plain(x(&lead.title)),

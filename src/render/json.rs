@@ -53,6 +53,20 @@ fn item(meta: &FeedMeta, story: &Story) -> Value {
     if !story.sections.is_empty() {
         o.insert("tags".into(), json!(story.sections));
     }
+    let attachments: Vec<Value> = story
+        .enclosures()
+        .iter()
+        .map(|e| {
+            let mut a = json!({"url": e.url, "mime_type": e.mime_type});
+            if let Some(n) = e.length {
+                a["size_in_bytes"] = json!(n);
+            }
+            a
+        })
+        .collect();
+    if !attachments.is_empty() {
+        o.insert("attachments".into(), json!(attachments));
+    }
     let others: Vec<Value> = story.items[1..]
         .iter()
         .map(|i| json!({"name": i.source, "title": i.title, "url": i.url}))

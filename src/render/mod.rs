@@ -328,6 +328,7 @@ pub(crate) mod tests {
                     joined: None,
                     author: None,
                     categories: vec![],
+                    enclosures: vec![],
                     published: Some(t),
                     first_seen: t,
                 })

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use rss::extension::atom::{AtomExtension, Link};
-use rss::{Category, Channel, Guid, Item};
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{Category, Channel, Enclosure, Guid, Item};
 
 use super::{FeedMeta, body_html, last_updated, x};
 use crate::store::Story;
@@ -14,6 +15,10 @@ pub fn render(meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
     namespaces.insert(
         "atom".to_string(),
         rss::extension::atom::NAMESPACE.to_string(),
+    );
+    namespaces.insert(
+        "dc".to_string(),
+        rss::extension::dublincore::NAMESPACE.to_string(),
     );
     let channel = Channel {
         title: x(&meta.title),
@@ -71,6 +76,18 @@ fn item(meta: &FeedMeta, story: &Story) -> Item {
             permalink: false,
         }),
         pub_date: Some(story.published().to_rfc2822()),
+        // RSS 2.0 has room for one enclosure per item: the first (Atom and JSON Feed carry all).
+        enclosure: story.enclosures().first().map(|e| Enclosure {
+            url: x(&e.url),
+            // Unknown lengths are written as 0, as the RSS Advisory Board recommends.
+            length: e.length.unwrap_or(0).to_string(),
+            mime_type: x(&e.mime_type),
+        }),
+        // `<author>` must be an e-mail address; dc:creator takes a name.
+        dublin_core_ext: Some(DublinCoreExtension {
+            creators: vec![x(lead.author.as_deref().unwrap_or(&lead.source))],
+            ..DublinCoreExtension::default()
+        }),
         categories: story
             .sections
             .iter()

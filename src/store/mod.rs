@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema3.sql"),
     include_str!("schema4.sql"),
     include_str!("schema5.sql"),
+    include_str!("schema6.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

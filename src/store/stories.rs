@@ -102,6 +102,7 @@ pub struct StoryItem {
     pub content_html: Option<String>,
     pub author: Option<String>,
     pub categories: Vec<String>,
+    pub enclosures: Vec<crate::normalize::Enclosure>,
     pub published: Option<DateTime<Utc>>,
     pub first_seen: DateTime<Utc>,
     pub joined: Option<JoinInfo>,
@@ -125,6 +126,15 @@ impl Story {
     /// The representative item: the one seen first.
     pub fn lead(&self) -> &StoryItem {
         &self.items[0]
+    }
+
+    /// The story's media: the lead's enclosures, else those of the first item that has any.
+    pub fn enclosures(&self) -> &[crate::normalize::Enclosure] {
+        self.items
+            .iter()
+            .map(|i| i.enclosures.as_slice())
+            .find(|e| !e.is_empty())
+            .unwrap_or_default()
     }
 
     /// Publication date of the story: its lead's, else when syndic first saw it. Never later than first
@@ -280,7 +290,7 @@ impl Store {
         let mut items_stmt = conn.prepare_cached(&format!(
             "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
                         i.published, i.first_seen, i.match_reason, i.match_score, msrc.name, m.title,
-                        i.changed_at
+                        i.changed_at, i.enclosures
                  FROM items i JOIN sources src ON src.id = i.source_id
                  LEFT JOIN items m ON m.id = i.match_item
                  LEFT JOIN sources msrc ON msrc.id = m.source_id
@@ -307,6 +317,8 @@ impl Store {
                         content_html: r.get(4)?,
                         author: r.get(5)?,
                         categories: serde_json::from_str(&cats).unwrap_or_default(),
+                        enclosures: serde_json::from_str(&r.get::<_, String>(14)?)
+                            .unwrap_or_default(),
                         published: r.get::<_, Option<i64>>(7)?.map(from_ms),
                         first_seen: from_ms(r.get(8)?),
                         joined: (reason != "new").then(|| JoinInfo {
@@ -521,6 +533,7 @@ struct ItemFields {
     content: Option<String>,
     author: Option<String>,
     categories: String,
+    enclosures: String,
     published: Option<i64>,
     updated: Option<i64>,
 }
@@ -534,6 +547,7 @@ impl ItemFields {
             content: item.content_html.clone(),
             author: item.author.clone(),
             categories: serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
+            enclosures: serde_json::to_string(&item.enclosures).unwrap_or_else(|_| "[]".into()),
             published: item.published.map(to_ms),
             updated: item.updated.map(to_ms),
         }
@@ -693,14 +707,14 @@ fn apply(
         tx.prepare_cached(
             "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
                 content, author, categories, published, updated, first_seen, changed_at,
-                match_reason, match_score, match_item, title_rep)
+                match_reason, match_score, match_item, title_rep, enclosures)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
-                ?16, ?17, ?18, ?19)
+                ?16, ?17, ?18, ?19, ?20)
              ON CONFLICT (source_id, key) DO UPDATE SET
                 guid = excluded.guid, url = excluded.url, url_key = excluded.url_key,
                 title = excluded.title, title_fp = excluded.title_fp, summary = excluded.summary,
                 content = excluded.content, author = excluded.author, categories = excluded.categories,
-                published = excluded.published, updated = excluded.updated,
+                enclosures = excluded.enclosures, published = excluded.published, updated = excluded.updated,
                 changed_at = excluded.changed_at, title_rep = excluded.title_rep",
         )?
         .execute(params![
@@ -723,6 +737,7 @@ fn apply(
             join.score,
             join.item,
             title_rep,
+            fields.enclosures,
         ])?;
         let item_id = match &stored {
             Some(stored) => stored.id,
@@ -800,7 +815,7 @@ fn find_item(
 ) -> Result<Option<Stored>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT story_id, url, title, summary, content, author, categories, published, updated, id,
-                title_rep
+                title_rep, enclosures
          FROM items WHERE source_id = ?1 AND key = ?2",
     )?;
     Ok(stmt
@@ -816,6 +831,7 @@ fn find_item(
                     content: r.get(4)?,
                     author: r.get(5)?,
                     categories: r.get(6)?,
+                    enclosures: r.get(11)?,
                     published: r.get(7)?,
                     updated: r.get(8)?,
                 },

@@ -135,6 +135,7 @@ async fn one_wire_story_under_three_headlines_is_one_entry_explained_and_top() {
     let also = entry
         .split("Also reported by:")
         .nth(1)
+        .and_then(|a| a.split("</p>").next())
         .expect("also reported by");
     let others = ["Global Wire", "Daily Ledger", "Harbour Times"]
         .iter()
@@ -205,6 +206,7 @@ fn item(key: &str, title: &str, url: &str) -> Item {
         content_html: None,
         author: None,
         categories: vec![],
+        enclosures: vec![],
         published: None,
         updated: None,
     }

@@ -17,6 +17,7 @@ fn item(n: u64, at: DateTime<Utc>) -> Item {
         content_html: Some(format!("<p>Body of story {n}. {}</p>", "Text. ".repeat(40))),
         author: None,
         categories: vec![],
+        enclosures: vec![],
         published: Some(at),
         updated: None,
     }
