@@ -249,7 +249,10 @@ fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
         let Some(url) = media_url(href, base) else {
             return;
         };
-        if out.iter().any(|e| e.url == url) {
+        let length = length.filter(|n| *n > 0);
+        if let Some(known) = out.iter_mut().find(|e| e.url == url) {
+            // The same file twice (an enclosure and its media:content): keep what either says.
+            known.length = known.length.or(length);
             return;
         }
         let mime_type = mime
@@ -259,7 +262,7 @@ fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
         out.push(Enclosure {
             url,
             mime_type,
-            length: length.filter(|n| *n > 0),
+            length,
         });
     };
     for m in &entry.media {
@@ -283,6 +286,8 @@ fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
             add(&l.href, l.media_type.clone(), l.length);
         }
     }
+    // Audio and video first: RSS carries one enclosure, and a podcast's is its episode, not an image.
+    out.sort_by_key(|e| !(e.mime_type.starts_with("audio/") || e.mime_type.starts_with("video/")));
     out
 }
 
@@ -361,7 +366,13 @@ fn entry_link(entry: &Entry) -> Option<&str> {
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or_else(|| entry.links.first())
+        // A media file is no article page (see `enclosures`).
+        .or_else(|| {
+            entry
+                .links
+                .iter()
+                .find(|l| l.rel.as_deref() != Some("enclosure"))
+        })
         .map(|l| l.href.as_str())
 }
 
@@ -616,6 +627,47 @@ mod tests {
             "<rss version=\"2.0\"><channel><title>t</title><link>https://n.example/</link><description>d</description>{items}</channel></rss>"
         );
         parse_feed(doc.as_bytes(), None, None).unwrap()
+    }
+
+    #[test]
+    fn enclosures_are_absolute_typed_and_deduplicated() {
+        let feed = rss(concat!(
+            r#"<item xmlns:media="http://search.yahoo.com/mrss/"><title>Pod</title><link>https://n.example/p</link>"#,
+            r#"<enclosure url="/audio/ep1.mp3" length="42" type=""/>"#,
+            r#"<media:content url="https://user:pw@cdn.example/a.JPG?w=600" medium="image"/>"#,
+            r#"<media:content url="javascript:alert(1)" type="image/png"/>"#,
+            "</item>"
+        ));
+        let (_, items) = normalize(&feed, &base());
+        assert_eq!(
+            items[0].enclosures,
+            vec![
+                Enclosure {
+                    url: "https://news.example.com/audio/ep1.mp3".into(),
+                    mime_type: "audio/mpeg".into(),
+                    length: Some(42),
+                },
+                Enclosure {
+                    url: "https://cdn.example/a.JPG?w=600".into(),
+                    mime_type: "image/jpeg".into(),
+                    length: None,
+                },
+            ]
+        );
+        let atom = parse_feed(
+            br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id><updated>2026-11-27T10:00:00Z</updated>
+            <entry><id>e</id><title>E</title><updated>2026-11-27T10:00:00Z</updated>
+            <link href="https://n.example/e"/><link rel="enclosure" href="https://n.example/e.ogg#t=3"/>
+            <link rel="enclosure" href="https://n.example/e.ogg" length="7"/></entry></feed>"#,
+            None,
+            None,
+        )
+        .unwrap();
+        let (_, items) = normalize(&atom, &base());
+        assert_eq!(items[0].url.as_deref(), Some("https://n.example/e"));
+        assert_eq!(items[0].enclosures.len(), 1, "{:?}", items[0].enclosures);
+        assert_eq!(items[0].enclosures[0].mime_type, "audio/ogg");
+        assert_eq!(items[0].enclosures[0].length, Some(7));
     }
 
     #[test]

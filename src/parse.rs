@@ -37,10 +37,10 @@ pub fn parse_feed(
         body = Cow::Owned(upgraded);
     }
     match parse_once(&body, base) {
-        Ok(feed) => Ok(with_dc_subjects(feed, &body)),
+        Ok(feed) => Ok(with_rss_extras(feed, &body)),
         Err(first) => match repair(&body) {
             Some(fixed) => parse_once(&fixed, base)
-                .map(|feed| with_dc_subjects(feed, &fixed))
+                .map(|feed| with_rss_extras(feed, &fixed))
                 .map_err(|_| first),
             None => Err(first),
         },
@@ -99,26 +99,38 @@ fn atom03_to_10(body: &[u8]) -> Option<Vec<u8>> {
 
 const DUBLIN_CORE: &str = "http://purl.org/dc/elements/1.1/";
 
+/// What feed-rs leaves out of an RSS item, read by a second pass over the document.
+#[derive(Default)]
+struct ItemExtras {
+    /// `<dc:subject>` texts.
+    subjects: Vec<String>,
+    /// `<enclosure>` elements as `(url, length, type)`: feed-rs drops them when the item also has
+    /// Media RSS content, and keeps none with a relative URL.
+    enclosures: Vec<(String, Option<u64>, Option<String>)>,
+}
+
 /// Adds each RSS item's `<dc:subject>` values to its entry's categories (feed-rs reads `dc:creator`
-/// and `dc:date` but not `dc:subject`). Items and entries are matched by document order; when their
-/// counts differ nothing is added.
-fn with_dc_subjects(mut feed: Feed, body: &[u8]) -> Feed {
+/// and `dc:date` but not `dc:subject`) and its `<enclosure>`s to its links (as `rel="enclosure"`, the
+/// Atom way, which normalize reads with the media). Items and entries are matched by document order;
+/// when their counts differ nothing is added.
+fn with_rss_extras(mut feed: Feed, body: &[u8]) -> Feed {
     use feed_rs::model::FeedType;
+    let wanted = |word: &[u8]| body.windows(word.len()).any(|w| w == word);
     if !matches!(
         feed.feed_type,
         FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2
-    ) || !body.windows(7).any(|w| w == b"subject")
+    ) || !(wanted(b"subject") || wanted(b"enclosure"))
     {
         return feed;
     }
-    let Some(subjects) = dc_subjects(body) else {
+    let Some(extras) = rss_extras(body) else {
         return feed;
     };
-    if subjects.len() != feed.entries.len() {
+    if extras.len() != feed.entries.len() {
         return feed;
     }
-    for (entry, subjects) in feed.entries.iter_mut().zip(subjects) {
-        for term in subjects {
+    for (entry, extra) in feed.entries.iter_mut().zip(extras) {
+        for term in extra.subjects {
             if !entry.categories.iter().any(|c| c.term == term) {
                 entry.categories.push(feed_rs::model::Category {
                     term,
@@ -128,34 +140,78 @@ fn with_dc_subjects(mut feed: Feed, body: &[u8]) -> Feed {
                 });
             }
         }
+        for (href, length, mime) in extra.enclosures {
+            entry.links.push(feed_rs::model::Link {
+                href,
+                rel: Some("enclosure".into()),
+                media_type: mime,
+                href_lang: None,
+                title: None,
+                length,
+                target: None,
+            });
+        }
     }
     feed
 }
 
-/// The `<dc:subject>` texts of every `<item>`, in document order (`None`: the XML did not read).
-fn dc_subjects(body: &[u8]) -> Option<Vec<Vec<String>>> {
-    use quick_xml::events::Event;
+/// The extras of every `<item>`, in document order (`None`: the XML did not read).
+fn rss_extras(body: &[u8]) -> Option<Vec<ItemExtras>> {
+    use quick_xml::events::{BytesStart, Event};
     use quick_xml::name::ResolveResult;
     let mut reader = quick_xml::NsReader::from_reader(body);
-    let mut items: Vec<Vec<String>> = Vec::new();
+    let mut items: Vec<ItemExtras> = Vec::new();
     let mut in_item = false;
     let mut subject: Option<String> = None;
+    // An `<enclosure>` in no namespace (RSS 2.0) inside an item.
+    let enclosure = |ns: &ResolveResult<'_>, e: &BytesStart<'_>| {
+        if !matches!(ns, ResolveResult::Unbound) || e.local_name().as_ref() != "enclosure" {
+            return None;
+        }
+        let attr = |name: &str| {
+            e.attributes()
+                .flatten()
+                .find(|a| a.key.local_name().as_ref() == name)
+                .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let url = attr("url")?;
+        Some((
+            url,
+            attr("length").and_then(|l| l.parse().ok()),
+            attr("type"),
+        ))
+    };
     loop {
         match reader.read_resolved_event().ok()? {
             (ns, Event::Start(e)) => {
                 let local = e.local_name();
                 if local.as_ref() == "item" && !in_item {
                     in_item = true;
-                    items.push(Vec::new());
+                    items.push(ItemExtras::default());
                 } else if in_item
                     && local.as_ref() == "subject"
                     && matches!(ns, ResolveResult::Bound(n) if n.as_ref() == DUBLIN_CORE)
                 {
                     subject = Some(String::new());
+                } else if in_item
+                    && let Some(enc) = enclosure(&ns, &e)
+                    && let Some(item) = items.last_mut()
+                {
+                    item.enclosures.push(enc);
                 }
             }
             (_, Event::Empty(e)) if e.local_name().as_ref() == "item" && !in_item => {
-                items.push(Vec::new());
+                items.push(ItemExtras::default());
+            }
+            (ns, Event::Empty(e)) => {
+                if in_item
+                    && let Some(enc) = enclosure(&ns, &e)
+                    && let Some(item) = items.last_mut()
+                {
+                    item.enclosures.push(enc);
+                }
             }
             (_, Event::Text(t)) => {
                 if let Some(s) = subject.as_mut() {
@@ -183,7 +239,7 @@ fn dc_subjects(body: &[u8]) -> Option<Vec<Vec<String>>> {
                     if !s.is_empty()
                         && let Some(item) = items.last_mut()
                     {
-                        item.push(s.to_string());
+                        item.subjects.push(s.to_string());
                     }
                 } else if local.as_ref() == "item" {
                     in_item = false;
