@@ -1,4 +1,5 @@
-//! The outputs parse with an independent parser: Python's feedparser (installed by `.ci/run`).
+//! The outputs parse with independent parsers: Python's feedparser (RSS, Atom) and fastfeedparser (JSON
+//! Feed), installed by `.ci/setup`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -193,6 +194,19 @@ for i in items:
         need("size_in_bytes" not in a or isinstance(a["size_in_bytes"], int), "size_in_bytes is a number")
     if "<script" in i.get("content_html", ""):
         problems.append(f"json: a script survived: {i['content_html']!r}")
+# And an independent JSON Feed reader: fastfeedparser.
+import fastfeedparser
+fd = fastfeedparser.parse(open(path, encoding="utf-8").read())
+for e in fd["entries"]:
+    s = next((s for s in stories if s["title"] == e.get("title")), None)
+    if s is None:
+        problems.append(f"fastfeedparser: unexpected title {e.get('title')!r}")
+        continue
+    need(e.get("link") == s["url"], f"fastfeedparser: {s['title']!r}: link {e.get('link')!r}")
+    need(sorted(t["term"] for t in e.get("tags", [])) == sorted(s["sections"]), f"fastfeedparser: {s['title']!r}: tags")
+    need(sorted(x["url"] for x in e.get("enclosures", [])) == sorted(x["url"] for x in s["enclosures"]),
+         f"fastfeedparser: {s['title']!r}: enclosures {e.get('enclosures')}")
+need(len(fd["entries"]) == len(stories), "fastfeedparser: entry count")
 json_titles = sorted(i.get("title", "") for i in items)
 need(json_titles == want_titles, f"titles {json_titles}, want {want_titles}")
 for i in items:
