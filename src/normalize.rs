@@ -36,7 +36,7 @@ pub struct Item {
     pub guid: Option<String>,
     /// Canonical absolute http(s) URL of the article.
     pub url: Option<String>,
-    /// Plain text: entities decoded, tags stripped, whitespace collapsed. Never empty.
+    /// Plain text: entities decoded, tags stripped, whitespace collapsed. Empty only for a thin entry.
     pub title: String,
     /// Plain-text summary (from the summary, else the content), possibly empty.
     pub summary: String,
@@ -48,6 +48,14 @@ pub struct Item {
     pub enclosures: Vec<Enclosure>,
     pub published: Option<DateTime<Utc>>,
     pub updated: Option<DateTime<Utc>>,
+}
+
+impl Item {
+    /// An entry with no title, link or text (only an id, a date, an author...): its fields are read, but
+    /// there is nothing to show a reader, so it is neither stored nor republished.
+    pub fn is_thin(&self) -> bool {
+        self.title.is_empty() && self.url.is_none()
+    }
 }
 
 /// A media file attached to an entry: RSS `<enclosure>`, Media RSS `media:content`, Atom
@@ -185,10 +193,8 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
         // Titleless entries (allowed in RSS) borrow the start of their summary.
         title = truncate_chars(&summary, 100);
     }
-    if title.is_empty() && url.is_none() {
-        return None;
-    }
     if title.is_empty() {
+        // Still empty with no link: a thin entry (see `Item::is_thin`).
         title = url.clone().unwrap_or_default();
     }
     let content_html = sanitized.filter(|h| !h.trim().is_empty());
@@ -201,9 +207,20 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
         .authors
         .iter()
         .filter_map(|p| {
-            p.name
-                .as_deref()
-                .map(|n| truncate_chars(&clean_text(n), NAME_CHARS))
+            p.name.as_deref().map(|n| {
+                let n = clean_text(n);
+                // RSS "me@example.com (Name)" leaves "(Name)"; "Name (me@example.com)" keeps the
+                // name (syndic republishes no addresses).
+                let n = n
+                    .strip_prefix('(')
+                    .and_then(|n| n.strip_suffix(')'))
+                    .unwrap_or(&n);
+                let n = match n.strip_suffix(')').and_then(|a| a.rsplit_once(" (")) {
+                    Some((name, email)) if email.contains('@') && !name.trim().is_empty() => name,
+                    _ => n,
+                };
+                truncate_chars(n.trim(), NAME_CHARS)
+            })
         })
         .find(|n| !n.is_empty());
     let mut categories: Vec<String> = Vec::new();
@@ -627,6 +644,21 @@ mod tests {
             "<rss version=\"2.0\"><channel><title>t</title><link>https://n.example/</link><description>d</description>{items}</channel></rss>"
         );
         parse_feed(doc.as_bytes(), None, None).unwrap()
+    }
+
+    #[test]
+    fn thin_entries_are_read_but_marked_and_author_forms_are_names() {
+        let feed = rss(concat!(
+            "<item><author>me@example.com (Example editor)</author><pubDate>Fri, 27 Nov 2026 10:00:00 +0000</pubDate></item>",
+            "<item xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><title>T</title><dc:creator>Ed Itor (ed@example.com)</dc:creator></item>",
+        ));
+        let (_, items) = normalize(&feed, &base());
+        assert_eq!(items.len(), 2);
+        assert!(items[0].is_thin());
+        assert_eq!(items[0].author.as_deref(), Some("Example editor"));
+        assert!(items[0].published.is_some());
+        assert!(!items[1].is_thin());
+        assert_eq!(items[1].author.as_deref(), Some("Ed Itor"));
     }
 
     #[test]

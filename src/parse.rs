@@ -33,8 +33,18 @@ pub fn parse_feed(
     if let Some(spaced) = emails_apart(&body) {
         body = Cow::Owned(spaced);
     }
-    if let Some(upgraded) = atom03_to_10(&body) {
-        body = Cow::Owned(upgraded);
+    let atom03 = match atom03_to_10(&body) {
+        Some(upgraded) => {
+            body = Cow::Owned(upgraded);
+            true
+        }
+        None => false,
+    };
+    if let Some(fixed) = atom_text_fixes(&body, atom03) {
+        body = Cow::Owned(fixed);
+    }
+    if let Some(fixed) = rdf_fixes(&body) {
+        body = Cow::Owned(fixed);
     }
     match parse_once(&body, base) {
         Ok(feed) => Ok(with_rss_extras(feed, &body)),
@@ -57,10 +67,20 @@ const ATOM_03: &str = "http://purl.org/atom/ns#";
 fn atom03_to_10(body: &[u8]) -> Option<Vec<u8>> {
     use std::sync::OnceLock;
     static TAGS: OnceLock<(regex::Regex, regex::Regex)> = OnceLock::new();
-    if !body.windows(ATOM_03.len()).any(|w| w == ATOM_03.as_bytes()) {
+    let declared = body.windows(ATOM_03.len()).any(|w| w == ATOM_03.as_bytes());
+    if !declared && !body.windows(8).any(|w| w == b"version=") {
         return None;
     }
     let text = std::str::from_utf8(body).ok()?;
+    // A `<feed version="0.x">` in some other namespace (pre-0.3 drafts called it echo, pie, necho) is
+    // Atom 0.3 too: its namespace becomes 0.3's, then the rewrite below applies.
+    let owned;
+    let text = if declared {
+        text
+    } else {
+        owned = draft_atom_namespace(text)?;
+        owned.as_str()
+    };
     let (renamed, text_constructs) =
         TAGS.get_or_init(|| {
             (
@@ -97,7 +117,184 @@ fn atom03_to_10(body: &[u8]) -> Option<Vec<u8>> {
     Some(text.into_owned().into_bytes())
 }
 
+/// A document whose root is `<feed version="0.x" xmlns="...">` (not Atom 1.0) with its default
+/// namespace replaced by Atom 0.3's; `None` for any other document.
+fn draft_atom_namespace(text: &str) -> Option<String> {
+    use std::sync::OnceLock;
+    static ROOT: OnceLock<regex::Regex> = OnceLock::new();
+    let root = ROOT.get_or_init(|| {
+        regex::Regex::new(
+            r#"^(\s*(?:<!--(?s:.*?)-->\s*|<\?(?s:.*?)\?>\s*|<!DOCTYPE[^>]*>\s*)*)<feed(\s[^>]*)>"#,
+        )
+        .expect("valid")
+    });
+    let c = root.captures(text)?;
+    let attrs = &c[2];
+    static VERSION: OnceLock<(regex::Regex, regex::Regex)> = OnceLock::new();
+    let (version, xmlns) = VERSION.get_or_init(|| {
+        (
+            regex::Regex::new(r#"\sversion\s*=\s*["']0\.\d["']"#).expect("valid"),
+            regex::Regex::new(r#"\sxmlns\s*=\s*("[^"]*"|'[^']*')"#).expect("valid"),
+        )
+    });
+    if !version.is_match(attrs) || attrs.contains("http://www.w3.org/2005/Atom") {
+        return None;
+    }
+    let new_attrs = if xmlns.is_match(attrs) {
+        xmlns
+            .replace(attrs, format!(" xmlns=\"{ATOM_03}\""))
+            .into_owned()
+    } else {
+        format!("{attrs} xmlns=\"{ATOM_03}\"")
+    };
+    let whole = c.get(0).expect("the match");
+    Some(format!(
+        "{}<feed{new_attrs}>{}",
+        &c[1],
+        &text[whole.end()..]
+    ))
+}
+
+/// Atom text constructs feed-rs refuses or misreads, rewritten: base64 text (0.3 `mode="base64"`, or a
+/// 1.0 `type` that is neither text, HTML nor XML, such as `application/octet-stream`) decoded into
+/// escaped HTML; an empty `type` dropped; and in Atom 0.3, inline markup with no type (what 0.3 calls
+/// `mode="xml"`) kept as HTML instead of being cut at its first tag. `None` when nothing changes.
+fn atom_text_fixes(body: &[u8], atom03: bool) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    use std::sync::OnceLock;
+    static CONSTRUCT: OnceLock<(regex::Regex, regex::Regex)> = OnceLock::new();
+    let suspect = [&b"base64"[..], b"type=\"\"", b"type=''", b"/octet-stream"]
+        .iter()
+        .any(|needle| body.windows(needle.len()).any(|w| w == *needle));
+    if !suspect && !atom03 {
+        return None;
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    let (construct, type_attr) = CONSTRUCT.get_or_init(|| {
+        (
+            regex::Regex::new(
+                r"(?s)<((?:[A-Za-z_][\w.-]*:)?)(title|subtitle|summary|content|rights)(\s[^>]*)?>(.*?)</((?:[A-Za-z_][\w.-]*:)?)(title|subtitle|summary|content|rights)\s*>",
+            )
+            .expect("valid"),
+            regex::Regex::new(r#"\stype\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("valid"),
+        )
+    });
+    let mut changed = false;
+    let out = construct.replace_all(text, |c: &regex::Captures<'_>| {
+        let whole = c[0].to_string();
+        if c[1] != c[5] || c[2] != c[6] {
+            return whole;
+        }
+        let (prefix, name) = (&c[1], &c[2]);
+        let attrs = c.get(3).map_or("", |m| m.as_str());
+        let inner = &c[4];
+        let mime = type_attr.captures(attrs).map(|t| {
+            t.get(1)
+                .or(t.get(2))
+                .map_or("", |m| m.as_str())
+                .trim()
+                .to_ascii_lowercase()
+        });
+        let base64_mode = attrs.contains("mode=\"base64\"") || attrs.contains("mode='base64'");
+        let binary = mime.as_deref().is_some_and(|m| {
+            !m.is_empty()
+                && !matches!(m, "text" | "html" | "xhtml")
+                && !m.starts_with("text/")
+                && !m.ends_with("+xml")
+                && !m.ends_with("/xml")
+        });
+        let element = |body: &str| {
+            let escaped = body
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            format!("<{prefix}{name} type=\"html\">{escaped}</{prefix}{name}>")
+        };
+        if base64_mode || binary {
+            let compact: String = inner.split_whitespace().collect();
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(compact.as_bytes())
+                && let Ok(decoded) = String::from_utf8(bytes)
+            {
+                changed = true;
+                return element(&decoded);
+            }
+            return whole;
+        }
+        if mime.as_deref() == Some("") {
+            changed = true;
+            let attrs = type_attr.replace(attrs, "");
+            return format!("<{prefix}{name}{attrs}>{inner}</{prefix}{name}>");
+        }
+        if atom03
+            && mime.is_none()
+            && !attrs.contains("mode=")
+            && inner.contains('<')
+            && !inner.contains("<![CDATA[")
+        {
+            changed = true;
+            return element(inner);
+        }
+        whole
+    });
+    changed.then(|| out.into_owned().into_bytes())
+}
+
+const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const RSS_10: &str = "http://purl.org/rss/1.0/";
+/// The link given to RSS 1.0 items that have none (see [`rdf_fixes`]); not http, so normalize ignores it.
+const NO_LINK: &str = "urn:syndic:no-link";
+
+/// RSS 0.90 and 1.0 (RDF) documents as feed-rs reads them: 0.90's namespace becomes 1.0's (feed-rs knows
+/// only 1.0), and an `<item>` without `<link>` gets one (its `rdf:about`, else a placeholder), because
+/// feed-rs drops linkless items whole. `None` when nothing changes.
+fn rdf_fixes(body: &[u8]) -> Option<Vec<u8>> {
+    use std::sync::OnceLock;
+    static ITEM: OnceLock<(regex::Regex, regex::Regex, regex::Regex)> = OnceLock::new();
+    let has = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let rss090 = has(RSS_090);
+    let rss10 = has(&format!("\"{RSS_10}\"")) || has(&format!("'{RSS_10}'"));
+    if !(rss090 || rss10) || !has("22-rdf-syntax-ns#") {
+        return None;
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    let text = if rss090 {
+        text.replace(RSS_090, RSS_10)
+    } else {
+        text.to_string()
+    };
+    let (item, link, about) = ITEM.get_or_init(|| {
+        (
+            regex::Regex::new(r"(?s)<((?:[A-Za-z_][\w.-]*:)?)item(\s[^>]*)?>(.*?)</((?:[A-Za-z_][\w.-]*:)?)item\s*>")
+                .expect("valid"),
+            regex::Regex::new(r"<(?:[A-Za-z_][\w.-]*:)?link[\s>/]").expect("valid"),
+            regex::Regex::new(r#"\s(?:[A-Za-z_][\w.-]*:)?about\s*=\s*(?:"([^"]*)"|'([^']*)')"#)
+                .expect("valid"),
+        )
+    });
+    let mut changed = rss090;
+    let out = item.replace_all(&text, |c: &regex::Captures<'_>| {
+        let whole = c[0].to_string();
+        if c[1] != c[4] || link.is_match(&c[3]) {
+            return whole;
+        }
+        changed = true;
+        let attrs = c.get(2).map_or("", |m| m.as_str());
+        let target = about
+            .captures(attrs)
+            .and_then(|a| a.get(1).or(a.get(2)))
+            .map_or(NO_LINK.to_string(), |m| m.as_str().to_string());
+        format!(
+            "<{p}item{attrs}><{p}link>{target}</{p}link>{}</{p}item>",
+            &c[3],
+            p = &c[1]
+        )
+    });
+    changed.then(|| out.into_owned().into_bytes())
+}
+
 const DUBLIN_CORE: &str = "http://purl.org/dc/elements/1.1/";
+
+const DUBLIN_CORE_TERMS: &str = "http://purl.org/dc/terms/";
 
 /// What feed-rs leaves out of an RSS item, read by a second pass over the document.
 #[derive(Default)]
@@ -107,25 +304,63 @@ struct ItemExtras {
     /// `<enclosure>` elements as `(url, length, type)`: feed-rs drops them when the item also has
     /// Media RSS content, and keeps none with a relative URL.
     enclosures: Vec<(String, Option<u64>, Option<String>)>,
+    /// RSS 1.0 `rdf:about`: the item's URI, its id.
+    about: Option<String>,
+    /// `<dc:title>`, `<dc:author>` (not Dublin Core, but in use), `<dcterms:issued>`, `<dcterms:modified>`.
+    title: Option<String>,
+    author: Option<String>,
+    issued: Option<String>,
+    modified: Option<String>,
 }
 
-/// Adds each RSS item's `<dc:subject>` values to its entry's categories (feed-rs reads `dc:creator`
-/// and `dc:date` but not `dc:subject`) and its `<enclosure>`s to its links (as `rel="enclosure"`, the
-/// Atom way, which normalize reads with the media). Items and entries are matched by document order;
-/// when their counts differ nothing is added.
+/// The channel's Dublin Core title and date (`dc:date` or `dcterms:modified`).
+#[derive(Default)]
+struct ChannelExtras {
+    title: Option<String>,
+    date: Option<String>,
+}
+
+/// Which element's text the pass is reading.
+#[derive(Clone, Copy, PartialEq)]
+enum Field {
+    Subject,
+    Title,
+    Author,
+    Issued,
+    Modified,
+    ChannelTitle,
+    ChannelDate,
+}
+
+/// Adds what feed-rs leaves out of RSS documents: each item's `<dc:subject>` values to its categories,
+/// its `<enclosure>`s to its links (as `rel="enclosure"`, the Atom way, which normalize reads with the
+/// media), its `dc:title`, `dc:author`, `dcterms:issued` and `dcterms:modified` where feed-rs found no
+/// title, author or dates; and the channel's `dc:title` and `dc:date`/`dcterms:modified` likewise.
+/// Items and entries are matched by document order; when their counts differ no item gets anything.
 fn with_rss_extras(mut feed: Feed, body: &[u8]) -> Feed {
     use feed_rs::model::FeedType;
     let wanted = |word: &[u8]| body.windows(word.len()).any(|w| w == word);
     if !matches!(
         feed.feed_type,
         FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2
-    ) || !(wanted(b"subject") || wanted(b"enclosure"))
+    ) || !(wanted(b"purl.org/dc/") || wanted(b"enclosure") || wanted(b"about="))
     {
         return feed;
     }
-    let Some(extras) = rss_extras(body) else {
+    let Some((channel, extras)) = rss_extras(body) else {
         return feed;
     };
+    if feed
+        .title
+        .as_ref()
+        .is_none_or(|t| t.content.trim().is_empty())
+        && let Some(t) = channel.title
+    {
+        feed.title = Some(plain_text(t));
+    }
+    if feed.updated.is_none() {
+        feed.updated = channel.date.as_deref().and_then(parse_date);
+    }
     if extras.len() != feed.entries.len() {
         return feed;
     }
@@ -151,18 +386,58 @@ fn with_rss_extras(mut feed: Feed, body: &[u8]) -> Feed {
                 target: None,
             });
         }
+        if entry
+            .title
+            .as_ref()
+            .is_none_or(|t| t.content.trim().is_empty())
+            && let Some(t) = extra.title
+        {
+            entry.title = Some(plain_text(t));
+        }
+        if entry.authors.is_empty()
+            && let Some(a) = extra.author
+        {
+            entry.authors.push(feed_rs::model::Person {
+                name: Some(a),
+                uri: None,
+                email: None,
+                role: None,
+            });
+        }
+        if entry.id.is_empty()
+            && let Some(about) = extra.about
+        {
+            entry.id = about;
+        }
+        if entry.published.is_none() {
+            entry.published = extra.issued.as_deref().and_then(parse_date);
+        }
+        if entry.updated.is_none() {
+            entry.updated = extra.modified.as_deref().and_then(parse_date);
+        }
     }
     feed
 }
 
-/// The extras of every `<item>`, in document order (`None`: the XML did not read).
-fn rss_extras(body: &[u8]) -> Option<Vec<ItemExtras>> {
+/// A feed-rs text construct of plain text.
+fn plain_text(content: String) -> feed_rs::model::Text {
+    feed_rs::model::Text {
+        content_type: mediatype::MediaTypeBuf::new(mediatype::names::TEXT, mediatype::names::PLAIN),
+        src: None,
+        content,
+    }
+}
+
+/// The channel's extras and those of every `<item>`, in document order (`None`: the XML did not read).
+fn rss_extras(body: &[u8]) -> Option<(ChannelExtras, Vec<ItemExtras>)> {
     use quick_xml::events::{BytesStart, Event};
     use quick_xml::name::ResolveResult;
     let mut reader = quick_xml::NsReader::from_reader(body);
+    let mut channel = ChannelExtras::default();
     let mut items: Vec<ItemExtras> = Vec::new();
     let mut in_item = false;
-    let mut subject: Option<String> = None;
+    let mut depth = 0usize;
+    let mut reading: Option<(Field, String)> = None;
     // An `<enclosure>` in no namespace (RSS 2.0) inside an item.
     let enclosure = |ns: &ResolveResult<'_>, e: &BytesStart<'_>| {
         if !matches!(ns, ResolveResult::Unbound) || e.local_name().as_ref() != "enclosure" {
@@ -186,20 +461,49 @@ fn rss_extras(body: &[u8]) -> Option<Vec<ItemExtras>> {
     loop {
         match reader.read_resolved_event().ok()? {
             (ns, Event::Start(e)) => {
+                depth += 1;
                 let local = e.local_name();
-                if local.as_ref() == "item" && !in_item {
+                let local = local.as_ref();
+                let in_ns = |uri: &str| matches!(&ns, ResolveResult::Bound(n) if n.as_ref() == uri);
+                let dc = in_ns(DUBLIN_CORE);
+                let terms = in_ns(DUBLIN_CORE_TERMS);
+                if local == "item" && !in_item {
                     in_item = true;
-                    items.push(ItemExtras::default());
-                } else if in_item
-                    && local.as_ref() == "subject"
-                    && matches!(ns, ResolveResult::Bound(n) if n.as_ref() == DUBLIN_CORE)
-                {
-                    subject = Some(String::new());
-                } else if in_item
-                    && let Some(enc) = enclosure(&ns, &e)
-                    && let Some(item) = items.last_mut()
-                {
-                    item.enclosures.push(enc);
+                    let about = e
+                        .attributes()
+                        .flatten()
+                        .find(|a| a.key.local_name().as_ref() == "about")
+                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+                        .map(|v| v.trim().to_string())
+                        .filter(|v| !v.is_empty());
+                    items.push(ItemExtras {
+                        about,
+                        ..ItemExtras::default()
+                    });
+                } else if in_item {
+                    let field = match local {
+                        "subject" if dc => Some(Field::Subject),
+                        "title" if dc => Some(Field::Title),
+                        "author" if dc => Some(Field::Author),
+                        "issued" if terms => Some(Field::Issued),
+                        "modified" if terms => Some(Field::Modified),
+                        _ => None,
+                    };
+                    if let Some(f) = field {
+                        reading = Some((f, String::new()));
+                    } else if let Some(enc) = enclosure(&ns, &e)
+                        && let Some(item) = items.last_mut()
+                    {
+                        item.enclosures.push(enc);
+                    }
+                } else if depth <= 3 {
+                    // The channel's own children (RSS 2.0: rss/channel/x; RSS 1.0: rdf/channel/x).
+                    reading = match local {
+                        "title" if dc => Some((Field::ChannelTitle, String::new())),
+                        "date" if dc => Some((Field::ChannelDate, String::new())),
+                        "modified" if terms => Some((Field::ChannelDate, String::new())),
+                        _ => reading,
+                    };
                 }
             }
             (_, Event::Empty(e)) if e.local_name().as_ref() == "item" && !in_item => {
@@ -214,34 +518,46 @@ fn rss_extras(body: &[u8]) -> Option<Vec<ItemExtras>> {
                 }
             }
             (_, Event::Text(t)) => {
-                if let Some(s) = subject.as_mut() {
+                if let Some((_, s)) = reading.as_mut() {
                     s.push_str(&t.xml10_content());
                 }
             }
             (_, Event::CData(t)) => {
-                if let Some(s) = subject.as_mut() {
+                if let Some((_, s)) = reading.as_mut() {
                     s.push_str(&t.into_inner());
                 }
             }
             (_, Event::GeneralRef(r)) => {
-                if let Some(s) = subject.as_mut()
+                if let Some((_, s)) = reading.as_mut()
                     && let Ok(text) = quick_xml::escape::unescape(&format!("&{};", &*r))
                 {
                     s.push_str(&text);
                 }
             }
             (_, Event::End(e)) => {
-                let local = e.local_name();
-                if local.as_ref() == "subject"
-                    && let Some(s) = subject.take()
-                {
-                    let s = s.trim();
-                    if !s.is_empty()
-                        && let Some(item) = items.last_mut()
-                    {
-                        item.subjects.push(s.to_string());
+                depth = depth.saturating_sub(1);
+                if let Some((field, text)) = reading.take() {
+                    let text = text.trim().to_string();
+                    if !text.is_empty() {
+                        let item = items.last_mut().filter(|_| in_item);
+                        match (field, item) {
+                            (Field::Subject, Some(i)) => i.subjects.push(text),
+                            (Field::Title, Some(i)) => i.title = i.title.take().or(Some(text)),
+                            (Field::Author, Some(i)) => i.author = i.author.take().or(Some(text)),
+                            (Field::Issued, Some(i)) => i.issued = i.issued.take().or(Some(text)),
+                            (Field::Modified, Some(i)) => {
+                                i.modified = i.modified.take().or(Some(text));
+                            }
+                            (Field::ChannelTitle, _) => {
+                                channel.title = channel.title.take().or(Some(text));
+                            }
+                            (Field::ChannelDate, _) => {
+                                channel.date = channel.date.take().or(Some(text));
+                            }
+                            _ => {}
+                        }
                     }
-                } else if local.as_ref() == "item" {
+                } else if e.local_name().as_ref() == "item" {
                     in_item = false;
                 }
             }
@@ -249,7 +565,7 @@ fn rss_extras(body: &[u8]) -> Option<Vec<ItemExtras>> {
             _ => {}
         }
     }
-    Some(items)
+    Some((channel, items))
 }
 
 /// The `charset` parameter of a `Content-Type` value.
@@ -706,6 +1022,72 @@ mod tests {
             .iter()
             .map(|e| e.categories.iter().map(|c| c.term.clone()).collect())
             .collect()
+    }
+
+    fn title(t: &Option<feed_rs::model::Text>) -> &str {
+        t.as_ref().map_or("", |t| t.content.as_str())
+    }
+
+    #[test]
+    fn atom_drafts_base64_and_odd_types_are_read() {
+        // A pre-0.3 namespace with version="0.3", inline markup in a 0.3 title, base64 in 0.3 and 1.0.
+        let drafts = br#"<feed version="0.3" xmlns="http://purl.org/echo/"><title>Example <b>Atom</b></title>
+            <entry><title mode="base64">RXhhbXBsZSA8Yj5BdG9tPC9iPg==</title><id>e1</id></entry></feed>"#;
+        let feed = parse_feed(drafts, None, None).unwrap();
+        assert!(
+            title(&feed.title).contains("<b>Atom</b>"),
+            "{:?}",
+            feed.title
+        );
+        assert_eq!(title(&feed.entries[0].title), "Example <b>Atom</b>");
+        let atom10 =
+            br#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="application/octet-stream">
+            RXhhbXBsZSA8Yj5BdG9tPC9iPg==
+            </title><entry><title type="">evil</title><id>e</id></entry></feed>"#;
+        let feed = parse_feed(atom10, None, None).unwrap();
+        assert_eq!(title(&feed.title), "Example <b>Atom</b>");
+        assert_eq!(title(&feed.entries[0].title), "evil");
+        // Not Atom at all: untouched.
+        assert!(draft_atom_namespace("<rss version=\"0.3\"/>").is_none());
+    }
+
+    #[test]
+    fn rss_090_and_linkless_rss_1_items_are_kept_with_their_about_ids() {
+        let rss090 = br#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/">
+            <channel><title>Example title</title></channel><item><title>Item title</title></item></rdf:RDF>"#;
+        let feed = parse_feed(rss090, None, None).unwrap();
+        assert_eq!(title(&feed.title), "Example title");
+        assert_eq!(title(&feed.entries[0].title), "Item title");
+        let rss1 = br#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+            <channel rdf:about="http://example.com/"><title>t</title></channel>
+            <item rdf:about="http://example.org/1"><title>One</title></item>
+            <item rdf:about="http://example.org/2"><title>Two</title><link>http://example.org/two</link></item></rdf:RDF>"#;
+        let feed = parse_feed(rss1, None, None).unwrap();
+        assert_eq!(feed.entries.len(), 2);
+        assert_eq!(feed.entries[0].id, "http://example.org/1");
+        assert_eq!(feed.entries[0].links[0].href, "http://example.org/1");
+        assert_eq!(feed.entries[1].links[0].href, "http://example.org/two");
+    }
+
+    #[test]
+    fn dublin_core_titles_authors_and_dates_fill_what_rss_lacks() {
+        let doc = br#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/">
+            <channel><dc:title>Channel</dc:title><dc:date>2003-12-31T10:14:55Z</dc:date>
+            <item><dc:title>Item</dc:title><dc:author>Ed</dc:author><dcterms:issued>2003-12-31T10:14:55Z</dcterms:issued>
+            <dcterms:modified>2004-01-01T00:00:00Z</dcterms:modified></item>
+            <item><title>Own</title><dc:title>Ignored</dc:title></item></channel></rss>"#;
+        let feed = parse_feed(doc, None, None).unwrap();
+        assert_eq!(title(&feed.title), "Channel");
+        assert!(feed.updated.is_some());
+        let e = &feed.entries[0];
+        assert_eq!(title(&e.title), "Item");
+        assert_eq!(e.authors[0].name.as_deref(), Some("Ed"));
+        assert_eq!(
+            e.published.unwrap().to_rfc3339(),
+            "2003-12-31T10:14:55+00:00"
+        );
+        assert_eq!(e.updated.unwrap().to_rfc3339(), "2004-01-01T00:00:00+00:00");
+        assert_eq!(title(&feed.entries[1].title), "Own");
     }
 
     #[test]

@@ -324,7 +324,9 @@ async fn run(
             Err(e) => return Err(e.into()),
         };
         let hint = feed_hint(&body, feed.ttl);
-        let (info, items, left_out) = normalize_limited(&feed, &final_url, max_entries);
+        let (info, mut items, left_out) = normalize_limited(&feed, &final_url, max_entries);
+        // Entries with no title, link or text have nothing to show a reader.
+        items.retain(|i| !i.is_thin());
         Ok((info, items, hint, left_out))
     })
     .await

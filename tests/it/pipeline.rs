@@ -369,3 +369,24 @@ fn feeds_hold_at_most_max_items_newest_first() {
         assert!(first < second, "{rss}");
     }
 }
+
+#[test]
+fn entries_with_no_title_link_or_text_are_not_stored() {
+    let server = FixtureServer::start();
+    server.set(
+        "/thin.xml",
+        Route::rss(
+            "<rss version=\"2.0\"><channel><title>T</title><link>http://t.example/</link><description>d</description>\
+             <item><guid isPermaLink=\"false\">only-a-guid</guid><author>ed@t.example (Ed)</author></item>\
+             <item><title>Harbour reopens after the storm</title><link>https://t.example/1</link></item>\
+             </channel></rss>",
+        ),
+    );
+    let env = Env::new(&source("Thin", &server.url("/thin.xml"), &["world"]));
+    let out = env.ok(&["poll"]);
+    assert!(out.contains("1 new"), "{out}");
+    assert_eq!(
+        titles(&env.stories("all")),
+        vec!["Harbour reopens after the storm"]
+    );
+}
