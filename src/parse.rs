@@ -67,8 +67,8 @@ const ATOM_03: &str = "http://purl.org/atom/ns#";
 fn atom03_to_10(body: &[u8]) -> Option<Vec<u8>> {
     use std::sync::OnceLock;
     static TAGS: OnceLock<(regex::Regex, regex::Regex)> = OnceLock::new();
-    let declared = body.windows(ATOM_03.len()).any(|w| w == ATOM_03.as_bytes());
-    if !declared && !body.windows(8).any(|w| w == b"version=") {
+    let declared = contains(body, ATOM_03.as_bytes());
+    if !declared && !(contains(body, b"<feed") && contains(body, b"version=")) {
         return None;
     }
     let text = std::str::from_utf8(body).ok()?;
@@ -165,7 +165,7 @@ fn atom_text_fixes(body: &[u8], atom03: bool) -> Option<Vec<u8>> {
     static CONSTRUCT: OnceLock<(regex::Regex, regex::Regex)> = OnceLock::new();
     let suspect = [&b"base64"[..], b"type=\"\"", b"type=''", b"/octet-stream"]
         .iter()
-        .any(|needle| body.windows(needle.len()).any(|w| w == *needle));
+        .any(|needle| contains(body, needle));
     if !suspect && !atom03 {
         return None;
     }
@@ -250,7 +250,7 @@ const NO_LINK: &str = "urn:syndic:no-link";
 fn rdf_fixes(body: &[u8]) -> Option<Vec<u8>> {
     use std::sync::OnceLock;
     static ITEM: OnceLock<(regex::Regex, regex::Regex, regex::Regex)> = OnceLock::new();
-    let has = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let has = |needle: &str| contains(body, needle.as_bytes());
     let rss090 = has(RSS_090);
     let rss10 = has(&format!("\"{RSS_10}\"")) || has(&format!("'{RSS_10}'"));
     if !(rss090 || rss10) || !has("22-rdf-syntax-ns#") {
@@ -339,12 +339,23 @@ enum Field {
 /// Items and entries are matched by document order; when their counts differ no item gets anything.
 fn with_rss_extras(mut feed: Feed, body: &[u8]) -> Feed {
     use feed_rs::model::FeedType;
-    let wanted = |word: &[u8]| body.windows(word.len()).any(|w| w == word);
     if !matches!(
         feed.feed_type,
         FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2
-    ) || !(wanted(b"purl.org/dc/") || wanted(b"enclosure") || wanted(b"about="))
-    {
+    ) {
+        return feed;
+    }
+    // The second pass costs as much as a parse: only when the document has something for it.
+    let wanted = |word: &[u8]| contains(body, word);
+    let untitled = feed.title.is_none() || feed.entries.iter().any(|e| e.title.is_none());
+    let undated = feed.updated.is_none() || feed.entries.iter().any(|e| e.published.is_none());
+    let needed = wanted(b"subject")
+        || wanted(b"enclosure")
+        || wanted(b"about=")
+        || wanted(b":author")
+        || (untitled && wanted(b":title"))
+        || (undated && (wanted(b":date") || wanted(b"issued") || wanted(b"modified")));
+    if !needed {
         return feed;
     }
     let Some((channel, extras)) = rss_extras(body) else {
@@ -417,6 +428,11 @@ fn with_rss_extras(mut feed: Feed, body: &[u8]) -> Feed {
         }
     }
     feed
+}
+
+/// Whether `needle` occurs in `hay` (SIMD search: documents run to megabytes).
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// A feed-rs text construct of plain text.
