@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
@@ -220,7 +220,7 @@ const MIN_RERENDER: Duration = Duration::from_millis(200);
 /// Shared state of the HTTP server.
 pub struct AppState {
     ctx: RwLock<Context>,
-    cache: Mutex<Cache>,
+    cache: RwLock<Cache>,
     pub metrics: crate::metrics::Metrics,
     /// Sections changed since the last WebSub pings (collected only when a hub is configured).
     pub websub: crate::websub::Pending,
@@ -235,9 +235,21 @@ pub enum Kind {
 
 type FeedKey = (String, Kind, View);
 
+/// Rendered feeds and pages by section, then by (kind, view): a request looks its section up by `&str`
+/// (no allocation) under a read lock, so concurrent readers do not queue behind one another.
 #[derive(Default)]
 struct Cache {
-    feeds: HashMap<FeedKey, Entry>,
+    sections: HashMap<String, HashMap<(Kind, View), Entry>>,
+}
+
+impl Cache {
+    fn get(&self, section: &str, variant: (Kind, View)) -> Option<&Entry> {
+        self.sections.get(section)?.get(&variant)
+    }
+
+    fn get_mut(&mut self, section: &str, variant: (Kind, View)) -> Option<&mut Entry> {
+        self.sections.get_mut(section)?.get_mut(&variant)
+    }
 }
 
 /// A cached rendering. A changed section marks its entries dirty: they are still served while one
@@ -249,11 +261,24 @@ struct Entry {
     rendering: bool,
 }
 
+impl Entry {
+    /// Whether this request should start a new rendering: the entry changed (or, for top lists and
+    /// pages with relative times, aged), none is running, and the last one is not too recent.
+    fn due(&self, kind: Kind, view: View) -> bool {
+        let ages = view != View::Latest || kind == Kind::Page;
+        if !(self.dirty || ages) || self.rendering {
+            return false;
+        }
+        let age = self.at.elapsed();
+        (self.dirty || age >= TOP_TTL) && age >= MIN_RERENDER
+    }
+}
+
 impl AppState {
     pub fn new(ctx: Context) -> Arc<AppState> {
         Arc::new(AppState {
             ctx: RwLock::new(ctx),
-            cache: Mutex::new(Cache::default()),
+            cache: RwLock::new(Cache::default()),
             metrics: crate::metrics::Metrics::new(),
             websub: crate::websub::Pending::default(),
         })
@@ -266,7 +291,7 @@ impl AppState {
     /// Swaps in a reloaded config; every cached feed is dropped (titles or sections may have changed).
     pub fn replace_context(&self, ctx: Context) {
         *self.ctx.write().unwrap_or_else(|e| e.into_inner()) = ctx;
-        self.lock_cache().feeds.clear();
+        self.write_cache().sections.clear();
     }
 
     /// Marks the cached feeds of these sections as out of date (and due for a WebSub ping).
@@ -275,18 +300,22 @@ impl AppState {
         if self.context().config.output.websub_hub.is_some() {
             self.websub.add(sections.iter().copied());
         }
-        let mut cache = self.lock_cache();
+        let mut cache = self.write_cache();
         for s in sections {
-            for ((sec, _, _), e) in cache.feeds.iter_mut() {
-                if sec == s {
+            if let Some(entries) = cache.sections.get_mut(s) {
+                for e in entries.values_mut() {
                     e.dirty = true;
                 }
             }
         }
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.cache.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.cache.write().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn feed(
@@ -295,39 +324,47 @@ impl AppState {
         kind: Kind,
         view: View,
     ) -> Result<Option<Arc<Rendered>>, StoreError> {
-        let key = (section.to_string(), kind, view);
         if let View::Page { .. } = view {
             // Archive pages are rare reads: rendered each time, so a crawler cannot fill the cache.
+            let key = (section.to_string(), kind, view);
             return Ok(self.render(&key).await?.map(Arc::new));
         }
+        // The common case: a current rendering, served under the read lock.
+        if let Some(e) = self.read_cache().get(section, (kind, view))
+            && !e.due(kind, view)
         {
-            let mut cache = self.lock_cache();
-            if let Some(e) = cache.feeds.get_mut(&key) {
-                // Top lists and pages (relative times) age; plain feeds change only with the store.
-                let ages = view != View::Latest || kind == Kind::Page;
-                let expired = ages && e.at.elapsed() >= TOP_TTL;
-                if (e.dirty || expired) && !e.rendering && e.at.elapsed() >= MIN_RERENDER {
+            return Ok(Some(e.rendered.clone()));
+        }
+        {
+            let mut cache = self.write_cache();
+            if let Some(e) = cache.get_mut(section, (kind, view)) {
+                if e.due(kind, view) {
                     // Serve what there is; render the new one in the background.
                     e.rendering = true;
                     e.dirty = false;
-                    let (state, key) = (self.clone(), key.clone());
+                    let state = self.clone();
+                    let key = (section.to_string(), kind, view);
                     tokio::spawn(async move {
                         let result = state.render(&key).await;
-                        let mut cache = state.lock_cache();
-                        if let Some(e) = cache.feeds.get_mut(&key) {
-                            e.rendering = false;
-                            match result {
-                                Ok(Some(r)) => {
-                                    e.rendered = Arc::new(r);
-                                    e.at = Instant::now();
+                        let (section, kind, view) = &key;
+                        let mut cache = state.write_cache();
+                        let Some(e) = cache.get_mut(section, (*kind, *view)) else {
+                            return;
+                        };
+                        e.rendering = false;
+                        match result {
+                            Ok(Some(r)) => {
+                                e.rendered = Arc::new(r);
+                                e.at = Instant::now();
+                            }
+                            Ok(None) => {
+                                if let Some(m) = cache.sections.get_mut(section) {
+                                    m.remove(&(*kind, *view));
                                 }
-                                Ok(None) => {
-                                    cache.feeds.remove(&key);
-                                }
-                                Err(err) => {
-                                    e.dirty = true;
-                                    tracing::error!(error = %err, "cannot render feed");
-                                }
+                            }
+                            Err(err) => {
+                                e.dirty = true;
+                                tracing::error!(error = %err, "cannot render feed");
                             }
                         }
                     });
@@ -336,16 +373,22 @@ impl AppState {
             }
         }
         // Not cached yet: render now (a reload or the first request).
+        let key = (section.to_string(), kind, view);
         let Some(r) = self.render(&key).await? else {
             return Ok(None);
         };
         let r = Arc::new(r);
-        self.lock_cache().feeds.entry(key).or_insert_with(|| Entry {
-            rendered: r.clone(),
-            at: Instant::now(),
-            dirty: false,
-            rendering: false,
-        });
+        self.write_cache()
+            .sections
+            .entry(key.0)
+            .or_default()
+            .entry((kind, view))
+            .or_insert_with(|| Entry {
+                rendered: r.clone(),
+                at: Instant::now(),
+                dirty: false,
+                rendering: false,
+            });
         Ok(Some(r))
     }
 
@@ -376,7 +419,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     router
         .fallback(|| async { not_found("not found") })
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), metrics_path),
+            (state.clone(), metrics_path.map(Arc::<str>::from)),
             count_requests,
         ))
         .with_state(state)
@@ -385,7 +428,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Counts every request by route (the pattern, not the path: feed names stay out of the labels) and
 /// status.
 async fn count_requests(
-    State((state, metrics_path)): State<(Arc<AppState>, Option<String>)>,
+    State((state, metrics_path)): State<(Arc<AppState>, Option<Arc<str>>)>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -498,8 +541,10 @@ async fn feed(
     State(state): State<Arc<AppState>>,
     Path(file): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    // The request itself, not a `HeaderMap` extractor: that would copy every header of every request.
+    request: axum::extract::Request,
 ) -> Response {
+    let headers = request.headers();
     let Some((section, ext)) = file.rsplit_once('.') else {
         return not_found("no such feed");
     };
@@ -511,7 +556,7 @@ async fn feed(
         Err(msg) => return (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response(),
     };
     match state.feed(section, Kind::Feed(format), view).await {
-        Ok(Some(r)) => respond(&r, &headers),
+        Ok(Some(r)) => respond(&r, headers),
         Ok(None) => match view {
             View::Page { page } if state.context().config.feed_title(section).is_some() => {
                 not_found(&format!(

@@ -30,6 +30,9 @@ pub struct Metrics {
     tags: Family<Labels, Gauge>,
     last_success: Gauge<f64, AtomicU64>,
     websub_pings: Family<Labels, Counter>,
+    /// The request counters already looked up, by (route, status): counting a request then allocates
+    /// nothing (the family's lookup needs owned label strings).
+    request_counters: std::sync::RwLock<std::collections::HashMap<(&'static str, u16), Counter>>,
 }
 
 impl Default for Metrics {
@@ -116,6 +119,7 @@ impl Metrics {
             tags,
             last_success,
             websub_pings,
+            request_counters: Default::default(),
         }
     }
 
@@ -151,13 +155,28 @@ impl Metrics {
     }
 
     /// Counts one HTTP request.
-    pub fn request(&self, route: &str, status: u16) {
-        self.http_requests
+    pub fn request(&self, route: &'static str, status: u16) {
+        if let Some(c) = self
+            .request_counters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(route, status))
+        {
+            c.inc();
+            return;
+        }
+        let c = self
+            .http_requests
             .get_or_create(&vec![
                 ("route".into(), route.into()),
                 ("status".into(), status.to_string()),
             ])
-            .inc();
+            .clone();
+        c.inc();
+        self.request_counters
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((route, status), c);
     }
 
     /// The page, with the store's figures read now.
