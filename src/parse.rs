@@ -68,7 +68,8 @@ fn atom03_to_10(body: &[u8]) -> Option<Vec<u8>> {
     use std::sync::OnceLock;
     static TAGS: OnceLock<(regex::Regex, regex::Regex)> = OnceLock::new();
     let declared = contains(body, ATOM_03.as_bytes());
-    if !declared && !(contains(body, b"<feed") && contains(body, b"version=")) {
+    let draft = contains(body, b"<feed") && contains(body, b"version=");
+    if !(declared || draft) {
         return None;
     }
     let text = std::str::from_utf8(body).ok()?;
