@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use syndic::corpus::{Outcome, Runner, documents, group_of};
+use std::collections::BTreeMap;
+
+use syndic::corpus::{Conformance, Outcome, Runner, documents, expectations, group_of};
 use syndic::store::Store;
 
 #[test]
@@ -33,6 +35,9 @@ fn real_world_documents_never_panic_and_republish_cleanly() {
     );
     let mut problems = Vec::new();
     let mut groups: Vec<(String, usize, usize)> = Vec::new();
+    // Outcomes of feedparser's documents, for the conformance check below.
+    let feedparser = root.join("feedparser");
+    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
     for path in &all {
         let group = group_of(&root, path);
         if groups.last().is_none_or(|(g, _, _)| *g != group) {
@@ -40,7 +45,8 @@ fn real_world_documents_never_panic_and_republish_cleanly() {
         }
         let tally = groups.last_mut().unwrap();
         tally.1 += 1;
-        match runner.run(path) {
+        let outcome = runner.run(path);
+        match &outcome {
             Outcome::Ok { .. } => tally.2 += 1,
             Outcome::Error(e) if e.starts_with("render:") || e.starts_with("store:") => {
                 problems.push(format!("{}: {e}", path.display()));
@@ -48,6 +54,28 @@ fn real_world_documents_never_panic_and_republish_cleanly() {
             Outcome::Error(_) => {}
             Outcome::Panic(m) => problems.push(format!("{}: PANIC {m}", path.display())),
             Outcome::Timeout => problems.push(format!("{}: TIMEOUT", path.display())),
+        }
+        if let Ok(rel) = path.strip_prefix(&feedparser) {
+            outcomes.insert(rel.to_string_lossy().into_owned(), outcome);
+        }
+    }
+    // Conformance with feedparser's expectations: at least 95% in the four core groups.
+    if let Some(checks) = expectations(&feedparser) {
+        let mut conformance = Conformance::default();
+        let refs: BTreeMap<String, &Outcome> =
+            outcomes.iter().map(|(k, v)| (k.clone(), v)).collect();
+        conformance.add(&checks, &refs);
+        for group in [
+            "wellformed/rss",
+            "wellformed/atom",
+            "wellformed/atom10",
+            "wellformed/rdf",
+        ] {
+            let (checked, passed) = conformance.groups.get(group).copied().unwrap_or_default();
+            assert!(
+                checked > 0 && passed * 100 >= checked * 95,
+                "conformance of {group}: {passed} / {checked} is under 95%"
+            );
         }
     }
     for (group, files, ok) in &groups {
