@@ -118,7 +118,7 @@ impl Rendered {
             render::last_updated(&stories),
             // The page shows relative times ("5 min ago"): a minute, like its place in the cache.
             TOP_TTL.as_secs() as i64,
-            &format!("<{}/{path}>; rel=\"self\"", config.server.base_url),
+            &page_links(&config.server.base_url, path, section),
         )))
     }
 
@@ -196,6 +196,19 @@ pub fn stories_for(
     let more = stories.len() > limit;
     stories.truncate(limit);
     Ok((stories, more))
+}
+
+/// The `Link` header of an HTML page: itself and its section's feeds (autodiscovery over HTTP).
+fn page_links(base: &str, path: &str, section: &str) -> String {
+    let mut links = vec![format!("<{base}/{path}>; rel=\"self\"")];
+    for f in Format::ALL {
+        let mime = f.content_type().split(';').next().unwrap_or_default();
+        links.push(format!(
+            "<{base}/feeds/{section}.{}>; rel=\"alternate\"; type=\"{mime}\"",
+            f.extension()
+        ));
+    }
+    links.join(", ")
 }
 
 /// The `Link` header of a feed: itself, its pages, its hub.

@@ -143,6 +143,18 @@ async fn the_front_page_renders_in_chromium_without_running_hostile_titles() {
         assert!(ct.starts_with(mime.as_str()), "{url}: {ct} is not {mime}");
     }
 
+    // The HTTP Link header names the same feeds.
+    let link = client.get(&base).send().await.unwrap().headers()["link"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        link.contains(
+            "<http://feeds.test/feeds/all.atom>; rel=\"alternate\"; type=\"application/atom+xml\""
+        ),
+        "{link}"
+    );
+
     // A section page: its tab is current and it lists only its stories.
     let out = chromium(&["--dump-dom", &format!("{base}asia")], profile.path());
     let dom = String::from_utf8_lossy(&out.stdout);
