@@ -192,7 +192,11 @@ fn main() {
             run.rate,
             run.p50.unwrap_or(f64::NAN),
             run.p99.unwrap_or(f64::NAN),
-            if run.errors.is_empty() { "0" } else { &run.errors }
+            if run.errors.is_empty() {
+                "0"
+            } else {
+                &run.errors
+            }
         );
         rates.insert(*name, run.rate);
     }

@@ -57,10 +57,7 @@ pub async fn run(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(http::serve(listener, state.clone(), async move {
-        stopped(&mut server_stop).await;
-    }));
+    let server = serve_apart(listener, state.clone(), stop_rx.clone())?;
     let heartbeat = Arc::new(AtomicU64::new(0));
     let started = std::time::Instant::now();
     if let Some(every) = notifier.watchdog_interval() {
@@ -79,9 +76,42 @@ pub async fn run(
 
     scheduler(state, stop_rx, notifier.clone(), heartbeat, started).await;
     notifier.send("STOPPING=1");
-    server.await??;
+    server
+        .await
+        .map_err(|_| anyhow::anyhow!("the HTTP server thread ended without a result"))??;
     tracing::info!("syndic stopped");
     Ok(())
+}
+
+/// Serves HTTP on a runtime of its own (two worker threads, in a thread of their own) until the stop
+/// flag is set: readers' requests then never queue behind the poll cycle's tasks on the scheduler's
+/// runtime. The result arrives on the returned channel.
+fn serve_apart(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::sync::oneshot::Receiver<std::io::Result<()>>> {
+    // A listener belongs to the runtime that registered it: hand it over as a plain socket.
+    let std_listener = listener.into_std()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("syndic-http")
+        .enable_all()
+        .build()?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("syndic-http".into())
+        .spawn(move || {
+            let result = runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener)?;
+                http::serve(listener, state, async move {
+                    stopped(&mut stop).await;
+                })
+                .await
+            });
+            let _ = tx.send(result);
+        })?;
+    Ok(rx)
 }
 
 /// The listening socket systemd passed (`$LISTEN_FDS`, `$LISTEN_PID`: socket activation), if any.

@@ -49,11 +49,8 @@ fn sighup_reloads_good_configs_refuses_bad_ones_and_sigterm_stops_cleanly() {
     let env = Env::new("");
     std::fs::write(env.config_path(), config(&a, "keywords = [\"recipe\"]")).unwrap();
 
-    let RunningDaemon {
-        mut child,
-        addr,
-        log,
-    } = RunningDaemon::spawn(&env.config_path());
+    let mut daemon = RunningDaemon::spawn(&env.config_path());
+    let (addr, log) = (daemon.addr, daemon.log.clone());
     let logged = |s: &str| log.lock().unwrap().contains(s);
 
     wait_until("A's story in the merged feed", || {
@@ -65,7 +62,7 @@ fn sighup_reloads_good_configs_refuses_bad_ones_and_sigterm_stops_cleanly() {
 
     // A broken edit is refused; the daemon keeps serving with the old config.
     std::fs::write(env.config_path(), config(&a, "keywrds = [\"garden\"]")).unwrap();
-    signal(&child, "-HUP");
+    signal(&daemon.child, "-HUP");
     wait_until("the bad reload to be logged", || {
         logged("reload rejected") && logged("unknown field `keywrds`")
     });
@@ -79,7 +76,7 @@ fn sighup_reloads_good_configs_refuses_bad_ones_and_sigterm_stops_cleanly() {
         config(&format!("{a}{b}"), "keywords = [\"gardeners\"]"),
     )
     .unwrap();
-    signal(&child, "-HUP");
+    signal(&daemon.child, "-HUP");
     wait_until("B's story after reload", || {
         get(addr, "/feeds/world.rss")
             .1
@@ -92,10 +89,10 @@ fn sighup_reloads_good_configs_refuses_bad_ones_and_sigterm_stops_cleanly() {
     });
     wait_until("the reload to be logged", || logged("config reloaded"));
 
-    signal(&child, "-TERM");
+    signal(&daemon.child, "-TERM");
     let deadline = Instant::now() + WAIT;
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = daemon.child.try_wait().unwrap() {
             break s;
         }
         assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");

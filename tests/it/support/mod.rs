@@ -94,6 +94,16 @@ impl RunningDaemon {
     }
 }
 
+impl Drop for RunningDaemon {
+    /// A test that fails half-way must not leave its daemon running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// How the fixture server answers one path.
 #[derive(Clone, Debug)]
 pub enum Route {
