@@ -301,7 +301,7 @@ async fn render(config: Config, out: &Path) -> anyhow::Result<()> {
                 }
                 write_atomically(&path, &rendered.body)?;
                 written += 1;
-                if !rendered.has_next() {
+                if !rendered.has_next {
                     break;
                 }
             }

@@ -35,6 +35,8 @@ pub struct Rendered {
     /// Strong ETag of the identity body (quoted).
     pub etag: String,
     pub last_modified: DateTime<Utc>,
+    /// Whether an older archive page follows (the body links `rel="next"`).
+    pub has_next: bool,
     /// The response headers that do not depend on the request, built once.
     headers: Headers,
 }
@@ -81,14 +83,17 @@ impl Rendered {
             .interval(Utc::now())
             .num_seconds()
             .clamp(60, 3600);
-        Ok(Some(Rendered::finish(
-            body,
-            &view.query(),
-            format.content_type(),
-            render::last_updated(&stories),
-            max_age,
-            &link_header(&meta),
-        )))
+        Ok(Some(Rendered {
+            has_next: meta.paging.next.is_some(),
+            ..Rendered::finish(
+                body,
+                &view.query(),
+                format.content_type(),
+                render::last_updated(&stories),
+                max_age,
+                &link_header(&meta),
+            )
+        }))
     }
 
     /// Renders the HTML page of a section (`all`: the front page); `None` for an unknown section.
@@ -155,16 +160,9 @@ impl Rendered {
             gzip: gzip.into(),
             etag,
             last_modified,
+            has_next: false,
             headers,
         }
-    }
-
-    /// Whether the body links to a next (older) page.
-    pub fn has_next(&self) -> bool {
-        self.headers
-            .link
-            .to_str()
-            .is_ok_and(|l| l.contains("rel=\"next\""))
     }
 
     fn gzip_etag(&self) -> &str {
