@@ -1,8 +1,9 @@
 //! WebSub publishing (W3C Recommendation, 2018): when a section's feeds change, tell the configured hub
 //! (`[output].websub_hub`) with `hub.mode=publish` and `hub.url=<feed URL>`, one POST per changed feed.
 //!
-//! Changes are collected in a set and sent by one background task after a short quiet period, so a poll
-//! cycle in which many sources change "Latest" sends one ping per feed, not one per source. A failing hub
+//! Changes are collected in a set and sent by one background task once half a second passes without a
+//! new one (at most five seconds), so a burst of refreshes that all change "Latest" sends one ping per
+//! feed, not one per source. A failing hub
 //! is retried a bounded number of times; a hanging one times out. Neither ever delays a refresh: the
 //! refresh only adds section ids to the set.
 
@@ -126,4 +127,48 @@ pub fn client(user_agent: &str) -> reqwest::Client {
         .connect_timeout(TIMEOUT)
         .build()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_burst_of_changes_is_one_batch_of_distinct_sections() {
+        let pending = std::sync::Arc::new(Pending::default());
+        let p = pending.clone();
+        let adder = tokio::spawn(async move {
+            for _ in 0..5 {
+                p.add(["all", "world"]);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            p.add(["asia"]);
+        });
+        let batch = pending.next_batch(Duration::from_millis(200)).await;
+        adder.await.unwrap();
+        assert_eq!(
+            batch.into_iter().collect::<Vec<_>>(),
+            vec!["all", "asia", "world"]
+        );
+        // Nothing pending afterwards.
+        assert!(pending.take().is_empty());
+    }
+
+    #[test]
+    fn every_format_of_known_sections_only() {
+        let config = crate::config::Config::from_toml(
+            std::path::Path::new("/tmp/f.toml"),
+            "[server]\nbase_url = \"https://news.example\"\n[[section]]\nid = \"asia\"\ntitle = \"Asia\"\n",
+        )
+        .unwrap();
+        let sections: BTreeSet<String> = ["asia", "gone"].map(String::from).into();
+        assert_eq!(
+            feed_urls(&config, &sections),
+            vec![
+                "https://news.example/feeds/asia.rss",
+                "https://news.example/feeds/asia.atom",
+                "https://news.example/feeds/asia.json",
+            ]
+        );
+    }
 }
