@@ -159,6 +159,20 @@ async fn archive_pages_reach_every_story_exactly_once() {
         body.contains(r#"href="http://feeds.test/feeds/world.atom" rel="first""#),
         "{body}"
     );
+    // Pages: /all is the front page's other name; an unknown section is a 404.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = plain.get(format!("{base}/all")).send().await.unwrap();
+    assert_eq!(r.status(), 301);
+    assert_eq!(r.headers()["location"], "./");
+    let r = plain.get(format!("{base}/nowhere")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = plain.get(format!("{base}/world")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Harbour opens Tuesday 0"));
+
     // The first page of an empty section is an empty feed with no next link, not a 404.
     let r = client
         .get(format!("{base}/feeds/asia.rss"))
