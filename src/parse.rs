@@ -258,10 +258,10 @@ fn rdf_fixes(body: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let text = std::str::from_utf8(body).ok()?;
-    let text = if rss090 {
-        text.replace(RSS_090, RSS_10)
+    let text: Cow<'_, str> = if rss090 {
+        Cow::Owned(text.replace(RSS_090, RSS_10))
     } else {
-        text.to_string()
+        Cow::Borrowed(text)
     };
     let (item, link, about) = ITEM.get_or_init(|| {
         (
@@ -272,11 +272,14 @@ fn rdf_fixes(body: &[u8]) -> Option<Vec<u8>> {
                 .expect("valid"),
         )
     });
+    let linkless = |c: &regex::Captures<'_>| c[1] == c[4] && !link.is_match(&c[3]);
+    if !rss090 && !item.captures_iter(&text).any(|c| linkless(&c)) {
+        return None;
+    }
     let mut changed = rss090;
     let out = item.replace_all(&text, |c: &regex::Captures<'_>| {
-        let whole = c[0].to_string();
-        if c[1] != c[4] || link.is_match(&c[3]) {
-            return whole;
+        if !linkless(c) {
+            return c[0].to_string();
         }
         changed = true;
         let attrs = c.get(2).map_or("", |m| m.as_str());
