@@ -327,7 +327,7 @@ async fn render(config: Config, out: &Path) -> anyhow::Result<()> {
 
 /// Where `render --out` writes page `page` of a section's feed: `feeds/{section}.{ext}` for the first,
 /// `feeds/{section}/page/{N}.{ext}` for archive pages (served for `?page=N`, see the README).
-pub fn static_path(out: &Path, section: &str, ext: &str, page: u32) -> PathBuf {
+fn static_path(out: &Path, section: &str, ext: &str, page: u32) -> PathBuf {
     match page {
         1 => out.join("feeds").join(format!("{section}.{ext}")),
         n => out

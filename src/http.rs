@@ -308,7 +308,15 @@ impl AppState {
     /// Marks the cached feeds of these sections as out of date (and due for a WebSub ping).
     pub fn invalidate<'a>(&self, sections: impl IntoIterator<Item = &'a str>) {
         let sections: Vec<&str> = sections.into_iter().collect();
-        if self.context().config.output.websub_hub.is_some() {
+        let hub = self
+            .ctx
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .config
+            .output
+            .websub_hub
+            .is_some();
+        if hub {
             self.websub.add(sections.iter().copied());
         }
         let mut cache = self.write_cache();

@@ -59,15 +59,7 @@ pub fn parse_opml(bytes: &[u8]) -> Result<Vec<OpmlFeed>, String> {
         match start.local_name().as_ref() {
             "opml" => saw_opml = true,
             "outline" => {
-                let attr = |name: &str| -> Option<String> {
-                    start
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().as_ref().eq_ignore_ascii_case(name))
-                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-                        .map(|v| v.trim().to_string())
-                        .filter(|v| !v.is_empty())
-                };
+                let attr = |name: &str| crate::parse::attribute(start, name);
                 let text = attr("title").or_else(|| attr("text"));
                 let folder = match attr("xmlUrl") {
                     Some(url) => {

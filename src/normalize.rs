@@ -308,16 +308,10 @@ fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
     out
 }
 
-/// An absolute http(s) media URL without credentials or fragment.
+/// An absolute http(s) media URL without credentials or fragment (its query kept: media hosts often
+/// need it).
 fn media_url(href: &str, base: &Url) -> Option<String> {
-    let mut url = base.join(href.trim()).ok()?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return None;
-    }
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_fragment(None);
-    Some(url.to_string()).filter(|u| u.len() <= URL_BYTES)
+    Some(http_url(href, Some(base))?.to_string()).filter(|u| u.len() <= URL_BYTES)
 }
 
 /// `type/subtype`, in the characters MIME allows.
@@ -430,9 +424,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Canonical form of an article URL: absolute http(s), lower-case scheme and host (the `url` crate does
-/// that and drops default ports), no fragment, no tracking parameters.
-pub fn canonical_url(href: &str, base: Option<&Url>) -> Option<String> {
+/// `href` as an absolute http(s) URL (resolved against `base`), without credentials (a leak, never
+/// part of an address) or fragment.
+fn http_url(href: &str, base: Option<&Url>) -> Option<Url> {
     let href = href.trim();
     if href.is_empty() {
         return None;
@@ -444,10 +438,16 @@ pub fn canonical_url(href: &str, base: Option<&Url>) -> Option<String> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return None;
     }
-    // Credentials in a link are a leak, never part of the article's address.
     let _ = url.set_username("");
     let _ = url.set_password(None);
     url.set_fragment(None);
+    Some(url)
+}
+
+/// Canonical form of an article URL: absolute http(s), lower-case scheme and host (the `url` crate does
+/// that and drops default ports), no fragment, no tracking parameters.
+pub fn canonical_url(href: &str, base: Option<&Url>) -> Option<String> {
+    let mut url = http_url(href, base)?;
     if url.query().is_some() {
         let kept: Vec<(String, String)> = url
             .query_pairs()

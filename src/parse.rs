@@ -351,13 +351,13 @@ fn with_rss_extras(mut feed: Feed, body: &[u8]) -> Feed {
     }
     // The second pass costs as much as a parse: only when the document has something for it.
     let wanted = |word: &[u8]| contains(body, word);
-    let untitled = feed.title.is_none() || feed.entries.iter().any(|e| e.title.is_none());
+    let titles_missing = untitled(&feed.title) || feed.entries.iter().any(|e| untitled(&e.title));
     let undated = feed.updated.is_none() || feed.entries.iter().any(|e| e.published.is_none());
     let needed = wanted(b"subject")
         || wanted(b"enclosure")
         || wanted(b"about=")
         || wanted(b":author")
-        || (untitled && wanted(b":title"))
+        || (titles_missing && wanted(b":title"))
         || (undated && (wanted(b":date") || wanted(b"issued") || wanted(b"modified")));
     if !needed {
         return feed;
@@ -365,10 +365,7 @@ fn with_rss_extras(mut feed: Feed, body: &[u8]) -> Feed {
     let Some((channel, extras)) = rss_extras(body) else {
         return feed;
     };
-    if feed
-        .title
-        .as_ref()
-        .is_none_or(|t| t.content.trim().is_empty())
+    if untitled(&feed.title)
         && let Some(t) = channel.title
     {
         feed.title = Some(plain_text(t));
@@ -401,10 +398,7 @@ fn with_rss_extras(mut feed: Feed, body: &[u8]) -> Feed {
                 target: None,
             });
         }
-        if entry
-            .title
-            .as_ref()
-            .is_none_or(|t| t.content.trim().is_empty())
+        if untitled(&entry.title)
             && let Some(t) = extra.title
         {
             entry.title = Some(plain_text(t));
@@ -439,6 +433,22 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
 }
 
+/// The trimmed, unescaped value of an element's attribute by local name (any case, any prefix);
+/// `None` when it is missing or blank.
+pub(crate) fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref().eq_ignore_ascii_case(name))
+        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether a feed-rs title is missing or blank.
+fn untitled(t: &Option<feed_rs::model::Text>) -> bool {
+    t.as_ref().is_none_or(|t| t.content.trim().is_empty())
+}
+
 /// A feed-rs text construct of plain text.
 fn plain_text(content: String) -> feed_rs::model::Text {
     feed_rs::model::Text {
@@ -463,14 +473,7 @@ fn rss_extras(body: &[u8]) -> Option<(ChannelExtras, Vec<ItemExtras>)> {
         if !matches!(ns, ResolveResult::Unbound) || e.local_name().as_ref() != "enclosure" {
             return None;
         }
-        let attr = |name: &str| {
-            e.attributes()
-                .flatten()
-                .find(|a| a.key.local_name().as_ref() == name)
-                .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let attr = |name: &str| attribute(e, name);
         let url = attr("url")?;
         Some((
             url,
@@ -489,13 +492,7 @@ fn rss_extras(body: &[u8]) -> Option<(ChannelExtras, Vec<ItemExtras>)> {
                 let terms = in_ns(DUBLIN_CORE_TERMS);
                 if local == "item" && !in_item {
                     in_item = true;
-                    let about = e
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().as_ref() == "about")
-                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-                        .map(|v| v.trim().to_string())
-                        .filter(|v| !v.is_empty());
+                    let about = attribute(&e, "about");
                     items.push(ItemExtras {
                         about,
                         ..ItemExtras::default()

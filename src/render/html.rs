@@ -219,14 +219,8 @@ fn label(f: Format) -> &'static str {
 fn view(meta: &PageMeta, story: &Story, now: DateTime<Utc>) -> StoryView {
     let lead = story.lead();
     let published = story.published();
-    let mut seen = vec![lead.source.as_str()];
-    let also = story.items[1..]
-        .iter()
-        .filter(|i| {
-            let new = !seen.contains(&i.source.as_str());
-            seen.push(&i.source);
-            new
-        })
+    let also = story
+        .other_sources()
         .map(|i| Also {
             name: i.source.clone(),
             url: i.url.clone(),

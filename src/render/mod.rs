@@ -255,15 +255,8 @@ fn x(s: &str) -> String {
 
 /// "Also reported by" as HTML: the other sources of a story, linked where they have a URL.
 fn also_reported_html(story: &Story) -> Option<String> {
-    // Each other source once (its earliest item), never the lead's own source.
-    let mut seen = vec![story.lead().source.as_str()];
-    let links: Vec<String> = story.items[1..]
-        .iter()
-        .filter(|i| {
-            let new = !seen.contains(&i.source.as_str());
-            seen.push(&i.source);
-            new
-        })
+    let links: Vec<String> = story
+        .other_sources()
         .map(|i| match &i.url {
             Some(u) => format!("<a href=\"{}\">{}</a>", escape(u), escape(&i.source)),
             None => escape(&i.source),

@@ -128,6 +128,16 @@ impl Story {
         &self.items[0]
     }
 
+    /// The items of the other outlets: each other source once (its earliest item), never the lead's own.
+    pub fn other_sources(&self) -> impl Iterator<Item = &StoryItem> {
+        let mut seen = vec![self.lead().source.as_str()];
+        self.items[1..].iter().filter(move |i| {
+            let new = !seen.contains(&i.source.as_str());
+            seen.push(&i.source);
+            new
+        })
+    }
+
     /// The story's media: the lead's enclosures, else those of the first item that has any.
     pub fn enclosures(&self) -> &[crate::normalize::Enclosure] {
         self.items

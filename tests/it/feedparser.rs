@@ -60,8 +60,19 @@ fn rss_and_atom_outputs_parse_cleanly_with_feedparser() {
             }));
         }
     }
-    let mut child = Command::new(&python)
-        .args(["-c", CHECK])
+    if let Err(problems) = python_check(&python, CHECK, &serde_json::json!(cases)) {
+        panic!("feedparser found problems:\n{problems}");
+    }
+}
+
+/// Runs a Python check script with `input` as JSON on its stdin: `Err` with its output when it fails.
+fn python_check(
+    python: &std::path::Path,
+    script: &str,
+    input: &serde_json::Value,
+) -> Result<(), String> {
+    let mut child = Command::new(python)
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -71,15 +82,18 @@ fn rss_and_atom_outputs_parse_cleanly_with_feedparser() {
         .stdin
         .take()
         .unwrap()
-        .write_all(serde_json::to_string(&cases).unwrap().as_bytes())
+        .write_all(input.to_string().as_bytes())
         .unwrap();
     let result = child.wait_with_output().unwrap();
-    assert!(
-        result.status.success(),
-        "feedparser found problems:\n{}{}",
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr)
-    );
+    if result.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&result.stdout),
+            String::from_utf8_lossy(&result.stderr)
+        ))
+    }
 }
 
 /// An RSS source with everything a newsroom store holds: a podcast enclosure, a Media RSS image, an
@@ -298,24 +312,7 @@ fn a_realistic_store_parses_cleanly_in_all_three_formats() {
         ],
         "json": out.join("feeds/all.json"),
     });
-    let mut child = Command::new(&python)
-        .args(["-c", CHECK_REALISTIC])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(case.to_string().as_bytes())
-        .unwrap();
-    let result = child.wait_with_output().unwrap();
-    assert!(
-        result.status.success(),
-        "problems:\n{}{}",
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr)
-    );
+    if let Err(problems) = python_check(&python, CHECK_REALISTIC, &case) {
+        panic!("problems:\n{problems}");
+    }
 }

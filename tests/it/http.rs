@@ -10,7 +10,7 @@ use reqwest::header::{
     LAST_MODIFIED,
 };
 
-use crate::support::{Env, FixtureServer, InProcessDaemon, Route, WAIT, rss_feed, source};
+use crate::support::{Env, FixtureServer, InProcessDaemon, Route, WAIT, rss_feed, source, text};
 
 pub(crate) async fn wait_for_body(
     client: &reqwest::Client,
@@ -174,14 +174,7 @@ async fn daemon_serves_cached_feeds_with_etags_304_and_gzip() {
     assert_eq!(head.headers()[ETAG].to_str().unwrap(), etag);
     assert!(head.bytes().await.unwrap().is_empty());
 
-    let index = client
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let index = text(&client, &format!("{base}/")).await;
     for link in ["feeds/all.rss", "feeds/all.atom", "asia", "lifestyle"] {
         assert!(index.contains(&format!("href=\"{link}\"")), "{index}");
     }
@@ -334,14 +327,7 @@ async fn metrics_parse_with_prometheus_and_move_after_a_poll() {
     let base = format!("http://{}", daemon.addr);
     let client = reqwest::Client::new();
     wait_for_body(&client, &format!("{base}/feeds/all.rss"), "Port strike").await;
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text(&client, &format!("{base}/metrics")).await;
     daemon.stop().await;
     let script = r#"
 import sys

@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, FixtureServer, InProcessDaemon, Route, rss_feed, source, wait_until};
+use crate::support::{
+    Env, FixtureServer, InProcessDaemon, Route, rss_feed, source, text, wait_until,
+};
 
 /// Headlines that share no words, so none of them cluster.
 pub(crate) fn distinct_headlines(n: usize) -> Vec<(String, String, String)> {
@@ -277,14 +279,7 @@ async fn websub_hub_gets_one_ping_per_changed_feed_and_is_advertised() {
             "{body}"
         );
     }
-    let body = client
-        .get(format!("{base}/feeds/world.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = text(&client, &format!("{base}/feeds/world.json")).await;
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["hubs"][0]["type"], "WebSub");
     assert_eq!(json["hubs"][0]["url"], hub_url.as_str());

@@ -465,6 +465,11 @@ pub fn syndic_with(config: &Path, args: &[&str]) -> Output {
         .expect("run syndic")
 }
 
+/// The body of a GET, as text (any status).
+pub async fn text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// `syndic::daemon::run` on this config inside the test's runtime, stopped by [`InProcessDaemon::stop`].
 pub struct InProcessDaemon {
     pub addr: std::net::SocketAddr,
