@@ -5,7 +5,7 @@
 //! Every file under the folders (not `.html`, `.jsonl`, `.md`, `.htaccess`, nor files without an
 //! extension) is read, parsed, normalized, stored in a scratch SQLite database and republished as RSS,
 //! Atom and JSON where each output must parse back with the same entries. Each document gets a time
-//! limit (default 10 s); panics are caught and counted. Where a folder holds an `expectations.jsonl`
+//! limit (default 10 s); panics are caught and counted. Where a folder (given, or below one) holds an `expectations.jsonl`
 //! (feedparser's corpus), the checks that name a feed or entry title, link, id, author or date are
 //! compared with syndic's normalized values (dates as instants, HTML as text, URLs after syndic's
 //! canonicalization), per group (the first two folders below it).
@@ -70,9 +70,10 @@ fn run() -> Result<(), String> {
     let mut timeouts: Vec<String> = Vec::new();
     let mut by_group: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut error_kinds: BTreeMap<String, usize> = BTreeMap::new();
+    // Every outcome by path, for the expectations found anywhere below the folders.
+    let mut outcomes: BTreeMap<PathBuf, Outcome> = BTreeMap::new();
     for dir in &dirs {
         let docs = documents(std::slice::from_ref(dir));
-        let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
         for path in &docs {
             let outcome = runner.run(path);
             documents_n += 1;
@@ -91,16 +92,20 @@ fn run() -> Result<(), String> {
                 Outcome::Panic(m) => panics.push(format!("{}: {m}", path.display())),
                 Outcome::Timeout => timeouts.push(path.display().to_string()),
             }
-            let rel = path
-                .strip_prefix(dir)
-                .unwrap_or(path)
-                .to_string_lossy()
-                .into_owned();
-            outcomes.insert(rel, outcome);
+            outcomes.insert(path.clone(), outcome);
         }
-        if let Some(checks) = expectations(dir) {
-            let refs: BTreeMap<String, &Outcome> =
-                outcomes.iter().map(|(k, v)| (k.clone(), v)).collect();
+    }
+    // A folder holding an `expectations.jsonl` (the one given, or one below it) is checked against it,
+    // its documents keyed by their path relative to it.
+    for root in expectation_roots(&dirs) {
+        if let Some(checks) = expectations(&root) {
+            let refs: BTreeMap<String, &Outcome> = outcomes
+                .iter()
+                .filter_map(|(p, o)| {
+                    let rel = p.strip_prefix(&root).ok()?;
+                    Some((rel.to_string_lossy().into_owned(), o))
+                })
+                .collect();
             conformance.add(&checks, &refs);
         }
     }
@@ -183,4 +188,20 @@ fn run() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The folders at or below `dirs` that hold an `expectations.jsonl`.
+fn expectation_roots(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    let mut stack: Vec<PathBuf> = dirs.iter().filter(|d| d.is_dir()).cloned().collect();
+    while let Some(d) = stack.pop() {
+        if d.join("expectations.jsonl").is_file() {
+            roots.push(d.clone());
+        }
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            stack.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+    }
+    roots.sort();
+    roots
 }
