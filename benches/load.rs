@@ -3,11 +3,15 @@
 //!
 //! A child process serves 1,000 generated RSS feeds (the poll-cycle bench's server; 30% of them publish
 //! five new items every 5 s). The release `syndic run` polls them every 20 s (`concurrency = 16`) and
-//! serves its feeds; nginx (Debian's `nginx-light`) serves a copy of `/feeds/all.rss` from a folder on
-//! another loopback port. `wrk -t2 -c32 -d10s --latency` (Debian's `wrk`) then loads, in turn:
-//! syndic `/feeds/all.rss` (200), the same with `If-None-Match` (304) and with `Accept-Encoding: gzip`,
-//! the World section feed, and nginx's copy. Printed per run: requests/s, p50 and p99 latency, errors;
-//! and syndic's 200 throughput as a share of nginx's. Refresh cycles run during every wrk run.
+//! serves its feeds. First printed: syndic's CPU time over 40 s of polling with no readers. nginx
+//! (Debian's `nginx-light`, `sendfile on`) serves a copy of `/feeds/all.rss` from a folder on another
+//! loopback port; the copy is replaced by syndic's current bytes before every nginx run, since the feed
+//! grows as stories gather sources. `wrk -t2 -c32 -d10s --latency` (Debian's `wrk`) then loads, in
+//! turn: syndic `/feeds/all.rss` (200), the same revalidated with the ETag of each thread's last
+//! response (304), with `Accept-Encoding: gzip`, the World section feed, and nginx's copy. Printed per
+//! run: requests/s, p50 and p99 latency, errors; and syndic's 200 throughput as a share of nginx's,
+//! from those runs and from ten alternating pairs of 3-second runs. Refresh cycles run during every
+//! wrk run.
 //!
 //! Needs `wrk` and `nginx` (`apt-get install wrk nginx-light`) and `../shared/data/headlines/dev.tsv`;
 //! without them it says so and skips. `SYNDIC_BENCH_SECONDS=N` changes each run's length.
@@ -106,10 +110,35 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    // What polling costs on its own: syndic's CPU time over two poll cycles without readers.
+    let (cpu0, fetched0) = (cpu_seconds(syndic.id()), fetches(addr));
+    std::thread::sleep(Duration::from_secs(40));
+    let (cpu1, fetched1) = (cpu_seconds(syndic.id()), fetches(addr));
+    println!(
+        "without readers, 40 s of polling: {:.0} source refreshes, syndic used {:.1} s of CPU ({:.0}% of one core)",
+        fetched1 - fetched0,
+        cpu1 - cpu0,
+        (cpu1 - cpu0) / 40.0 * 100.0
+    );
+
     // nginx, with the same bytes.
     let www = dir.path().join("www/feeds");
     std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(www.join("all.rss"), &body).unwrap();
+    // The feed grows as stories gather sources (each lists the others): before every nginx run its
+    // copy is replaced by what syndic serves at that moment, so both always send the same bytes.
+    let copy_for_nginx = |quiet: bool| {
+        let (_, _, body) = get(addr, "/feeds/all.rss", "");
+        let tmp = www.join("all.rss.tmp");
+        std::fs::write(&tmp, &body).unwrap();
+        std::fs::rename(&tmp, www.join("all.rss")).unwrap();
+        if !quiet {
+            println!(
+                "  (nginx now serves syndic's current all.rss: {} bytes)",
+                body.len()
+            );
+        }
+    };
+    copy_for_nginx(true);
     let nginx_port = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -149,7 +178,14 @@ fn main() {
         })
     };
 
-    let (_, etag, _) = get(addr, "/feeds/all.rss", "");
+    // A reader that revalidates: each wrk thread sends the ETag of its last response, so the 304 row
+    // stays 304s although the feed changes several times a second while syndic polls.
+    let revalidate = dir.path().join("revalidate.lua");
+    std::fs::write(
+        &revalidate,
+        "local etag = nil\nrequest = function()\n  if etag then return wrk.format(\"GET\", nil, {[\"If-None-Match\"] = etag}) end\n  return wrk.format(\"GET\")\nend\nresponse = function(status, headers, body)\n  etag = headers[\"etag\"] or headers[\"ETag\"] or etag\nend\n",
+    )
+    .unwrap();
     let runs: Vec<(&str, String, Vec<String>)> = vec![
         (
             "syndic all.rss 200",
@@ -159,7 +195,7 @@ fn main() {
         (
             "syndic all.rss 304",
             format!("http://{addr}/feeds/all.rss"),
-            vec![format!("If-None-Match: {etag}")],
+            vec![format!("script:{}", revalidate.display())],
         ),
         (
             "syndic all.rss gzip",
@@ -186,6 +222,9 @@ fn main() {
     );
     let mut rates = std::collections::HashMap::new();
     for (name, url, headers) in &runs {
+        if name.starts_with("nginx") {
+            copy_for_nginx(false);
+        }
         let run = wrk(url, headers, seconds);
         println!(
             "  {name:<22} {:>10.0} {:>9.2} {:>9.2} {:>8}",
@@ -204,20 +243,30 @@ fn main() {
         "\nsyndic 200 / nginx 200: {:.2}",
         rates["syndic all.rss 200"] / rates["nginx all.rss 200"]
     );
-    // The runs above meet the poll cycles at different moments. Alternating short runs of the two
-    // servers, several times, puts both under the same background load on average.
-    let pairs = 4;
-    let slice = (seconds / 2).max(2);
+    // The runs above meet the poll cycles (every 20 s) at different moments. Alternating short runs of
+    // the two servers puts both under the same background load on average: 3 s slices, so a pair
+    // (6 s) drifts across the cycle instead of locking to one phase of it, and who goes first swaps.
+    let pairs = 10;
+    let slice = 3;
     let (mut ours, mut theirs) = (0.0, 0.0);
-    for _ in 0..pairs {
-        ours += wrk(&runs[0].1, &[], slice).rate;
-        theirs += wrk(&runs[4].1, &[], slice).rate;
+    let fetched0 = fetches(addr);
+    for n in 0..pairs {
+        if n % 2 == 0 {
+            ours += wrk(&runs[0].1, &[], slice).rate;
+            copy_for_nginx(true);
+            theirs += wrk(&runs[4].1, &[], slice).rate;
+        } else {
+            copy_for_nginx(true);
+            theirs += wrk(&runs[4].1, &[], slice).rate;
+            ours += wrk(&runs[0].1, &[], slice).rate;
+        }
     }
     println!(
-        "alternating {pairs} x ({slice} s syndic, {slice} s nginx), 200: syndic {:.0} req/s, nginx {:.0} req/s, ratio {:.2}",
+        "alternating {pairs} x ({slice} s syndic, {slice} s nginx), 200: syndic {:.0} req/s, nginx {:.0} req/s, ratio {:.2}; {:.0} source refreshes meanwhile",
         ours / f64::from(pairs),
         theirs / f64::from(pairs),
-        ours / theirs
+        ours / theirs,
+        fetches(addr) - fetched0
     );
 
     stop.store(true, Ordering::Relaxed);
@@ -244,7 +293,10 @@ fn wrk(url: &str, headers: &[String], seconds: u64) -> Run {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency"]);
     for h in headers {
-        cmd.args(["-H", h]);
+        match h.strip_prefix("script:") {
+            Some(path) => cmd.args(["-s", path]),
+            None => cmd.args(["-H", h]),
+        };
     }
     let out = cmd.arg(url).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -259,6 +311,28 @@ fn wrk(url: &str, headers: &[String], seconds: u64) -> Run {
             .collect::<Vec<_>>()
             .join("; "),
     }
+}
+
+/// User plus system CPU time of a process so far, in seconds (Linux `/proc`; 0 elsewhere).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses; utime and stime are the
+    // 14th and 15th fields of the line, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    fields.get(11).unwrap_or(&0.0) / 100.0 + fields.get(12).unwrap_or(&0.0) / 100.0
+}
+
+/// Source refreshes syndic has counted so far (every outcome), from its metrics.
+fn fetches(addr: SocketAddr) -> f64 {
+    let (_, _, text) = get(addr, "/metrics", "");
+    text.lines()
+        .filter(|l| l.starts_with("syndic_fetches_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 fn stop_child(child: &mut Child) {

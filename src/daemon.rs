@@ -83,6 +83,34 @@ pub async fn run(
     Ok(())
 }
 
+/// How much lower than the daemon's own priority its background threads run (a nice increment):
+/// polling, parsing, storing and retention yield the CPU to the threads serving readers.
+pub const BACKGROUND_NICE: i32 = 10;
+
+/// Sets the calling thread's scheduling priority to [`BACKGROUND_NICE`] below the main thread's (Linux
+/// keeps a nice value per thread; elsewhere this does nothing). `syndic run` calls it on every thread
+/// of the runtime that polls (the WAL checkpoint thread, mostly waiting on the disk, is left alone); the HTTP server's runtime is built from the
+/// main thread and keeps the process's priority, so a refresh cycle cannot take the CPU from readers.
+/// Relative to the main thread, not to the caller, so calling it twice changes nothing. Failure (a
+/// sandbox forbidding it) is ignored: the thread keeps its priority.
+#[allow(unsafe_code)]
+pub fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: getpid, gettid and get/setpriority take plain integers and touch no memory of ours; the
+    // errno location is this thread's own.
+    unsafe {
+        // For PRIO_PROCESS Linux reads `who` as a thread id; the main thread's id is the process id.
+        let main = libc::getpid() as libc::id_t;
+        *libc::__errno_location() = 0;
+        let base = libc::getpriority(libc::PRIO_PROCESS, main);
+        if base == -1 && *libc::__errno_location() != 0 {
+            return;
+        }
+        let tid = libc::gettid() as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, (base + BACKGROUND_NICE).min(19));
+    }
+}
+
 /// Serves HTTP on a runtime of its own (two worker threads, in a thread of their own) until the stop
 /// flag is set: readers' requests then never queue behind the poll cycle's tasks on the scheduler's
 /// runtime. The result arrives on the returned channel.

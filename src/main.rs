@@ -38,10 +38,14 @@ fn main() -> ExitCode {
             .init();
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if matches!(cli.command, Command::Run) {
+        // The daemon's poll cycle runs on this runtime at a lower priority; its HTTP server gets a
+        // runtime of its own, at the process's priority (see `daemon::lower_thread_priority`).
+        builder.on_thread_start(syndic::daemon::lower_thread_priority);
+    }
+    let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("syndic: cannot start the async runtime: {e}");
