@@ -570,6 +570,31 @@ pub async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
+    /// The nice value (field 19) of a `/proc/.../stat` line.
+    #[cfg(target_os = "linux")]
+    fn nice(stat_path: &str) -> i32 {
+        let stat = std::fs::read_to_string(stat_path).unwrap();
+        let rest = stat.rsplit_once(')').unwrap().1;
+        rest.split_whitespace().nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn background_threads_run_below_the_main_thread_once() {
+        let main = nice("/proc/self/stat");
+        let (first, second) = std::thread::spawn(|| {
+            super::lower_thread_priority();
+            let first = nice("/proc/thread-self/stat");
+            super::lower_thread_priority();
+            (first, nice("/proc/thread-self/stat"))
+        })
+        .join()
+        .unwrap();
+        assert_eq!(first, (main + super::BACKGROUND_NICE).min(19));
+        assert_eq!(second, first, "relative to the main thread, not cumulative");
+        assert_eq!(nice("/proc/self/stat"), main, "the main thread keeps its priority");
+    }
+
     #[test]
     fn story_counts_read_with_separators() {
         assert_eq!(super::thousands(0), "0");
