@@ -89,8 +89,9 @@ pub const BACKGROUND_NICE: i32 = 10;
 
 /// Sets the calling thread's scheduling priority to [`BACKGROUND_NICE`] below the main thread's (Linux
 /// keeps a nice value per thread; elsewhere this does nothing). `syndic run` calls it on every thread
-/// of the runtime that polls (the WAL checkpoint thread, mostly waiting on the disk, is left alone); the HTTP server's runtime is built from the
-/// main thread and keeps the process's priority, so a refresh cycle cannot take the CPU from readers.
+/// of the runtime that polls (the WAL checkpoint thread, mostly waiting on the disk, is left alone).
+/// The HTTP server's threads are started from the main thread and keep the process's priority, so a
+/// refresh cycle cannot take the CPU from readers.
 /// Relative to the main thread, not to the caller, so calling it twice changes nothing. Failure (a
 /// sandbox forbidding it) is ignored: the thread keeps its priority.
 #[allow(unsafe_code)]
@@ -111,32 +112,54 @@ pub fn lower_thread_priority() {
     }
 }
 
-/// Serves HTTP on a runtime of its own (two worker threads, in a thread of their own) until the stop
-/// flag is set: readers' requests then never queue behind the poll cycle's tasks on the scheduler's
-/// runtime. The result arrives on the returned channel.
+/// How many threads serve HTTP.
+const HTTP_THREADS: usize = 2;
+
+/// Serves HTTP apart from the poll cycle until the stop flag is set: [`HTTP_THREADS`] threads, each
+/// with a single-threaded runtime of its own accepting from the same listening socket (the kernel gives
+/// each new connection to one of them). A connection then lives on one thread from accept to close: no
+/// task moves between threads and no thread wakes another, as with nginx's worker processes. Readers'
+/// requests never queue behind the poll cycle's tasks on the scheduler's runtime. The result (the first
+/// error, if any thread had one) arrives on the returned channel once every thread has stopped.
 fn serve_apart(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::sync::oneshot::Receiver<std::io::Result<()>>> {
-    // A listener belongs to the runtime that registered it: hand it over as a plain socket.
+    // A listener belongs to the runtime that registered it: each thread gets the socket as a plain one
+    // (a duplicate descriptor) and registers it with its own runtime.
     let std_listener = listener.into_std()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("syndic-http")
-        .enable_all()
-        .build()?;
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    for n in 0..HTTP_THREADS {
+        let socket = std_listener.try_clone()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (state, mut stop, done) = (state.clone(), stop.clone(), done_tx.clone());
+        std::thread::Builder::new()
+            .name(format!("syndic-http-{n}"))
+            .spawn(move || {
+                let result = runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(socket)?;
+                    http::serve(listener, state, async move {
+                        stopped(&mut stop).await;
+                    })
+                    .await
+                });
+                let _ = done.send(result);
+            })?;
+    }
+    drop(done_tx);
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
-        .name("syndic-http".into())
+        .name("syndic-http-join".into())
         .spawn(move || {
-            let result = runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(std_listener)?;
-                http::serve(listener, state, async move {
-                    stopped(&mut stop).await;
-                })
-                .await
-            });
+            let mut result = Ok(());
+            for r in done_rx.iter().take(HTTP_THREADS) {
+                if result.is_ok() {
+                    result = r;
+                }
+            }
             let _ = tx.send(result);
         })?;
     Ok(rx)
@@ -592,7 +615,11 @@ mod tests {
         .unwrap();
         assert_eq!(first, (main + super::BACKGROUND_NICE).min(19));
         assert_eq!(second, first, "relative to the main thread, not cumulative");
-        assert_eq!(nice("/proc/self/stat"), main, "the main thread keeps its priority");
+        assert_eq!(
+            nice("/proc/self/stat"),
+            main,
+            "the main thread keeps its priority"
+        );
     }
 
     #[test]

@@ -41,8 +41,8 @@ fn main() -> ExitCode {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
     if matches!(cli.command, Command::Run) {
-        // The daemon's poll cycle runs on this runtime at a lower priority; its HTTP server gets a
-        // runtime of its own, at the process's priority (see `daemon::lower_thread_priority`).
+        // The daemon's poll cycle runs on this runtime at a lower priority; its HTTP server gets
+        // threads of its own, at the process's priority (see `daemon::lower_thread_priority`).
         builder.on_thread_start(syndic::daemon::lower_thread_priority);
     }
     let runtime = match builder.build() {
