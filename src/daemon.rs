@@ -112,15 +112,18 @@ pub fn lower_thread_priority() {
     }
 }
 
-/// How many threads serve HTTP.
-const HTTP_THREADS: usize = 2;
+/// How many threads serve HTTP: one per core, at most 16.
+fn http_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 16))
+}
 
-/// Serves HTTP apart from the poll cycle until the stop flag is set: [`HTTP_THREADS`] threads, each
-/// with a single-threaded runtime of its own accepting from the same listening socket (the kernel gives
-/// each new connection to one of them). A connection then lives on one thread from accept to close: no
-/// task moves between threads and no thread wakes another, as with nginx's worker processes. Readers'
-/// requests never queue behind the poll cycle's tasks on the scheduler's runtime. The result (the first
-/// error, if any thread had one) arrives on the returned channel once every thread has stopped.
+/// Serves HTTP apart from the poll cycle until the stop flag is set: one thread per core
+/// ([`http_threads`]), each with a single-threaded runtime of its own accepting from the same listening
+/// socket (the kernel gives each new connection to one of them). A connection then lives on one thread
+/// from accept to close: no task moves between threads and no thread wakes another, as with nginx's
+/// worker processes. Readers' requests never queue behind the poll cycle's tasks on the scheduler's
+/// runtime. The result (the first error, if any thread had one) arrives on the returned channel once
+/// every thread has stopped.
 fn serve_apart(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -130,7 +133,8 @@ fn serve_apart(
     // (a duplicate descriptor) and registers it with its own runtime.
     let std_listener = listener.into_std()?;
     let (done_tx, done_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-    for n in 0..HTTP_THREADS {
+    let threads = http_threads();
+    for n in 0..threads {
         let socket = std_listener.try_clone()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -155,7 +159,7 @@ fn serve_apart(
         .name("syndic-http-join".into())
         .spawn(move || {
             let mut result = Ok(());
-            for r in done_rx.iter().take(HTTP_THREADS) {
+            for r in done_rx.iter().take(threads) {
                 if result.is_ok() {
                     result = r;
                 }

@@ -195,6 +195,27 @@ fn the_systemd_unit_verifies_and_is_hardened() {
     .unwrap()
     // verify checks that the programs exist; the test machine has no installed syndic.
     .replace("/usr/local/bin/syndic", "/bin/true");
+    // The filter denies @resources, which holds setpriority: the daemon lowers its polling threads'
+    // priority, so the unit must allow that one call back, and a refused call must fail, not kill.
+    let filters: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("SystemCallFilter="))
+        .collect();
+    let denies_resources = filters
+        .iter()
+        .position(|f| f.starts_with('~') && f.contains("@resources"));
+    if let Some(at) = denies_resources {
+        assert!(
+            filters[at + 1..]
+                .iter()
+                .any(|f| !f.starts_with('~') && f.split_whitespace().any(|c| c == "setpriority")),
+            "setpriority must be allowed after `~@resources`: {filters:?}"
+        );
+    }
+    assert!(
+        unit.lines().any(|l| l == "SystemCallErrorNumber=EPERM"),
+        "a refused system call must fail with EPERM, not kill the daemon"
+    );
     let path = dir.path().join("syndic.service");
     std::fs::write(&path, unit).unwrap();
     let socket = dir.path().join("syndic.socket");
