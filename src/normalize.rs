@@ -473,14 +473,21 @@ fn text_of(t: &Text) -> String {
 
 /// HTML (or text that may carry entities and tags) → one line of plain text.
 pub fn html_to_text(html: &str) -> String {
-    if !html.contains(['<', '&']) {
+    // Without tags (and without NUL or a byte-order mark, which the HTML parser drops) the text needs
+    // no parser.
+    if !html.contains(['<', '&', '\0', '\u{feff}']) {
         return clean_text(html);
     }
-    if !html.contains('<')
+    if !html.contains(['<', '\0', '\u{feff}'])
         && let Some(text) = decode_common_entities(html)
     {
         return clean_text(&text);
     }
+    text_by_parser(html)
+}
+
+/// [`html_to_text`] through the HTML parser, which knows every entity and tag.
+fn text_by_parser(html: &str) -> String {
     static STRIPPER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
     let stripper = STRIPPER.get_or_init(|| {
         let mut b = ammonia::Builder::empty();
@@ -502,13 +509,24 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 /// Text whose only markup is the XML entities and numeric character references, decoded; `None` when
-/// it has any other entity (left to the HTML parser, which knows them all).
+/// it has any other entity (left to the HTML parser, which knows them all). An `&` that cannot start a
+/// reference (not followed by a letter, digit or `#`, as in "Q&A" is not, but "markets & banks" is) is
+/// text, as HTML reads it.
 fn decode_common_entities(s: &str) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         let tail = &rest[at + 1..];
+        if !tail
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'#')
+        {
+            out.push('&');
+            rest = tail;
+            continue;
+        }
         let end = tail.find(';').filter(|e| *e <= 10)?;
         let name = &tail[..end];
         let c = match name {
@@ -524,7 +542,9 @@ fn decode_common_entities(s: &str) -> Option<String> {
                 } else {
                     name.strip_prefix('#')?.parse().ok()?
                 };
-                char::from_u32(code).filter(|c| *c != '\0')?
+                // NUL and the C1 range (which HTML reads as Windows-1252: &#146; is ’) are left to
+                // the parser.
+                char::from_u32(code).filter(|c| *c != '\0' && !('\u{80}'..='\u{9f}').contains(c))?
             }
         };
         out.push(c);
@@ -588,6 +608,25 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
 
 /// Sanitizes HTML for republishing: ammonia's safe defaults, links made absolute against `base`.
 pub fn sanitize_html(html: &str, base: &Url) -> String {
+    // Plain text (no tag, no reference, none of the characters the parser rewrites: NUL, CR, a
+    // byte-order mark) comes out of the sanitizer as itself with `>` and no-break spaces escaped.
+    if !html.contains(['<', '&', '\0', '\r', '\u{feff}']) {
+        let mut out = String::with_capacity(html.len() + 8);
+        for c in html.chars() {
+            match c {
+                '>' => out.push_str("&gt;"),
+                '\u{a0}' => out.push_str("&nbsp;"),
+                c if is_xml_illegal(c) => {}
+                c => out.push(c),
+            }
+        }
+        return out;
+    }
+    sanitize_by_parser(html, base)
+}
+
+/// [`sanitize_html`] through ammonia.
+fn sanitize_by_parser(html: &str, base: &Url) -> String {
     thread_local! {
         // The document's base, read by the policy's URL rewriter during `clean`.
         static BASE: std::cell::RefCell<Option<Url>> = const { std::cell::RefCell::new(None) };
@@ -774,6 +813,85 @@ mod tests {
         assert_eq!(html_to_text("a<script>alert(1)</script>b"), "ab");
         assert_eq!(html_to_text("x < y and y > z"), "x < y and y > z");
         assert_eq!(html_to_text("bell\u{7}char"), "bell char");
+    }
+
+    /// Plain text skips the sanitizer and comes out as the sanitizer would write it.
+    #[test]
+    fn plain_text_sanitizes_like_the_parser() {
+        let base = base();
+        let alphabet = [
+            "a", "Z", " ", "  ", "\n", "\t", ">", "\"", "'", "=", "/", "é", "日本", "\u{a0}",
+            "\u{7}", "\u{1b}", "\u{fffe}", "\u{feff}", "\u{200b}", "🙂", "\u{85}", "\u{2028}",
+        ];
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..5_000 {
+            let len = next() % 10;
+            let s: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            assert_eq!(
+                sanitize_html(&s, &base),
+                sanitize_by_parser(&s, &base),
+                "{s:?}"
+            );
+        }
+    }
+
+    /// The shortcuts `html_to_text` takes for text without tags give what the HTML parser gives, on
+    /// every short string over an alphabet of entity pieces, bare ampersands and odd characters.
+    #[test]
+    fn text_shortcuts_agree_with_the_html_parser() {
+        let alphabet = [
+            "&", "#", "x", "X", ";", "amp", "lt", "gt", "quot", "apos", "nbsp", "copy", "eacute",
+            "a", "Q", " ", "1", "3", "9", "12", "128", "x41", "xD800", "0", "\u{a0}", "é", "\r\n",
+            "\t", "\u{7}", "\u{0}", ">", "\"", "'", "\u{feff}", "\u{85}",
+        ];
+        for s in [
+            "&#128;",
+            "&#x80;",
+            "&#150; x",
+            "&#159;",
+            "&#160;",
+            "&#0;",
+            "&#xD800;",
+            "&#1114112;",
+            "&amp",
+            "&copy 2024",
+            "AT&T",
+            "Q&A",
+            "a & b",
+            "&#",
+            "&#;",
+            "&#x;",
+            "&;",
+            "&&amp;",
+            "&#65",
+            "&#x41;&#X42;",
+            "&nbsp;&nbsp;x",
+            "1 &lt; 2",
+        ] {
+            assert_eq!(html_to_text(s), text_by_parser(s), "{s:?}");
+        }
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..20_000 {
+            let len = next() % 9;
+            let s: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            assert_eq!(html_to_text(&s), text_by_parser(&s), "{s:?}");
+        }
     }
 
     #[test]
