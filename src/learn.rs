@@ -256,21 +256,16 @@ impl Model {
         // noise), from every tenth example otherwise. Folds follow the caller's order, which is
         // arbitrary but fixed.
         let n = examples.len();
-        let folds: Vec<(Vec<usize>, Vec<usize>)> = {
-            let parts = if n < CV_BELOW { CV_FOLDS } else { 1 };
-            (0..parts)
-                .map(|p| {
-                    let held = |i: usize| {
-                        if parts == 1 {
-                            i % 10 == 9
-                        } else {
-                            i % parts == p
-                        }
-                    };
-                    let (hold, fit): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| held(i));
-                    (fit, hold)
-                })
+        let split = |held: &dyn Fn(usize) -> bool| {
+            let (hold, fit): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| held(i));
+            (fit, hold)
+        };
+        let folds: Vec<(Vec<usize>, Vec<usize>)> = if n < CV_BELOW {
+            (0..CV_FOLDS)
+                .map(|p| split(&|i| i % CV_FOLDS == p))
                 .collect()
+        } else {
+            vec![split(&|i| i % 10 == 9)]
         };
         let held_out: usize = folds.iter().map(|(_, h)| h.len()).sum();
         let mut best: Option<(f64, TrainReport)> = None;

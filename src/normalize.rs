@@ -509,9 +509,9 @@ fn text_by_parser(html: &str) -> String {
 }
 
 /// Text whose only markup is the XML entities and numeric character references, decoded; `None` when
-/// it has any other entity (left to the HTML parser, which knows them all). An `&` that cannot start a
-/// reference (not followed by a letter, digit or `#`, as in "Q&A" is not, but "markets & banks" is) is
-/// text, as HTML reads it.
+/// it has any other entity (left to the HTML parser, which knows them all). An `&` not followed by a
+/// letter, digit or `#` ("markets & banks", unlike "Q&A") cannot start a reference: it is text, as
+/// HTML reads it.
 fn decode_common_entities(s: &str) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -815,6 +815,28 @@ mod tests {
         assert_eq!(html_to_text("bell\u{7}char"), "bell char");
     }
 
+    /// `count` strings of fewer than `max_pieces` pieces drawn from `alphabet` (xorshift from `seed`).
+    fn random_strings<'a>(
+        alphabet: &'a [&'a str],
+        seed: u64,
+        count: usize,
+        max_pieces: u64,
+    ) -> impl Iterator<Item = String> + 'a {
+        let mut rng = seed;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        (0..count).map(move |_| {
+            let len = next() % max_pieces;
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
+        })
+    }
+
     /// Plain text skips the sanitizer and comes out as the sanitizer would write it.
     #[test]
     fn plain_text_sanitizes_like_the_parser() {
@@ -823,18 +845,7 @@ mod tests {
             "a", "Z", " ", "  ", "\n", "\t", ">", "\"", "'", "=", "/", "é", "日本", "\u{a0}",
             "\u{7}", "\u{1b}", "\u{fffe}", "\u{feff}", "\u{200b}", "🙂", "\u{85}", "\u{2028}",
         ];
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
-        for _ in 0..5_000 {
-            let len = next() % 10;
-            let s: String = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
+        for s in random_strings(&alphabet, 0x2545_f491_4f6c_dd1d, 5_000, 10) {
             assert_eq!(
                 sanitize_html(&s, &base),
                 sanitize_by_parser(&s, &base),
@@ -878,18 +889,7 @@ mod tests {
         ] {
             assert_eq!(html_to_text(s), text_by_parser(s), "{s:?}");
         }
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
-        for _ in 0..20_000 {
-            let len = next() % 9;
-            let s: String = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
+        for s in random_strings(&alphabet, 0x9e37_79b9_7f4a_7c15, 20_000, 9) {
             assert_eq!(html_to_text(&s), text_by_parser(&s), "{s:?}");
         }
     }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::pipeline::{two_desks, two_desks_sections};
-use crate::support::{feedparser_python, missing_tool};
+use crate::support::python_or_skip;
 
 const CHECK: &str = r#"
 import json, sys, feedparser
@@ -38,11 +38,8 @@ sys.exit(1 if problems else 0)
 
 #[test]
 fn rss_and_atom_outputs_parse_cleanly_with_feedparser() {
-    let Some(python) = feedparser_python() else {
-        if missing_tool("Python feedparser") {
-            return;
-        }
-        unreachable!();
+    let Some(python) = python_or_skip("Python feedparser") else {
+        return;
     };
     let (_server, env) = two_desks();
     env.ok(&["poll"]);
@@ -235,11 +232,8 @@ sys.exit(1 if problems else 0)
 
 #[test]
 fn a_realistic_store_parses_cleanly_in_all_three_formats() {
-    let Some(python) = feedparser_python() else {
-        if missing_tool("Python feedparser") {
-            return;
-        }
-        unreachable!();
+    let Some(python) = python_or_skip("Python feedparser") else {
+        return;
     };
     let server = crate::support::FixtureServer::start();
     server.set("/h.xml", crate::support::Route::rss(REALISTIC_RSS));

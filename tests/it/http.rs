@@ -305,11 +305,9 @@ async fn concurrent_readers_during_polling_all_get_whole_answers() {
 /// requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_with_prometheus_and_move_after_a_poll() {
-    let Some(python) = crate::support::feedparser_python() else {
-        if crate::support::missing_tool("Python with prometheus_client (.venv)") {
-            return;
-        }
-        unreachable!();
+    let Some(python) = crate::support::python_or_skip("Python with prometheus_client (.venv)")
+    else {
+        return;
     };
     let server = FixtureServer::start();
     server.set(

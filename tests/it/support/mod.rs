@@ -556,6 +556,16 @@ pub fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The `.venv` Python (see [`feedparser_python`]), or `None` after [`missing_tool`] has said the test
+/// skips (it panics under CI instead).
+pub fn python_or_skip(what: &str) -> Option<PathBuf> {
+    let found = feedparser_python();
+    if found.is_none() {
+        missing_tool(what);
+    }
+    found
+}
+
 pub fn missing_tool(what: &str) -> bool {
     let msg =
         format!("{what} is not installed: run `bash .ci/run` (or `bash .ci/setup`) to install it");
