@@ -41,6 +41,7 @@ pub mod config;
 pub mod corpus;
 pub mod daemon;
 pub mod dedupe;
+pub mod evaluate;
 pub mod fetch;
 pub mod http;
 pub mod import;

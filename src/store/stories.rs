@@ -1009,3 +1009,13 @@ fn story_uid(source_name: &str, item_key: &str) -> String {
     h.update(item_key.as_bytes());
     hex(&h.finalize()[..10])
 }
+
+impl Store {
+    /// Every stored item's story by the item's own id (guid), for evaluations that label items by it.
+    pub fn stories_by_guid(&self) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT guid, story_id FROM items WHERE guid IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
