@@ -111,7 +111,7 @@ impl Entry {
 }
 
 #[derive(Debug, Default)]
-struct Token {
+pub(super) struct Token {
     /// The token's [`token_hash`]: tokens are told apart by a 64-bit hash instead of their text (two
     /// words of a million-word vocabulary collide with a chance of about 3e-8, and would then merely count
     /// as one word), which spares the index a string per token.
