@@ -197,7 +197,7 @@ fn run_index(titles: &[Title], window: Duration) -> IndexRun {
         let probe = TitleProbe {
             source_id: t.source,
             tokens: &t.tokens,
-            now: t.at,
+            event: t.at,
         };
         let id = i as i64;
         match ix.best_match(&probe, DEFAULT_TITLE_THRESHOLD, window) {
@@ -206,9 +206,9 @@ fn run_index(titles: &[Title], window: Duration) -> IndexRun {
                 if ix.would_admit(m.story_id, t.source, &t.tokens, DEFAULT_TITLE_THRESHOLD) {
                     ix.restore_rep(m.story_id, id, t.source, &t.tokens);
                 }
-                ix.touch(m.story_id, t.at);
+                ix.extend_span(m.story_id, t.at);
             }
-            None => ix.insert_story(id, t.at, id, t.source, &t.tokens),
+            None => ix.insert_story(id, t.at, (t.at, t.at), id, t.source, &t.tokens),
         }
         lat.push(t0.elapsed().as_secs_f64() * 1e6);
     }

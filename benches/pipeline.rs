@@ -162,6 +162,7 @@ fn ingest(feeds: &[String], similarity: bool) {
                     decay_hours: syndic::config::DEFAULT_DECAY_HOURS,
                     title_dedupe: similarity,
                     similarity,
+                    veto: Default::default(),
                     tagger: &tagger,
                     fetch: FetchRecord::ok(Utc::now()),
                 })

@@ -1,7 +1,8 @@
 //! Story-cluster evaluation on labelled headlines.
 //!
 //! `cargo run --release --example dedupe_eval -- PATH [--replay time|poll] [--shift-days N]
-//! [--threshold T] [--decay-hours D] [--window-hours H] [--json]`
+//! [--threshold T] [--veto places,names,numbers,calendar|none] [--decay-hours D] [--window-hours H]
+//! [--json]`
 //!
 //! PATH is a tab-separated file with a header naming at least `story_id`, `title`, `url`, `publisher` and
 //! `timestamp` (milliseconds since the epoch); other columns are ignored. `--replay time` (the default)
@@ -20,6 +21,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use syndic::config::{DEFAULT_DECAY_HOURS, DEFAULT_TITLE_THRESHOLD};
+use syndic::dedupe::VetoRules;
 use syndic::evaluate::{self, Replay, Row, Scores, Settings};
 
 fn main() {
@@ -30,7 +32,7 @@ fn main() {
 }
 
 const USAGE: &str = "usage: dedupe_eval PATH [--replay time|poll] [--shift-days N] [--threshold T] \
-                     [--decay-hours D] [--window-hours H] [--json]";
+                     [--veto RULES|none] [--decay-hours D] [--window-hours H] [--json]";
 
 fn run() -> Result<(), String> {
     let mut path = None;
@@ -40,6 +42,7 @@ fn run() -> Result<(), String> {
     let mut replay = Replay::Time;
     let mut shift_days: i64 = 0;
     let mut json = false;
+    let mut veto = VetoRules::ALL;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -78,6 +81,18 @@ fn run() -> Result<(), String> {
                     .filter(|d: &i64| *d >= 0)
                     .ok_or("--shift-days wants a whole number of days (0 = no shifted copy)")?;
             }
+            "--veto" => {
+                let list = args.next().ok_or("--veto wants a list of rules, or none")?;
+                veto = VetoRules::NONE;
+                for name in list.split(',').filter(|n| !n.is_empty() && *n != "none") {
+                    if !veto.enable(name) {
+                        return Err(format!(
+                            "--veto: unknown rule {name} (known: {})",
+                            VetoRules::NAMES.join(", ")
+                        ));
+                    }
+                }
+            }
             _ if a.starts_with("--") => return Err(format!("unknown option {a}\n{USAGE}")),
             _ => path = Some(PathBuf::from(a)),
         }
@@ -98,6 +113,7 @@ fn run() -> Result<(), String> {
         decay_hours,
         window,
         similarity,
+        veto,
     };
     let run = |s: Settings| evaluate::clusters(&rows, replay, s, dir.path());
 

@@ -90,9 +90,12 @@ pub struct DedupeConfig {
     pub decay_hours: f64,
     /// Title similarity on (default); off, stories join only by URL or identical normalized headline.
     pub similarity: bool,
-    /// Only stories first seen this recently are merge candidates (chrono, as the store compares it
-    /// with timestamps).
+    /// A story's items span at most this much event time (their own credible dates, else when first
+    /// seen); the index holds the stories first seen this recently (chrono, as the store compares it with
+    /// timestamps).
     pub window: chrono::Duration,
+    /// `[dedupe].veto`: the look-alike rules that refuse a similar-title join (default: all).
+    pub veto: crate::dedupe::VetoRules,
 }
 
 #[derive(Debug, Clone)]
@@ -389,6 +392,7 @@ struct RawDedupe {
     decay_hours: Spanned<f64>,
     window_hours: Spanned<u64>,
     similarity: bool,
+    veto: Option<Vec<Spanned<String>>>,
 }
 
 impl Default for RawDedupe {
@@ -398,6 +402,7 @@ impl Default for RawDedupe {
             decay_hours: Spanned::new(0..0, DEFAULT_DECAY_HOURS),
             window_hours: Spanned::new(0..0, 72),
             similarity: true,
+            veto: None,
         }
     }
 }
@@ -521,6 +526,28 @@ impl Validator<'_> {
             }
         }
         out
+    }
+
+    /// `[dedupe].veto`: the named look-alike rules (all when the key is absent; `[]` turns them off).
+    fn veto_rules(&mut self, list: Option<&[Spanned<String>]>) -> crate::dedupe::VetoRules {
+        use crate::dedupe::VetoRules;
+        let Some(list) = list else {
+            return VetoRules::ALL;
+        };
+        let mut rules = VetoRules::NONE;
+        for name in list {
+            if !rules.enable(name.get_ref().trim()) {
+                self.err(
+                    name,
+                    format!(
+                        "dedupe.veto: unknown rule \"{}\" (known: {})",
+                        name.get_ref(),
+                        VetoRules::NAMES.join(", ")
+                    ),
+                );
+            }
+        }
+        rules
     }
 
     fn err<T>(&mut self, spanned: &Spanned<T>, message: String) {
@@ -662,6 +689,7 @@ impl Validator<'_> {
                 format!("dedupe.window_hours: at most {MAX_WINDOW_HOURS} (ten years)"),
             );
         }
+        let veto = self.veto_rules(raw.dedupe.veto.as_deref());
         let t = &raw.tagging;
         let min_confidence = *t.min_confidence.get_ref();
         if !(min_confidence > 0.0 && min_confidence <= 1.0) {
@@ -832,6 +860,7 @@ impl Validator<'_> {
                     (*raw.dedupe.window_hours.get_ref()).min(MAX_WINDOW_HOURS) as i64,
                 ),
                 similarity: raw.dedupe.similarity,
+                veto,
             },
             output: OutputConfig {
                 title: raw.output.title,

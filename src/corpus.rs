@@ -135,6 +135,7 @@ impl Runner {
                 decay_hours: 0.0,
                 title_dedupe: false,
                 similarity: false,
+                veto: Default::default(),
                 tagger: &self.tagger,
                 fetch: FetchRecord::ok(now),
             })

@@ -70,6 +70,8 @@ pub struct Settings {
     /// Title similarity on; off leaves URL and identical-headline joins (the exact-title baseline of the
     /// poll replay).
     pub similarity: bool,
+    /// `[dedupe].veto`.
+    pub veto: crate::dedupe::VetoRules,
 }
 
 /// Cluster quality of one run against the labels.
@@ -251,6 +253,7 @@ fn time_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
                 decay_hours: settings.decay_hours,
                 title_dedupe: true,
                 similarity: settings.similarity,
+                veto: settings.veto,
                 tagger: &tagger,
                 fetch: FetchRecord::ok(row.at),
             })
@@ -284,12 +287,13 @@ fn poll_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
         "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://127.0.0.1\"\n\n\
          [storage]\ndatabase = {db:?}\n\n\
          [poll]\nschedule = \"@hourly\"\nmax_entries = {most}\nmax_bytes = 104857600\n\n\
-         [dedupe]\ntitle_threshold = {:?}\ndecay_hours = {:?}\nwindow_hours = {}\nsimilarity = {}\n\n\
+         [dedupe]\ntitle_threshold = {:?}\ndecay_hours = {:?}\nwindow_hours = {}\nsimilarity = {}\nveto = [{}]\n\n\
          [output]\ntitle = \"eval\"\n\n",
         settings.threshold,
         settings.decay_hours,
         settings.window.num_hours().max(1),
         settings.similarity,
+        veto_list(settings.veto),
     );
     for (i, name) in names.iter().enumerate() {
         let path = feeds.join(format!("{i}.xml"));
@@ -353,6 +357,18 @@ fn poll_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
                 .ok_or_else(|| format!("row {n} was not stored"))
         })
         .collect()
+}
+
+/// The `[dedupe].veto` list naming the enabled rules.
+fn veto_list(rules: crate::dedupe::VetoRules) -> String {
+    let on = [rules.places, rules.names, rules.numbers, rules.calendar];
+    crate::dedupe::VetoRules::NAMES
+        .iter()
+        .zip(on)
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Baseline: identical normalized titles (within the window) form a story.

@@ -351,6 +351,7 @@ async fn run(
                 decay_hours,
                 title_dedupe,
                 similarity: ctx2.config.dedupe.similarity,
+                veto: ctx2.config.dedupe.veto,
                 tagger: &ctx2.tagger,
                 fetch: FetchRecord {
                     validators: Some(validators),

@@ -11,7 +11,6 @@ use hashbrown::{HashMap, HashTable};
 
 use super::title::{CALENDAR_WEIGHT, MIN_SIMILAR_TOKENS, is_calendar};
 
-
 /// Representative titles kept per story.
 pub const MAX_REPS: usize = 16;
 
@@ -32,7 +31,6 @@ const MAX_SCANNED_POSTINGS: usize = 2048;
 /// costs 0.15% of the joins that 256 finds.
 const MAX_SCORED_STORIES: usize = 64;
 
-
 /// Words before a representative's tokens in [`Entry::reps`]: token count, source id, item id (ids in
 /// two words each, low word first).
 const REP_HEADER: usize = 5;
@@ -41,7 +39,9 @@ const REP_HEADER: usize = 5;
 #[derive(Debug)]
 struct Entry {
     story_id: i64,
-    first_seen_ms: i64,
+    /// When syndic first saw the story, in seconds: the index keeps a story while this is within the
+    /// window (slots are in this order, so pruning pops the front).
+    first_seen: u32,
     /// Representative titles, first title first, packed into one allocation: per representative
     /// [`REP_HEADER`] words, then its interned token ids, sorted.
     reps: Box<[u32]>,
@@ -126,7 +126,8 @@ pub(super) struct Token {
 pub struct TitleProbe<'a> {
     pub source_id: i64,
     pub tokens: &'a [String],
-    pub now: DateTime<Utc>,
+    /// The item's event time (see [`super::event_times`]).
+    pub event: DateTime<Utc>,
 }
 
 /// The best similar story for a probe.
@@ -160,13 +161,15 @@ pub struct TitleIndex {
     free: Vec<u32>,
     /// Story slots; slot `base + i` is `slots[i]`; a `None` is a removed story.
     slots: VecDeque<Option<Entry>>,
-    /// Per slot (as `slots`): when an item last joined the story, in seconds since the epoch (its first
-    /// item, else the latest join); 0 for a removed story.
-    last_seen: VecDeque<u32>,
+    /// Per slot (as `slots`): the story's event span, the earliest and latest event time of its items in
+    /// seconds since the epoch; `[0, 0]` for a removed story. Dense, so a lookup checks eligibility and
+    /// decay as it reads a posting.
+    span: VecDeque<[u32; 2]>,
     base: u32,
     by_story: HashMap<i64, u32>,
     live: usize,
-    /// Scores decay with the time since a story was last reported, `exp(-idle / decay_hours)`; 0 = off.
+    /// Scores decay with the event-time distance between an item and a story's span,
+    /// `exp(-distance / decay_hours)`; 0 = off.
     decay_hours: f64,
     /// The decay after each whole minute idle, down to [`DECAY_FLOOR`]: an upper bound of the exact
     /// decay that orders candidates without an `exp` each.
@@ -208,40 +211,49 @@ impl TitleIndex {
         }
     }
 
-    /// An upper bound of [`TitleIndex::decay`] (1 when the decay is off).
-    pub(super) fn decay_bound(&self, last_seen: u32, now: u32) -> f32 {
+    /// An upper bound of [`TitleIndex::decay`] for a distance in seconds (1 when the decay is off).
+    pub(super) fn decay_bound(&self, distance: u32) -> f32 {
         let Some(&last) = self.decay_minutes.last() else {
             return 1.0;
         };
-        let minute = (now.saturating_sub(last_seen) / 60) as usize;
+        let minute = (distance / 60) as usize;
         self.decay_minutes.get(minute).copied().unwrap_or(last)
     }
 
-    /// Records that an item joined the story at `at` (keeps the story fresh for the decay).
-    pub fn touch(&mut self, story_id: i64, at: DateTime<Utc>) {
+    /// Records an item of the story at event time `at`: the story's span grows to include it.
+    pub fn extend_span(&mut self, story_id: i64, at: DateTime<Utc>) {
         if let Some(&slot) = self.by_story.get(&story_id) {
-            let seen = &mut self.last_seen[(slot - self.base) as usize];
-            *seen = (*seen).max(seconds(at));
+            let [lo, hi] = &mut self.span[(slot - self.base) as usize];
+            let t = seconds(at);
+            *lo = (*lo).min(t);
+            *hi = (*hi).max(t);
         }
     }
 
-    /// The factor a story's scores are multiplied by, given how long it has been idle.
-    pub(super) fn decay(&self, last_seen: u32, now: u32) -> f64 {
+    /// A story's event span (for tests and explanations).
+    pub fn span_of(&self, story_id: i64) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let slot = *self.by_story.get(&story_id)?;
+        let [lo, hi] = self.span[(slot - self.base) as usize];
+        let t = |s: u32| DateTime::from_timestamp(i64::from(s), 0).unwrap_or_default();
+        Some((t(lo), t(hi)))
+    }
+
+    /// The factor a story's scores are multiplied by, given the distance in seconds between the item's
+    /// event time and the story's span.
+    pub(super) fn decay(&self, distance: u32) -> f64 {
         if self.decay_hours <= 0.0 {
             return 1.0;
         }
-        let idle_hours = f64::from(now.saturating_sub(last_seen)) / 3600.0;
-        (-idle_hours / self.decay_hours).exp()
+        (-f64::from(distance) / 3600.0 / self.decay_hours).exp()
     }
 
-    /// Stories last seen before this (seconds) score below `threshold` whatever the title; 0 = none.
-    pub(super) fn dead_before(&self, threshold: f64, now: u32) -> u32 {
+    /// The largest distance (seconds) at which a score can still reach `threshold`.
+    pub(super) fn reach(&self, threshold: f64) -> u32 {
         if self.decay_hours <= 0.0 || threshold <= 0.0 {
-            return 0;
+            return u32::MAX;
         }
-        // decay < threshold <=> idle > decay_hours · ln(1 / threshold); a second of slack for rounding.
-        let idle = self.decay_hours * 3600.0 * (1.0 / threshold).ln() + 1.0;
-        (f64::from(now) - idle).max(0.0) as u32
+        // decay < threshold <=> distance > decay_hours · ln(1 / threshold); a second of slack for rounding.
+        (self.decay_hours * 3600.0 * (1.0 / threshold).ln() + 1.0).min(f64::from(u32::MAX)) as u32
     }
 
     /// The index's heap use in bytes, from its collections' capacities (hash tables at one control byte
@@ -258,7 +270,7 @@ impl TitleIndex {
             + postings
             + self.free.capacity() * 4
             + self.slots.capacity() * size_of::<Option<Entry>>()
-            + self.last_seen.capacity() * 4
+            + self.span.capacity() * 8
             + reps
             + table(self.by_story.capacity(), size_of::<(i64, u32)>())
     }
@@ -320,22 +332,44 @@ impl TitleIndex {
         ochiai(shared, wa, wb)
     }
 
-    /// The story (first seen within `window` of `probe.now`) whose representative titles best match the
-    /// probe, if its score reaches `threshold`. Titles of the probe's own source are not compared; ties
-    /// go to the earlier story.
+    /// The story whose representative titles best match the probe, if its score reaches `threshold`
+    /// (see [`TitleIndex::best_matches`]).
     pub fn best_match(
         &self,
         probe: &TitleProbe<'_>,
         threshold: f64,
         window: chrono::Duration,
     ) -> Option<SimilarMatch> {
-        if probe.tokens.len() < MIN_SIMILAR_TOKENS || self.live == 0 {
-            return None;
+        self.best_matches(probe, threshold, window, 1).pop()
+    }
+
+    /// Up to `k` stories, best first, whose representative titles match the probe at `threshold` or
+    /// above, each with its best representative. A story is eligible when the probe's event time keeps
+    /// its event span within `window` (a chain of joins cannot drift a story across weeks); its score
+    /// decays with the distance between the probe's event time and that span. Titles of the probe's own
+    /// source are not compared; ties go to the earlier story.
+    pub fn best_matches(
+        &self,
+        probe: &TitleProbe<'_>,
+        threshold: f64,
+        window: chrono::Duration,
+        k: usize,
+    ) -> Vec<SimilarMatch> {
+        if probe.tokens.len() < MIN_SIMILAR_TOKENS || self.live == 0 || k == 0 {
+            return Vec::new();
         }
         let n = ln_stories(self.live);
-        let since = (probe.now - window).timestamp_millis();
-        let now = seconds(probe.now);
-        let dead_before = self.dead_before(threshold, now);
+        let at = seconds(probe.event);
+        let window = window.num_seconds().clamp(0, i64::from(u32::MAX)) as u32;
+        let reach = self.reach(threshold);
+        // Eligible and within reach of the decay: the distance from the probe to the span, or None.
+        let distance = |[lo, hi]: [u32; 2]| -> Option<u32> {
+            if lo == 0 || hi.saturating_sub(window) > at || at.saturating_sub(window) > lo {
+                return None;
+            }
+            let d = lo.saturating_sub(at).max(at.saturating_sub(hi));
+            (d <= reach).then_some(d)
+        };
         // Unseen tokens count in the probe's weight but match nothing.
         let (probe_ids, total) = self.weigh(probe.tokens, n);
         // Common tokens last; drop the tail that cannot reach the threshold on its own.
@@ -367,7 +401,7 @@ impl TitleIndex {
                 let Some(i) = slot.checked_sub(self.base) else {
                     continue;
                 };
-                if self.last_seen[i as usize] < dead_before {
+                if distance(self.span[i as usize]).is_none() {
                     continue;
                 }
                 let a = &mut acc[i as usize];
@@ -381,7 +415,7 @@ impl TitleIndex {
         let mut cands: Vec<(u32, Reverse<u32>)> = Vec::with_capacity(touched.len().min(64));
         for &i in touched.iter() {
             let a = std::mem::take(&mut acc[i as usize]) + tail;
-            let d = self.decay_bound(self.last_seen[i as usize], now);
+            let d = distance(self.span[i as usize]).map_or(0.0, |d| self.decay_bound(d));
             if a * d * d >= floor {
                 // Non-negative floats order as their bits do.
                 cands.push((a.to_bits(), Reverse(i)));
@@ -389,62 +423,68 @@ impl TitleIndex {
         }
         drop(scratch);
         // Most promising first (a heap, so only the stories actually scored are ordered): once a story's
-        // bound falls below the threshold or the best score so far, no later story can do better.
+        // bound falls below the threshold or the k-th best score so far, no later story can do better.
         let mut cands = BinaryHeap::from(cands);
-
-        let mut best: Option<(SimilarMatch, i64)> = None;
+        // (match, the story's earliest event) per story, best first.
+        let mut best: Vec<(SimilarMatch, u32)> = Vec::with_capacity(k + 1);
+        let kth = |best: &Vec<(SimilarMatch, u32)>| {
+            if best.len() < k {
+                threshold
+            } else {
+                best[k - 1].0.score.max(threshold)
+            }
+        };
         let mut scored = 0;
         while let Some((a, Reverse(i))) = cands.pop() {
             let bound = f64::from(f32::from_bits(a) / total).sqrt();
-            if bound < threshold || best.as_ref().is_some_and(|(b, _)| bound < b.score) {
+            if bound < kth(&best) {
                 break;
             }
-            // A story idle too long for this bound is skipped without reading it.
-            let last_seen = self.last_seen[i as usize];
-            let d = f64::from(self.decay_bound(last_seen, now));
-            if bound * d < threshold || best.as_ref().is_some_and(|(b, _)| bound * d < b.score) {
+            // A story too far in time for this bound is skipped without reading it.
+            let span = self.span[i as usize];
+            let Some(dist) = distance(span) else {
+                continue;
+            };
+            if bound * f64::from(self.decay_bound(dist)) < kth(&best) {
                 continue;
             }
             scored += 1;
             if scored > MAX_SCORED_STORIES {
                 break;
             }
-            let decay = self.decay(last_seen, now);
+            let decay = self.decay(dist);
             let Some(Some(entry)) = self.slots.get(i as usize) else {
                 continue;
             };
-            if entry.first_seen_ms < since {
-                continue;
-            }
+            let mut top: Option<SimilarMatch> = None;
             for rep in entry.reps() {
                 if rep.source_id == probe.source_id {
                     continue;
                 }
                 let (shared, rep_total) = self.overlap(&probe_ids, rep.tokens, n);
                 let score = ochiai(shared, total, rep_total) * decay;
-                if score < threshold {
-                    continue;
-                }
-                let better = match &best {
-                    None => true,
-                    Some((b, first_seen)) => {
-                        score > b.score
-                            || (score == b.score
-                                && (entry.first_seen_ms, entry.story_id)
-                                    < (*first_seen, b.story_id))
-                    }
-                };
-                if better {
-                    let m = SimilarMatch {
+                if score >= threshold && top.is_none_or(|t| score > t.score) {
+                    top = Some(SimilarMatch {
                         story_id: entry.story_id,
                         item_id: rep.item_id,
                         score,
-                    };
-                    best = Some((m, entry.first_seen_ms));
+                    });
                 }
             }
+            let Some(m) = top else {
+                continue;
+            };
+            let key = (span[0], entry.story_id);
+            let pos = best
+                .iter()
+                .position(|(b, lo)| {
+                    m.score > b.score || (m.score == b.score && key < (*lo, b.story_id))
+                })
+                .unwrap_or(best.len());
+            best.insert(pos, (m, span[0]));
+            best.truncate(k);
         }
-        best.map(|(m, _)| m)
+        best.into_iter().map(|(m, _)| m).collect()
     }
 
     /// Shared weight of sorted probe ids with a representative, and the representative's total weight.
@@ -468,6 +508,7 @@ impl TitleIndex {
         &mut self,
         story_id: i64,
         first_seen: DateTime<Utc>,
+        span: (DateTime<Utc>, DateTime<Utc>),
         item_id: i64,
         source_id: i64,
         tokens: &[String],
@@ -478,10 +519,10 @@ impl TitleIndex {
         let slot = self.base + self.slots.len() as u32;
         self.slots.push_back(Some(Entry {
             story_id,
-            first_seen_ms: first_seen.timestamp_millis(),
+            first_seen: seconds(first_seen),
             reps: Box::default(),
         }));
-        self.last_seen.push_back(seconds(first_seen));
+        self.span.push_back([seconds(span.0), seconds(span.1)]);
         self.by_story.insert(story_id, slot);
         self.live += 1;
         self.place_rep(slot, 0, item_id, source_id, tokens);
@@ -630,21 +671,21 @@ impl TitleIndex {
 
     /// Drops stories first seen before `cutoff`.
     pub fn prune(&mut self, cutoff: DateTime<Utc>) {
-        let cutoff = cutoff.timestamp_millis();
+        let cutoff = seconds(cutoff);
         // Slots are (nearly) in first-seen order; a story added out of order waits for its predecessors.
         while let Some(front) = self.slots.front() {
             match front {
-                Some(e) if e.first_seen_ms >= cutoff => break,
+                Some(e) if e.first_seen >= cutoff => break,
                 Some(e) => {
                     let story_id = e.story_id;
                     self.remove_story(story_id);
                     self.slots.pop_front();
-                    self.last_seen.pop_front();
+                    self.span.pop_front();
                     self.base += 1;
                 }
                 None => {
                     self.slots.pop_front();
-                    self.last_seen.pop_front();
+                    self.span.pop_front();
                     self.base += 1;
                 }
             }
@@ -660,7 +701,7 @@ impl TitleIndex {
         let Some(entry) = self.slots[i].take() else {
             return;
         };
-        self.last_seen[i] = 0;
+        self.span[i] = [0, 0];
         self.live -= 1;
         let mut vocab: Vec<u32> = entry
             .reps()
@@ -847,4 +888,3 @@ fn ochiai(shared: f32, a: f32, b: f32) -> f64 {
     }
     (f64::from(shared) / (f64::from(a) * f64::from(b)).sqrt()).min(1.0)
 }
-

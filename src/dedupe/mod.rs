@@ -29,13 +29,16 @@
 //! other: an item bridging two stories joins the better one. Titles of the same source never match each
 //! other by similarity (a daily "Business Highlights" is not one story).
 
-
 mod decide;
 mod index;
-mod title;
 #[cfg(test)]
 mod tests;
+mod time;
+mod title;
+mod veto;
 
 pub use decide::*;
 pub use index::*;
+pub use time::*;
 pub use title::*;
+pub use veto::*;

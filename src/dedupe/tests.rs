@@ -3,18 +3,44 @@ use super::*;
 use chrono::{DateTime, Utc};
 
 fn cand(story: i64, source: i64, url: Option<&str>, title: &str, age_h: i64) -> Candidate {
+    let at = now() - chrono::Duration::hours(age_h);
     Candidate {
         item_id: story * 100 + source,
         story_id: story,
         source_id: source,
         url_key: url.map(url_key),
         title_fp: title_fingerprint(title),
-        story_first_seen: now() - chrono::Duration::hours(age_h),
+        story_span: (at, at),
     }
 }
 
 fn now() -> DateTime<Utc> {
     "2026-11-27T12:00:00Z".parse().unwrap()
+}
+
+fn incoming<'a>(url_key: Option<&'a str>, title: &'a str, fp: &'a str) -> Incoming<'a> {
+    Incoming {
+        source_id: 1,
+        url_key,
+        title,
+        title_fp: fp,
+        tokens: &[],
+        event: now(),
+    }
+}
+
+fn policy() -> Policy {
+    Policy {
+        window: chrono::Duration::hours(72),
+        threshold: 0.5,
+        title_dedupe: true,
+        similarity: true,
+        veto: VetoRules::ALL,
+    }
+}
+
+fn no_similar() -> Result<Vec<Similar>, ()> {
+    Ok(Vec::new())
 }
 
 #[test]
@@ -35,14 +61,9 @@ fn fingerprints_ignore_case_and_punctuation() {
 
 #[test]
 fn url_match_beats_title_match_and_earliest_wins() {
+    let title = "Quake hits northern Japan coast";
     let cands = vec![
-        cand(
-            7,
-            2,
-            Some("https://b.com/x"),
-            "Quake hits northern Japan coast",
-            1,
-        ),
+        cand(7, 2, Some("https://b.com/x"), title, 1),
         cand(
             3,
             3,
@@ -58,35 +79,16 @@ fn url_match_beats_title_match_and_earliest_wins() {
             9,
         ),
     ];
-    let fp = title_fingerprint("Quake hits northern Japan coast");
+    let fp = title_fingerprint(title);
     let uk = url_key("https://a.com/x");
-    let probe = Probe {
-        source_id: 1,
-        url_key: Some(&uk),
-        title_fp: &fp,
-        now: now(),
-    };
+    let window = chrono::Duration::hours(72);
     assert_eq!(
-        match_story(&probe, &cands, chrono::Duration::hours(72)),
-        Some(StoryMatch {
-            story_id: 2,
-            item_id: 204,
-            reason: MatchReason::Url
-        })
+        exact_match(&incoming(Some(&uk), title, &fp), &cands, window),
+        Some((2, 204, MatchReason::Url))
     );
-    let probe = Probe {
-        source_id: 1,
-        url_key: None,
-        title_fp: &fp,
-        now: now(),
-    };
     assert_eq!(
-        match_story(&probe, &cands, chrono::Duration::hours(72)),
-        Some(StoryMatch {
-            story_id: 7,
-            item_id: 702,
-            reason: MatchReason::Title
-        })
+        exact_match(&incoming(None, title, &fp), &cands, window),
+        Some((7, 702, MatchReason::Title))
     );
 }
 
@@ -94,36 +96,163 @@ fn url_match_beats_title_match_and_earliest_wins() {
 fn title_matches_need_another_source_and_the_window() {
     let title = "Quake hits northern Japan coast";
     let fp = title_fingerprint(title);
-    let probe = Probe {
-        source_id: 1,
-        url_key: None,
-        title_fp: &fp,
-        now: now(),
+    let window = chrono::Duration::hours(72);
+    let probe = incoming(None, title, &fp);
+    assert_eq!(
+        exact_match(&probe, &[cand(1, 1, None, title, 1)], window),
+        None
+    );
+    assert_eq!(
+        exact_match(&probe, &[cand(1, 2, None, title, 100)], window),
+        None
+    );
+    // Within the window on either side of the item's event time: a backlog item meets a later story.
+    assert!(exact_match(&probe, &[cand(1, 2, None, title, -30)], window).is_some());
+    assert_eq!(
+        exact_match(&probe, &[cand(1, 2, None, title, -100)], window),
+        None
+    );
+    let short = incoming(None, "", "");
+    assert_eq!(
+        exact_match(&short, &[cand(1, 2, None, "", 1)], window),
+        None
+    );
+}
+
+#[test]
+fn a_story_span_never_grows_past_the_window() {
+    let w = chrono::Duration::hours(72);
+    let span = (now() - chrono::Duration::hours(60), now());
+    assert!(in_window(now() - chrono::Duration::hours(12), span, w));
+    assert!(in_window(now() + chrono::Duration::hours(12), span, w));
+    assert!(!in_window(now() + chrono::Duration::hours(13), span, w));
+    assert!(!in_window(now() - chrono::Duration::hours(73), span, w));
+}
+
+#[test]
+fn the_decision_is_typed_and_says_what_the_index_learns() {
+    let ix = TitleIndex::new();
+    let title = "Quake hits northern Japan coast";
+    let fp = title_fingerprint(title);
+    // Nothing matches: a new story, its title a representative.
+    let v = decide(
+        &incoming(None, title, &fp),
+        None,
+        &[],
+        no_similar,
+        &ix,
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(v.decision, Decision::New);
+    assert_eq!(v.index, IndexUpdate::NewStory);
+    assert!(v.title_rep);
+    // Same title from another source: joins, no new representative, the span grows.
+    let v = decide(
+        &incoming(None, title, &fp),
+        None,
+        &[cand(4, 2, None, title, 3)],
+        no_similar,
+        &ix,
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(
+        v.decision,
+        Decision::Join {
+            story_id: 4,
+            item_id: 402,
+            reason: MatchReason::Title
+        }
+    );
+    assert_eq!(v.index, IndexUpdate::None);
+    assert!(v.extend_span);
+    // A known item: the same story, whatever the candidates say.
+    let known = KnownItem {
+        item_id: 9,
+        story_id: 8,
+        title_rep: false,
+        title_changed: false,
     };
-    let same_source = vec![cand(1, 1, None, title, 1)];
-    assert_eq!(
-        match_story(&probe, &same_source, chrono::Duration::hours(72)),
-        None
-    );
-    let too_old = vec![cand(1, 2, None, title, 100)];
-    assert_eq!(
-        match_story(&probe, &too_old, chrono::Duration::hours(72)),
-        None
-    );
-    let short = Probe {
-        source_id: 1,
-        url_key: None,
-        title_fp: "",
-        now: now(),
+    let v = decide(
+        &incoming(None, title, &fp),
+        Some(known),
+        &[cand(4, 2, None, title, 3)],
+        no_similar,
+        &ix,
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(v.decision, Decision::SameItem { story_id: 8 });
+    // Similarity off: still a representative for later, but nothing for the index now.
+    let off = Policy {
+        similarity: false,
+        ..policy()
     };
+    let v = decide(
+        &incoming(None, title, &fp),
+        None,
+        &[],
+        no_similar,
+        &ix,
+        &off,
+    )
+    .unwrap();
+    assert_eq!((v.title_rep, v.index), (true, IndexUpdate::None));
+}
+
+#[test]
+fn a_vetoed_look_alike_is_refused_and_the_next_story_tried() {
+    let ix = TitleIndex::new();
+    let title = "Strong earthquake strikes off coast of Ecuador";
+    let fp = title_fingerprint(title);
+    let similar = |story: i64, t: &str, score: f64| Similar {
+        found: SimilarMatch {
+            story_id: story,
+            item_id: story * 10,
+            score,
+        },
+        title: t.to_string(),
+        lead_title: t.to_string(),
+    };
+    let found = vec![
+        similar(1, "Strong earthquake strikes off coast of Indonesia", 0.9),
+        similar(2, "Strong earthquake strikes off Ecuador coast", 0.7),
+    ];
+    let v = decide(
+        &incoming(None, title, &fp),
+        None,
+        &[],
+        || Ok::<_, ()>(found.clone()),
+        &ix,
+        &policy(),
+    )
+    .unwrap();
     assert_eq!(
-        match_story(
-            &short,
-            &[cand(1, 2, None, "", 1)],
-            chrono::Duration::hours(72)
-        ),
-        None
+        v.decision,
+        Decision::Join {
+            story_id: 2,
+            item_id: 20,
+            reason: MatchReason::Similar(0.7)
+        }
     );
+    let miss = v.near_miss.unwrap();
+    assert_eq!((miss.story_id, miss.veto.kind), (1, VetoKind::Places));
+    // With the veto off, the best score wins.
+    let off = Policy {
+        veto: VetoRules::NONE,
+        ..policy()
+    };
+    let v = decide(
+        &incoming(None, title, &fp),
+        None,
+        &[],
+        || Ok::<_, ()>(found.clone()),
+        &ix,
+        &off,
+    )
+    .unwrap();
+    assert!(matches!(v.decision, Decision::Join { story_id: 1, .. }));
 }
 
 // ---- normalization ----
@@ -209,7 +338,7 @@ const BACKGROUND: &[&str] = &[
 fn background(ix: &mut TitleIndex) {
     for (i, t) in BACKGROUND.iter().enumerate() {
         let id = 1000 + i as i64;
-        ix.insert_story(id, t0(), id, id, &title_tokens(t));
+        ix.insert_story(id, t0(), (t0(), t0()), id, id, &title_tokens(t));
     }
 }
 
@@ -217,7 +346,7 @@ fn probe(source_id: i64, tokens: &[String]) -> TitleProbe<'_> {
     TitleProbe {
         source_id,
         tokens,
-        now: t0() + chrono::Duration::hours(1),
+        event: t0() + chrono::Duration::hours(1),
     }
 }
 
@@ -270,7 +399,7 @@ const DIFFERENT: &[(&str, &str)] = &[
 fn pair_score(a: &str, b: &str) -> Option<SimilarMatch> {
     let mut ix = TitleIndex::new();
     background(&mut ix);
-    ix.insert_story(1, t0(), 1, 1, &title_tokens(a));
+    ix.insert_story(1, t0(), (t0(), t0()), 1, 1, &title_tokens(a));
     let tokens = title_tokens(b);
     ix.best_match(&probe(2, &tokens), T, window())
 }
@@ -300,7 +429,7 @@ fn rare_words_outweigh_common_ones() {
     let mut ix = TitleIndex::new();
     for i in 0..50 {
         let t = format!("stocks fall on word{i} worries today");
-        ix.insert_story(i, t0(), i, i, &title_tokens(&t));
+        ix.insert_story(i, t0(), (t0(), t0()), i, i, &title_tokens(&t));
     }
     let common = ix.similarity(
         &title_tokens("stocks fall worries"),
@@ -318,15 +447,12 @@ fn chaining_is_bounded_by_the_first_title() {
     let mut ix = TitleIndex::new();
     background(&mut ix);
     let a = title_tokens("Iceland volcano: flights grounded");
-    let b =
-        title_tokens("Iceland volcano: flights grounded as ash cloud reaches Norway, Sweden");
+    let b = title_tokens("Iceland volcano: flights grounded as ash cloud reaches Norway, Sweden");
     let c = title_tokens("Ash cloud reaches Norway, Sweden; volcano shuts airports");
     let d = title_tokens("Unions shut airports in Norway, Sweden");
-    ix.insert_story(1, t0(), 1, 1, &a);
+    ix.insert_story(1, t0(), (t0(), t0()), 1, 1, &a);
     // D resembles C (a chain A~B~C~D), and nothing earlier.
-    assert!(
-        ix.similarity(&c, &d) >= T && ix.similarity(&b, &d) < T && ix.similarity(&a, &c) < T
-    );
+    assert!(ix.similarity(&c, &d) >= T && ix.similarity(&b, &d) < T && ix.similarity(&a, &c) < T);
     // B resembles A: it joins and represents the story.
     let m = ix
         .best_match(&probe(2, &b), T, window())
@@ -350,7 +476,7 @@ fn an_item_never_matches_itself_or_its_own_source() {
     let mut ix = TitleIndex::new();
     background(&mut ix);
     let t = title_tokens("Daily business highlights for investors and markets");
-    ix.insert_story(1, t0(), 10, 7, &t);
+    ix.insert_story(1, t0(), (t0(), t0()), 10, 7, &t);
     // The same title from the same source (the item itself, or a recurring column) matches nothing.
     assert_eq!(ix.best_match(&probe(7, &t), T, window()), None);
     // From another source it matches with the full score.
@@ -365,7 +491,7 @@ fn a_headline_repeated_verbatim_represents_a_story_at_most_twice() {
     background(&mut ix);
     let t = title_tokens("Malaysia Airlines jet missing with 239 aboard");
     let reworded = title_tokens("Malaysia Airlines jet with 239 aboard goes missing over sea");
-    ix.insert_story(1, t0(), 1, 1, &t);
+    ix.insert_story(1, t0(), (t0(), t0()), 1, 1, &t);
     // The same words from the same source add nothing.
     assert!(!ix.offer_rep(1, 2, 1, &t, T));
     // From a second source they are kept: a later title of source 1 can still match through them.
@@ -385,7 +511,7 @@ fn an_edited_headline_neither_splits_nor_chains() {
     background(&mut ix);
     let lead = title_tokens("Ferry sinks off Korean island, hundreds rescued");
     let member = title_tokens("Hundreds rescued as ferry sinks off Korean island");
-    ix.insert_story(1, t0(), 1, 1, &lead);
+    ix.insert_story(1, t0(), (t0(), t0()), 1, 1, &lead);
     assert!(ix.offer_rep(1, 2, 2, &member, T));
     // The lead's headline is refined: the story keeps following it.
     let refined = title_tokens("Ferry sinks off Korean island, 300 rescued, 12 missing");
@@ -409,19 +535,17 @@ fn the_decay_table_never_understates_the_decay() {
     for hours in [0.5, 6.0, 24.0, 100.0] {
         let mut ix = TitleIndex::new();
         ix.set_decay_hours(hours);
-        let now = 2_000_000_000u32;
         for idle in (0..(hours * 3600.0 * 12.0) as u32).step_by(37) {
-            let seen = now - idle;
             assert!(
-                f64::from(ix.decay_bound(seen, now)) >= ix.decay(seen, now),
+                f64::from(ix.decay_bound(idle)) >= ix.decay(idle),
                 "{hours} h, idle {idle} s"
             );
         }
         // The scan's cut-off skips only stories whose decay is below the threshold, and not many more
         // than that.
-        let dead = ix.dead_before(0.5, now);
-        assert!(ix.decay(dead - 1, now) < 0.5);
-        assert!(ix.decay(dead + 2, now) >= 0.5);
+        let reach = ix.reach(0.5);
+        assert!(ix.decay(reach + 1) < 0.5);
+        assert!(ix.decay(reach - 2) >= 0.5);
     }
 }
 
@@ -429,10 +553,11 @@ fn the_decay_table_never_understates_the_decay() {
 fn stories_leave_with_the_window() {
     let mut ix = TitleIndex::new();
     let t = title_tokens("Quake shakes northern Japan coast");
-    ix.insert_story(1, t0(), 1, 1, &t);
+    ix.insert_story(1, t0(), (t0(), t0()), 1, 1, &t);
     ix.insert_story(
         2,
         t0() + chrono::Duration::hours(10),
+        (t0(), t0()),
         2,
         2,
         &title_tokens("Other news entirely here"),
@@ -440,7 +565,7 @@ fn stories_leave_with_the_window() {
     let late = TitleProbe {
         source_id: 9,
         tokens: &t,
-        now: t0() + chrono::Duration::hours(73),
+        event: t0() + chrono::Duration::hours(73),
     };
     // Outside the window even before pruning; and gone after it.
     assert_eq!(ix.best_match(&late, T, window()), None);
@@ -453,32 +578,38 @@ fn stories_leave_with_the_window() {
     // Token ids were released and are reused.
     assert!(ix.ids.is_empty());
     let before = ix.tokens.len();
-    ix.insert_story(3, t0(), 3, 3, &t);
+    ix.insert_story(3, t0(), (t0(), t0()), 3, 3, &t);
     assert_eq!(ix.tokens.len(), before);
 }
 
 #[test]
-fn scores_decay_with_a_storys_idle_time_and_joins_keep_it_fresh() {
+fn scores_decay_with_the_time_between_an_item_and_its_story() {
     let mut ix = TitleIndex::new();
     ix.set_decay_hours(24.0);
     background(&mut ix);
     let a = title_tokens("Mt. Gox files for US bankruptcy");
     let b = title_tokens("Mt Gox files US bankruptcy, opponents call it a ruse");
-    ix.insert_story(1, t0(), 1, 1, &a);
+    ix.insert_story(1, t0(), (t0(), t0()), 1, 1, &a);
     let at = |h: i64| TitleProbe {
         source_id: 2,
         tokens: &b,
-        now: t0() + chrono::Duration::hours(h),
+        event: t0() + chrono::Duration::hours(h),
     };
     let fresh = ix
         .best_match(&at(0), T, window())
         .expect("joins while fresh");
     // A day later the same words describe a new development more often than the same news.
     assert_eq!(ix.best_match(&at(24), T, window()), None);
-    // A story that keeps being reported stays joinable.
-    ix.touch(1, t0() + chrono::Duration::hours(23));
+    // ...and so is an item dated a day before it (a backlog polled out of order).
+    assert_eq!(ix.best_match(&at(-24), T, window()), None);
+    // A story that keeps being reported stays joinable: its span grows with each item's event time.
+    ix.extend_span(1, t0() + chrono::Duration::hours(23));
     let later = ix.best_match(&at(24), T, window()).expect("fresh again");
     assert!(later.score < fresh.score && later.score >= T);
+    assert_eq!(
+        ix.best_match(&at(2), T, window()).map(|m| m.score),
+        Some(fresh.score)
+    );
     // Off, the idle time does not matter.
     ix.set_decay_hours(0.0);
     assert_eq!(

@@ -309,3 +309,8 @@ fn fingerprint_of(words: &[String]) -> String {
     }
     words.join(" ")
 }
+
+/// Version of [`title_fingerprint`]'s normalization, stored with each item's fingerprint. Raise it with
+/// any change to how titles are normalized: the store then re-fingerprints stored items when it opens, so
+/// exact-title joins keep meeting old items.
+pub const FINGERPRINT_VERSION: i64 = 1;

@@ -10,7 +10,10 @@ use sha2::{Digest, Sha256};
 use super::sources::{FetchRecord, write_fetch_record};
 use super::{Store, StoreError, from_ms, to_ms};
 use crate::config::ALL_SECTION;
-use crate::dedupe::{self, Candidate, Decision, MatchReason, Probe, TitleIndex, TitleProbe};
+use crate::dedupe::{
+    self, Candidate, Decision, EntryDates, Incoming, IndexUpdate, KnownItem, Policy, Similar,
+    TitleIndex, TitleProbe, VetoRules,
+};
 use crate::normalize::{Item, hex};
 use crate::sections::{ItemText, Origin, Tagger};
 
@@ -35,6 +38,8 @@ pub struct RefreshInput<'a> {
     pub title_dedupe: bool,
     /// `[dedupe].similarity`: false leaves only URL and identical-headline joins.
     pub similarity: bool,
+    /// `[dedupe].veto`: the look-alike rules that refuse a similar-title join.
+    pub veto: VetoRules,
     /// Section rules, and each source's default sections and tagging mode (from the current config).
     pub tagger: &'a Tagger,
     pub fetch: FetchRecord,
@@ -184,6 +189,16 @@ impl Store {
                 (false, _) => (String::new(), Vec::new()),
             })
             .collect();
+        // Clustering time of each entry, judged against the document's own order.
+        let dates: Vec<EntryDates> = input
+            .items
+            .iter()
+            .map(|i| EntryDates {
+                published: i.published,
+                updated: i.updated,
+            })
+            .collect();
+        let events = dedupe::event_times(&dates, input.now);
         let mut conn = self.lock();
         let mut index = self.lock_index();
         if index.window != Some(input.window) {
@@ -191,7 +206,7 @@ impl Store {
         }
         index.index.set_decay_hours(input.decay_hours);
         let tx = conn.transaction()?;
-        let (stats, ops) = apply(&tx, input, keys, &index.index)?;
+        let (stats, ops) = apply(&tx, input, keys, &events, &index.index)?;
         write_fetch_record(&tx, input.source_id, &input.fetch)?;
         tx.commit()?;
         for op in ops {
@@ -425,7 +440,8 @@ pub(crate) struct IndexState {
 
 impl IndexState {
     /// Loads the representatives of every story first seen within the window, in first-seen order, each
-    /// story's first item first: the index the running daemon had built, item for item.
+    /// story's first item first, with the story's event span: the index the running daemon had built,
+    /// item for item.
     fn rebuild(
         &mut self,
         conn: &rusqlite::Connection,
@@ -434,8 +450,7 @@ impl IndexState {
     ) -> Result<(), StoreError> {
         let mut index = TitleIndex::new();
         let mut stmt = conn.prepare(
-            "SELECT s.id, s.first_seen, i.id, i.source_id, i.title,
-                    (SELECT MAX(a.first_seen) FROM items a WHERE a.story_id = s.id)
+            "SELECT s.id, s.first_seen, i.id, i.source_id, i.title, s.event_lo, s.event_hi
              FROM stories s JOIN items i ON i.story_id = s.id AND i.title_rep = 1
              WHERE s.first_seen >= ?1
              ORDER BY s.first_seen, s.id, i.match_reason <> 'new', i.id",
@@ -447,17 +462,24 @@ impl IndexState {
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
+                (r.get::<_, i64>(5)?, r.get::<_, i64>(6)?),
             ))
         })?;
         for row in rows {
-            let (story_id, first_seen, item_id, source_id, title, last_seen) = row?;
+            let (story_id, first_seen, item_id, source_id, title, (lo, hi)) = row?;
             let tokens = dedupe::title_tokens(&title);
             if index.contains(story_id) {
                 index.restore_rep(story_id, item_id, source_id, &tokens);
             } else {
-                index.insert_story(story_id, from_ms(first_seen), item_id, source_id, &tokens);
-                index.touch(story_id, from_ms(last_seen));
+                let span = (from_ms(lo), from_ms(hi));
+                index.insert_story(
+                    story_id,
+                    from_ms(first_seen),
+                    span,
+                    item_id,
+                    source_id,
+                    &tokens,
+                );
             }
         }
         self.index = index;
@@ -471,6 +493,7 @@ enum IndexOp {
     NewStory {
         story_id: i64,
         first_seen: DateTime<Utc>,
+        event: DateTime<Utc>,
         item_id: i64,
         source_id: i64,
         tokens: Vec<String>,
@@ -488,8 +511,8 @@ enum IndexOp {
         item_id: i64,
         tokens: Vec<String>,
     },
-    /// An item joined the story now (it stays fresh for the score decay).
-    Touch { story_id: i64, at: DateTime<Utc> },
+    /// An item at this event time joined the story: its span grows.
+    Span { story_id: i64, event: DateTime<Utc> },
 }
 
 impl IndexOp {
@@ -498,10 +521,18 @@ impl IndexOp {
             IndexOp::NewStory {
                 story_id,
                 first_seen,
+                event,
                 item_id,
                 source_id,
                 tokens,
-            } => index.insert_story(story_id, first_seen, item_id, source_id, &tokens),
+            } => index.insert_story(
+                story_id,
+                first_seen,
+                (event, event),
+                item_id,
+                source_id,
+                &tokens,
+            ),
             IndexOp::Rep {
                 story_id,
                 item_id,
@@ -515,16 +546,9 @@ impl IndexOp {
             } => {
                 index.edit_rep(story_id, item_id, &tokens, threshold);
             }
-            IndexOp::Touch { story_id, at } => index.touch(story_id, at),
+            IndexOp::Span { story_id, event } => index.extend_span(story_id, event),
         }
     }
-}
-
-/// How a new item found its story, as stored with it.
-struct Join {
-    reason: &'static str,
-    score: Option<f64>,
-    item: Option<i64>,
 }
 
 /// The stored copy of an item, for change detection.
@@ -567,13 +591,15 @@ impl ItemFields {
 /// A title's fingerprint and similarity tokens (empty when not used).
 type TitleKeys = (String, Vec<String>);
 
+/// Applies one refresh inside its transaction: each entry's [`dedupe::decide`] verdict, written as it
+/// says. Returns the stats and the index updates to make once the transaction commits.
 fn apply(
     tx: &rusqlite::Connection,
     input: &RefreshInput<'_>,
     keys: Vec<TitleKeys>,
+    events: &[DateTime<Utc>],
     index: &TitleIndex,
 ) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
-    let now_ms = to_ms(input.now);
     let source_name: String = tx.query_row(
         "SELECT name FROM sources WHERE id = ?1",
         [input.source_id],
@@ -583,18 +609,30 @@ fn apply(
         items: input.items.len(),
         ..RefreshStats::default()
     };
+    let policy = Policy {
+        window: input.window,
+        threshold: input.threshold,
+        title_dedupe: input.title_dedupe,
+        similarity: input.similarity,
+        veto: input.veto,
+    };
     let mut ops = Vec::new();
-    // Stories started in this refresh: not in the index until it commits, so no representative offers.
-    let mut started: BTreeSet<i64> = BTreeSet::new();
-    // Oldest first, so that within one refresh a higher story id means a newer story. Feeds list newest
-    // first, so undated entries keep that order when reversed.
-    let mut order: Vec<(&Item, TitleKeys)> = input.items.iter().zip(keys).rev().collect();
-    order.sort_by_key(|(i, _)| i.published.unwrap_or(input.now));
+    // Oldest first by event time, so that within one refresh a higher story id means a newer story.
+    // Feeds list newest first, so entries of the same time keep that order when reversed.
+    let mut order: Vec<(&Item, TitleKeys, DateTime<Utc>)> = input
+        .items
+        .iter()
+        .zip(keys)
+        .zip(events.iter().copied())
+        .map(|((item, keys), event)| (item, keys, event))
+        .rev()
+        .collect();
+    order.sort_by_key(|(_, _, event)| *event);
 
     // Stories to retag: in full when one of their items changed, else only with the titles and summaries
     // they gained (sections are a union over items, so new items can only add).
     let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
-    for (item, (title_fp, tokens)) in order {
+    for (item, (title_fp, tokens), event) in order {
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
         let stored = find_item(tx, input.source_id, &item.key)?;
@@ -606,189 +644,76 @@ fn apply(
             // Unchanged (the steady state of a re-poll): nothing to normalize or match.
             continue;
         }
-        let similar_titles = input.title_dedupe && input.similarity;
-        // A headline edited into different news keeps its story (no split) but no longer anchors
-        // exact-title joins, so it cannot pull that other news in.
-        let title_fp = match &stored {
-            Some(st) if st.fields.title != fields.title && !title_fp.is_empty() => {
-                let fits = index
-                    .edit_fits(st.story_id, st.id, &tokens, input.threshold)
-                    .unwrap_or(true);
-                if fits { title_fp } else { String::new() }
-            }
-            _ => title_fp,
+        let incoming = Incoming {
+            source_id: input.source_id,
+            url_key: url_key.as_deref(),
+            title: &item.title,
+            title_fp: &title_fp,
+            tokens: &tokens,
+            event,
         };
-        let mut join = Join {
-            reason: "new",
-            score: None,
-            item: None,
+        let known = stored.as_ref().map(|st| KnownItem {
+            item_id: st.id,
+            story_id: st.story_id,
+            title_rep: st.title_rep,
+            title_changed: st.fields.title != fields.title,
+        });
+        let cands = match known {
+            Some(_) => Vec::new(),
+            None => candidates(tx, &incoming, input.title_dedupe, input.window)?,
         };
-        let decision = match &stored {
-            Some(stored) if stored.fields == fields => continue,
-            Some(stored) => Decision::SameItem(stored.story_id),
-            None => {
-                let candidates = candidates(
-                    tx,
-                    url_key.as_deref(),
-                    &title_fp,
-                    input.now - input.window,
-                    input.source_id,
-                )?;
-                let probe = Probe {
-                    source_id: input.source_id,
-                    url_key: url_key.as_deref(),
-                    title_fp: &title_fp,
-                    now: input.now,
-                };
-                let exact = dedupe::match_story(&probe, &candidates, input.window);
-                let similar = || {
-                    let probe = TitleProbe {
-                        source_id: input.source_id,
-                        tokens: &tokens,
-                        now: input.now,
-                    };
-                    index.best_match(&probe, input.threshold, input.window)
-                };
-                if let Some(m) = exact {
-                    join = Join {
-                        reason: m.reason.as_str(),
-                        score: None,
-                        item: Some(m.item_id),
-                    };
-                    Decision::JoinStory(m.story_id)
-                } else if let Some(m) = similar_titles.then(similar).flatten() {
-                    join = Join {
-                        reason: MatchReason::Similar.as_str(),
-                        score: Some(m.score),
-                        item: Some(m.item_id),
-                    };
-                    Decision::JoinStory(m.story_id)
-                } else {
-                    Decision::New
-                }
-            }
-        };
-        let story_id = match decision {
-            Decision::SameItem(story_id) => {
+        let similar = || similar_stories(tx, index, &incoming, &policy);
+        let verdict = dedupe::decide(&incoming, known, &cands, similar, index, &policy)?;
+        let item_id = write_item(tx, input, item, &fields, &source_name, &verdict, &incoming)?;
+        let story_id = match verdict.decision {
+            Decision::SameItem { story_id } => {
                 stats.updated_items += 1;
                 story_id
             }
-            Decision::JoinStory(id) => {
+            Decision::Join {
+                story_id, reason, ..
+            } => {
                 stats.new_items += 1;
                 stats.joined += 1;
-                *stats.joins_by_reason.entry(join.reason).or_default() += 1;
-                id
+                *stats.joins_by_reason.entry(reason.as_str()).or_default() += 1;
+                story_id
             }
             Decision::New => {
-                tx.execute(
-                    // `updated` is not maintained: a story changes when its items do (see `stories_by`).
-                    "INSERT INTO stories (uid, first_seen, published, updated) VALUES (?1, ?2, ?3, ?2)",
-                    params![
-                        story_uid(&source_name, &item.key),
-                        now_ms,
-                        fields.published.unwrap_or(now_ms).min(now_ms)
-                    ],
-                )?;
                 stats.new_items += 1;
                 stats.new_stories += 1;
-                let id = tx.last_insert_rowid();
-                started.insert(id);
-                id
+                item_story(tx, item_id)?
             }
         };
-        // Is the title a representative of its story in the similarity index?
-        let title_rep = match (&decision, &stored) {
-            _ if !similar_titles => false,
-            (Decision::New, _) => true,
-            // Same normalized title as a member: nothing the story's titles do not already match.
-            (Decision::JoinStory(_), _) if join.reason == MatchReason::Title.as_str() => false,
-            (Decision::JoinStory(id), _) => {
-                !started.contains(id)
-                    && index.would_admit(*id, input.source_id, &tokens, input.threshold)
-            }
-            (Decision::SameItem(_), Some(stored)) if stored.title_rep => {
-                stored.fields.title == fields.title
-                    || index.edit_keeps(stored.story_id, stored.id, &tokens, input.threshold)
-            }
-            (Decision::SameItem(_), _) => false,
-        };
-        // One statement for both cases: a known (source, key) keeps its story, first_seen and how it
-        // joined.
-        tx.prepare_cached(
-            "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
-                content, author, categories, published, updated, first_seen, changed_at,
-                match_reason, match_score, match_item, title_rep, enclosures)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
-                ?16, ?17, ?18, ?19, ?20)
-             ON CONFLICT (source_id, key) DO UPDATE SET
-                guid = excluded.guid, url = excluded.url, url_key = excluded.url_key,
-                title = excluded.title, title_fp = excluded.title_fp, summary = excluded.summary,
-                content = excluded.content, author = excluded.author, categories = excluded.categories,
-                enclosures = excluded.enclosures, published = excluded.published, updated = excluded.updated,
-                changed_at = excluded.changed_at, title_rep = excluded.title_rep",
-        )?
-        .execute(params![
-            input.source_id,
-            item.key,
-            story_id,
-            item.guid,
-            fields.url,
-            url_key,
-            fields.title,
-            title_fp,
-            fields.summary,
-            fields.content,
-            fields.author,
-            fields.categories,
-            fields.published,
-            fields.updated,
-            now_ms,
-            join.reason,
-            join.score,
-            join.item,
-            title_rep,
-            fields.enclosures,
-        ])?;
-        let item_id = match &stored {
-            Some(stored) => stored.id,
-            None => tx.last_insert_rowid(),
-        };
-        match (decision, &stored) {
-            (Decision::New, _) if similar_titles => ops.push(IndexOp::NewStory {
+        if verdict.extend_span {
+            ops.push(IndexOp::Span { story_id, event });
+        }
+        match verdict.index {
+            IndexUpdate::NewStory => ops.push(IndexOp::NewStory {
                 story_id,
                 first_seen: input.now,
+                event,
                 item_id,
                 source_id: input.source_id,
                 tokens,
             }),
-            (Decision::JoinStory(_), _) if title_rep => ops.push(IndexOp::Rep {
+            IndexUpdate::AddRep => ops.push(IndexOp::Rep {
                 story_id,
                 item_id,
                 source_id: input.source_id,
                 tokens,
             }),
-            (Decision::SameItem(_), Some(stored))
-                if stored.title_rep && stored.fields.title != fields.title =>
-            {
-                ops.push(IndexOp::Edit {
-                    story_id,
-                    item_id,
-                    tokens,
-                })
-            }
-            _ => {}
-        }
-        if let Decision::JoinStory(_) = decision {
-            ops.push(IndexOp::Touch {
+            IndexUpdate::EditRep => ops.push(IndexOp::Edit {
                 story_id,
-                at: input.now,
-            });
+                item_id,
+                tokens,
+            }),
+            IndexUpdate::None => {}
         }
         match (
-            &decision,
+            &verdict.decision,
             touched.entry(story_id).or_insert_with(|| Some(Vec::new())),
         ) {
-            (Decision::SameItem(_), t) => *t = None,
+            (Decision::SameItem { .. }, t) => *t = None,
             (_, Some(added)) => added.push(item),
             (_, None) => {}
         }
@@ -816,6 +741,150 @@ fn apply(
         stats.changed_sections.insert(ALL_SECTION.to_string());
     }
     Ok((stats, ops))
+}
+
+/// Writes one item as its verdict says: a new story first when it starts one, the story's event span
+/// when it joins one, then the item itself (a known (source, key) keeps its story, first-seen time and
+/// how it joined). Returns the item's id.
+fn write_item(
+    tx: &rusqlite::Connection,
+    input: &RefreshInput<'_>,
+    item: &Item,
+    fields: &ItemFields,
+    source_name: &str,
+    verdict: &dedupe::Verdict,
+    incoming: &Incoming<'_>,
+) -> Result<i64, StoreError> {
+    let now_ms = to_ms(input.now);
+    let event_ms = to_ms(incoming.event);
+    let (story_id, reason, score, matched) = match verdict.decision {
+        Decision::SameItem { story_id } => (story_id, "new", None, None),
+        Decision::Join {
+            story_id,
+            item_id,
+            reason,
+        } => {
+            tx.prepare_cached(
+                "UPDATE stories SET event_lo = MIN(event_lo, ?2), event_hi = MAX(event_hi, ?2)
+                 WHERE id = ?1",
+            )?
+            .execute(params![story_id, event_ms])?;
+            (story_id, reason.as_str(), reason.score(), Some(item_id))
+        }
+        Decision::New => {
+            tx.prepare_cached(
+                // `updated` is not maintained: a story changes when its items do (see `stories_by`).
+                "INSERT INTO stories (uid, first_seen, published, updated, event_lo, event_hi)
+                 VALUES (?1, ?2, ?3, ?2, ?4, ?4)",
+            )?
+            .execute(params![
+                story_uid(source_name, &item.key),
+                now_ms,
+                fields.published.unwrap_or(now_ms).min(now_ms),
+                event_ms,
+            ])?;
+            (tx.last_insert_rowid(), "new", None, None)
+        }
+    };
+    let miss = verdict.near_miss.as_ref();
+    tx.prepare_cached(
+        "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
+            content, author, categories, published, updated, first_seen, changed_at,
+            match_reason, match_score, match_item, title_rep, enclosures, event_at, fp_version,
+            miss_item, miss_score, miss_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
+            ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
+         ON CONFLICT (source_id, key) DO UPDATE SET
+            guid = excluded.guid, url = excluded.url, url_key = excluded.url_key,
+            title = excluded.title, title_fp = excluded.title_fp, summary = excluded.summary,
+            content = excluded.content, author = excluded.author, categories = excluded.categories,
+            enclosures = excluded.enclosures, published = excluded.published, updated = excluded.updated,
+            changed_at = excluded.changed_at, title_rep = excluded.title_rep,
+            fp_version = excluded.fp_version",
+    )?
+    .execute(params![
+        input.source_id,
+        item.key,
+        story_id,
+        item.guid,
+        fields.url,
+        incoming.url_key,
+        fields.title,
+        verdict.title_fp,
+        fields.summary,
+        fields.content,
+        fields.author,
+        fields.categories,
+        fields.published,
+        fields.updated,
+        now_ms,
+        reason,
+        score,
+        matched,
+        verdict.title_rep,
+        fields.enclosures,
+        event_ms,
+        dedupe::FINGERPRINT_VERSION,
+        miss.map(|m| m.item_id),
+        miss.map(|m| m.score),
+        miss.map(|m| m.veto.to_string()),
+    ])?;
+    match verdict.decision {
+        Decision::SameItem { .. } => Ok(tx.query_row(
+            "SELECT id FROM items WHERE source_id = ?1 AND key = ?2",
+            params![input.source_id, item.key],
+            |r| r.get(0),
+        )?),
+        _ => Ok(tx.last_insert_rowid()),
+    }
+}
+
+fn item_story(tx: &rusqlite::Connection, item_id: i64) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT story_id FROM items WHERE id = ?1")?
+        .query_row([item_id], |r| r.get(0))?)
+}
+
+/// The index's best similar stories for an incoming item, with the titles the veto reads: the matched
+/// representative's and the story's first.
+fn similar_stories(
+    tx: &rusqlite::Connection,
+    index: &TitleIndex,
+    item: &Incoming<'_>,
+    policy: &Policy,
+) -> Result<Vec<Similar>, StoreError> {
+    let probe = TitleProbe {
+        source_id: item.source_id,
+        tokens: item.tokens,
+        event: item.event,
+    };
+    let found = index.best_matches(
+        &probe,
+        policy.threshold,
+        policy.window,
+        dedupe::SIMILAR_CANDIDATES,
+    );
+    let mut title_of = tx.prepare_cached("SELECT title FROM items WHERE id = ?1")?;
+    let mut out = Vec::with_capacity(found.len());
+    for m in found {
+        let title: String = title_of.query_row([m.item_id], |r| r.get(0))?;
+        let lead = index
+            .representatives(m.story_id)
+            .first()
+            .copied()
+            .unwrap_or(m.item_id);
+        let lead_title = if lead == m.item_id {
+            title.clone()
+        } else {
+            title_of.query_row([lead], |r| r.get(0))?
+        };
+        out.push(Similar {
+            found: m,
+            title,
+            lead_title,
+        });
+    }
+    Ok(out)
 }
 
 fn find_item(
@@ -850,31 +919,31 @@ fn find_item(
         .optional()?)
 }
 
-/// Stored items sharing the URL key, or (within the window) the title fingerprint.
+/// Stored items sharing the URL key, or (in a story the item's event time fits) the title fingerprint.
 fn candidates(
     tx: &rusqlite::Connection,
-    url_key: Option<&str>,
-    title_fp: &str,
-    since: DateTime<Utc>,
-    source_id: i64,
+    item: &Incoming<'_>,
+    title_dedupe: bool,
+    window: chrono::Duration,
 ) -> Result<Vec<Candidate>, StoreError> {
-    // Only what `dedupe::match_story` can pick: items with the same URL (any source), else items of
-    // other sources with the same fingerprint in the window. (No ORDER BY: it would tempt the planner
-    // into walking stories by date instead of using the item indexes.)
+    // Only what `dedupe::exact_match` can pick: items with the same URL (any source), else items of
+    // other sources with the same fingerprint in a story within the window of the item's event time.
+    // (No ORDER BY: it would tempt the planner into walking stories by date instead of using the item
+    // indexes.)
     let mut out = Vec::new();
     let map = |r: &rusqlite::Row<'_>| {
         Ok(Candidate {
-            item_id: r.get(5)?,
+            item_id: r.get(6)?,
             story_id: r.get(0)?,
             source_id: r.get(1)?,
             url_key: r.get(2)?,
             title_fp: r.get(3)?,
-            story_first_seen: from_ms(r.get(4)?),
+            story_span: (from_ms(r.get(4)?), from_ms(r.get(5)?)),
         })
     };
-    if let Some(key) = url_key {
+    if let Some(key) = item.url_key {
         let mut stmt = tx.prepare_cached(
-            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.first_seen, i.id
+            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id
              FROM items i JOIN stories s ON s.id = i.story_id WHERE i.url_key = ?1",
         )?;
         for c in stmt.query_map([key], map)? {
@@ -884,13 +953,22 @@ fn candidates(
             return Ok(out);
         }
     }
-    if !title_fp.is_empty() {
+    if title_dedupe && !item.title_fp.is_empty() {
         let mut stmt = tx.prepare_cached(
-            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.first_seen, i.id
+            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id
              FROM items i JOIN stories s ON s.id = i.story_id
-             WHERE i.title_fp = ?1 AND s.first_seen >= ?2 AND i.source_id <> ?3",
+             WHERE i.title_fp = ?1 AND s.event_hi >= ?2 AND s.event_lo <= ?3 AND i.source_id <> ?4",
         )?;
-        for c in stmt.query_map(params![title_fp, to_ms(since), source_id], map)? {
+        let rows = stmt.query_map(
+            params![
+                item.title_fp,
+                to_ms(item.event - window),
+                to_ms(item.event + window),
+                item.source_id
+            ],
+            map,
+        )?;
+        for c in rows {
             out.push(c?);
         }
     }

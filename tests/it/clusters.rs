@@ -267,6 +267,7 @@ impl Harness {
                 decay_hours: DEFAULT_DECAY_HOURS,
                 title_dedupe,
                 similarity,
+                veto: Default::default(),
                 tagger: &self.tagger,
                 fetch: FetchRecord::ok(at),
             })

@@ -63,6 +63,7 @@ fn a_year_of_churn_keeps_the_file_flat_and_deleted_entries_gone() {
                 decay_hours: 24.0,
                 title_dedupe: false,
                 similarity: true,
+                veto: Default::default(),
                 tagger: &tagger,
                 fetch: FetchRecord::ok(now),
             })

@@ -1,0 +1,826 @@
+//! The look-alike veto: two headlines with the same frame about different events ("quake hits northern
+//! Chile" / "quake hits southern Japan") score high on shared words, yet name different places, people
+//! or organisations, or give different identifying figures. A similar-title join needs them to agree.
+//!
+//! Features read from the original title (its case matters):
+//! - **places**: country names and their demonyms ("Japan", "Japanese"), mapped to one form;
+//! - **names**: capitalised words of a sentence-case headline that are not its first word (in a Title
+//!   Case or ALL CAPS headline capitals say nothing, and only its places count), plus its places;
+//! - **numbers**: figures ("6.1", "12", "nine"), and
+//! - **calendar**: weekdays ("How the Dow fared Thursday" is not Tuesday's).
+//!
+//! A rule vetoes when *each* title has such a feature the other lacks: one title naming a person the
+//! other leaves out is ordinary paraphrase; both naming someone the other does not is two events. The
+//! rules and what each buys on the shared headline sets are in `docs/design.md` ("Look-alike veto").
+
+use std::fmt;
+
+use super::title::fold;
+
+/// The veto rules, each switchable in `[dedupe].veto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VetoRules {
+    pub places: bool,
+    pub names: bool,
+    pub numbers: bool,
+    pub calendar: bool,
+}
+
+impl Default for VetoRules {
+    fn default() -> Self {
+        VetoRules::ALL
+    }
+}
+
+impl VetoRules {
+    pub const ALL: VetoRules = VetoRules {
+        places: true,
+        names: true,
+        numbers: true,
+        calendar: true,
+    };
+    pub const NONE: VetoRules = VetoRules {
+        places: false,
+        names: false,
+        numbers: false,
+        calendar: false,
+    };
+    /// The rule names accepted in `[dedupe].veto`.
+    pub const NAMES: [&'static str; 4] = ["places", "names", "numbers", "calendar"];
+
+    /// Sets one rule by name; false for an unknown name.
+    pub fn enable(&mut self, name: &str) -> bool {
+        match name {
+            "places" => self.places = true,
+            "names" => self.names = true,
+            "numbers" => self.numbers = true,
+            "calendar" => self.calendar = true,
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// Why a similar title was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Veto {
+    pub kind: VetoKind,
+    /// What the incoming title names that the other does not, and the reverse.
+    pub ours: String,
+    pub theirs: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VetoKind {
+    Places,
+    Names,
+    Numbers,
+    Calendar,
+}
+
+impl VetoKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VetoKind::Places => "places",
+            VetoKind::Names => "names",
+            VetoKind::Numbers => "numbers",
+            VetoKind::Calendar => "calendar",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<VetoKind> {
+        match s {
+            "places" => Some(VetoKind::Places),
+            "names" => Some(VetoKind::Names),
+            "numbers" => Some(VetoKind::Numbers),
+            "calendar" => Some(VetoKind::Calendar),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Veto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            VetoKind::Places => "different places",
+            VetoKind::Names => "different names",
+            VetoKind::Numbers => "different figures",
+            VetoKind::Calendar => "different days",
+        };
+        write!(f, "{what}: {} / {}", self.ours, self.theirs)
+    }
+}
+
+/// Irregular country forms: (form, country). Regular demonyms ("Chilean", "Kenyan", "Japanese") meet
+/// their country through [`same_name`]'s shared-stem test.
+const PLACE_FORMS: &[(&str, &str)] = &[
+    ("american", "us"),
+    ("americans", "us"),
+    ("america", "us"),
+    ("usa", "us"),
+    ("britain", "uk"),
+    ("british", "uk"),
+    ("england", "uk"),
+    ("english", "uk"),
+    ("scotland", "uk"),
+    ("scottish", "uk"),
+    ("wales", "uk"),
+    ("welsh", "uk"),
+    ("france", "france"),
+    ("french", "france"),
+    ("netherlands", "netherlands"),
+    ("dutch", "netherlands"),
+    ("holland", "netherlands"),
+    ("switzerland", "switzerland"),
+    ("swiss", "switzerland"),
+    ("philippines", "philippines"),
+    ("filipino", "philippines"),
+    ("philippine", "philippines"),
+    ("spain", "spain"),
+    ("spanish", "spain"),
+    ("poland", "poland"),
+    ("polish", "poland"),
+    ("ireland", "ireland"),
+    ("irish", "ireland"),
+    ("denmark", "denmark"),
+    ("danish", "denmark"),
+    ("danes", "denmark"),
+    ("finland", "finland"),
+    ("finnish", "finland"),
+    ("sweden", "sweden"),
+    ("swedish", "sweden"),
+    ("turkey", "turkey"),
+    ("turkish", "turkey"),
+    ("greece", "greece"),
+    ("greek", "greece"),
+    ("china", "china"),
+    ("chinese", "china"),
+    ("beijing", "china"),
+    ("japan", "japan"),
+    ("japanese", "japan"),
+    ("tokyo", "japan"),
+    ("vietnam", "vietnam"),
+    ("vietnamese", "vietnam"),
+    ("portugal", "portugal"),
+    ("portuguese", "portugal"),
+    ("thailand", "thailand"),
+    ("thai", "thailand"),
+    ("new zealand", "new zealand"),
+    ("zealand", "new zealand"),
+    ("kiwi", "new zealand"),
+    ("south korea", "south korea"),
+    ("seoul", "south korea"),
+    ("north korea", "north korea"),
+    ("pyongyang", "north korea"),
+    ("saudi", "saudi arabia"),
+    ("saudis", "saudi arabia"),
+    ("uae", "uae"),
+    ("emirati", "uae"),
+    ("emirates", "uae"),
+    ("iraq", "iraq"),
+    ("iraqi", "iraq"),
+    ("iran", "iran"),
+    ("iranian", "iran"),
+    ("israel", "israel"),
+    ("israeli", "israel"),
+    ("pakistan", "pakistan"),
+    ("pakistani", "pakistan"),
+    ("afghanistan", "afghanistan"),
+    ("afghan", "afghanistan"),
+    ("bangladesh", "bangladesh"),
+    ("bangladeshi", "bangladesh"),
+    ("yemen", "yemen"),
+    ("yemeni", "yemen"),
+    ("kuwait", "kuwait"),
+    ("kuwaiti", "kuwait"),
+    ("qatar", "qatar"),
+    ("qatari", "qatar"),
+    ("somalia", "somalia"),
+    ("somali", "somalia"),
+    ("peru", "peru"),
+    ("peruvian", "peru"),
+    ("chile", "chile"),
+    ("chilean", "chile"),
+    ("argentina", "argentina"),
+    ("argentine", "argentina"),
+    ("argentinian", "argentina"),
+    ("brazil", "brazil"),
+    ("brazilian", "brazil"),
+    ("mexico", "mexico"),
+    ("mexican", "mexico"),
+    ("canada", "canada"),
+    ("canadian", "canada"),
+    ("cuba", "cuba"),
+    ("cuban", "cuba"),
+    ("venezuela", "venezuela"),
+    ("venezuelan", "venezuela"),
+    ("colombia", "colombia"),
+    ("colombian", "colombia"),
+    ("ecuador", "ecuador"),
+    ("ecuadorian", "ecuador"),
+    ("bolivia", "bolivia"),
+    ("bolivian", "bolivia"),
+    ("haiti", "haiti"),
+    ("haitian", "haiti"),
+    ("germany", "germany"),
+    ("german", "germany"),
+    ("berlin", "germany"),
+    ("italy", "italy"),
+    ("italian", "italy"),
+    ("russia", "russia"),
+    ("russian", "russia"),
+    ("moscow", "russia"),
+    ("kremlin", "russia"),
+    ("ukraine", "ukraine"),
+    ("ukrainian", "ukraine"),
+    ("kiev", "ukraine"),
+    ("kyiv", "ukraine"),
+    ("crimea", "ukraine"),
+    ("belgium", "belgium"),
+    ("belgian", "belgium"),
+    ("austria", "austria"),
+    ("austrian", "austria"),
+    ("norway", "norway"),
+    ("norwegian", "norway"),
+    ("hungary", "hungary"),
+    ("hungarian", "hungary"),
+    ("romania", "romania"),
+    ("romanian", "romania"),
+    ("serbia", "serbia"),
+    ("serbian", "serbia"),
+    ("croatia", "croatia"),
+    ("croatian", "croatia"),
+    ("czech", "czech republic"),
+    ("india", "india"),
+    ("indian", "india"),
+    ("delhi", "india"),
+    ("indonesia", "indonesia"),
+    ("indonesian", "indonesia"),
+    ("malaysia", "malaysia"),
+    ("malaysian", "malaysia"),
+    ("singapore", "singapore"),
+    ("singaporean", "singapore"),
+    ("taiwan", "taiwan"),
+    ("taiwanese", "taiwan"),
+    ("myanmar", "myanmar"),
+    ("burma", "myanmar"),
+    ("burmese", "myanmar"),
+    ("cambodia", "cambodia"),
+    ("cambodian", "cambodia"),
+    ("nepal", "nepal"),
+    ("nepalese", "nepal"),
+    ("sri lanka", "sri lanka"),
+    ("lanka", "sri lanka"),
+    ("australia", "australia"),
+    ("australian", "australia"),
+    ("egypt", "egypt"),
+    ("egyptian", "egypt"),
+    ("syria", "syria"),
+    ("syrian", "syria"),
+    ("lebanon", "lebanon"),
+    ("lebanese", "lebanon"),
+    ("jordan", "jordan"),
+    ("jordanian", "jordan"),
+    ("libya", "libya"),
+    ("libyan", "libya"),
+    ("tunisia", "tunisia"),
+    ("tunisian", "tunisia"),
+    ("algeria", "algeria"),
+    ("algerian", "algeria"),
+    ("morocco", "morocco"),
+    ("moroccan", "morocco"),
+    ("nigeria", "nigeria"),
+    ("nigerian", "nigeria"),
+    ("kenya", "kenya"),
+    ("kenyan", "kenya"),
+    ("ethiopia", "ethiopia"),
+    ("ethiopian", "ethiopia"),
+    ("sudan", "sudan"),
+    ("sudanese", "sudan"),
+    ("ghana", "ghana"),
+    ("ghanaian", "ghana"),
+    ("uganda", "uganda"),
+    ("ugandan", "uganda"),
+    ("tanzania", "tanzania"),
+    ("tanzanian", "tanzania"),
+    ("congo", "congo"),
+    ("congolese", "congo"),
+    ("zimbabwe", "zimbabwe"),
+    ("zimbabwean", "zimbabwe"),
+    ("south africa", "south africa"),
+    ("mali", "mali"),
+    ("malian", "mali"),
+    ("rwanda", "rwanda"),
+    ("rwandan", "rwanda"),
+];
+
+/// Number words that stand for figures.
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("one", "1"),
+    ("two", "2"),
+    ("three", "3"),
+    ("four", "4"),
+    ("five", "5"),
+    ("six", "6"),
+    ("seven", "7"),
+    ("eight", "8"),
+    ("nine", "9"),
+    ("ten", "10"),
+    ("eleven", "11"),
+    ("twelve", "12"),
+    ("thirteen", "13"),
+    ("fifteen", "15"),
+    ("twenty", "20"),
+    ("thirty", "30"),
+    ("fifty", "50"),
+    ("hundred", "100"),
+    ("dozen", "12"),
+];
+
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Capitalised words that are not names: headline vocabulary often capitalised mid-sentence.
+const NOT_NAMES: &[&str] = &[
+    "i",
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "for",
+    "by",
+    "with",
+    "from",
+    "as",
+    "is",
+    "are",
+    "was",
+    "be",
+    "it",
+    "its",
+    "this",
+    "that",
+    "new",
+    "update",
+    "updated",
+    "video",
+    "photos",
+    "live",
+    "breaking",
+    "exclusive",
+    "report",
+    "news",
+    "ceo",
+    "tv",
+    "pm",
+    "am",
+    "vs",
+    "st",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "jr",
+    "sr",
+    "inc",
+    "co",
+    "corp",
+    "ltd",
+    "plc",
+    "llc",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "today",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+];
+
+/// Words of the frame two titles may differ in, besides the features, for the names and numbers rules
+/// to apply: beyond it the titles are paraphrases that happen to give different details, not one frame
+/// with another name or figure in it.
+const FRAME_SLACK: usize = 2;
+
+/// What a title names, as the veto reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TitleFeatures {
+    /// Every word, folded (to see whether the other title mentions a name in any case).
+    words: Vec<String>,
+    places: Vec<String>,
+    /// Capitalised non-initial words of a sentence-case title (folded).
+    names: Vec<String>,
+    numbers: Vec<String>,
+    weekdays: Vec<String>,
+    /// Content words (folded, no stop words or single letters): the frame.
+    content: Vec<String>,
+}
+
+/// Splits a title into words with their original case: letters, digits and inner `.`/`,` of figures.
+fn raw_words(title: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let bytes: Vec<(usize, char)> = title.char_indices().collect();
+    for (k, &(i, c)) in bytes.iter().enumerate() {
+        let inner_mark = (c == '.' || c == ',')
+            && start.is_some()
+            && k > 0
+            && bytes[k - 1].1.is_ascii_digit()
+            && bytes.get(k + 1).is_some_and(|&(_, n)| n.is_ascii_digit());
+        if c.is_alphanumeric() || inner_mark {
+            start.get_or_insert(i);
+        } else if let Some(s) = start.take() {
+            out.push((s, &title[s..i]));
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, &title[s..]));
+    }
+    out
+}
+
+/// Starts of clauses in a headline: its beginning and after `:`, ` - `, `|`, `"` or `'`: a word there is
+/// capitalised by grammar, not because it is a name.
+fn clause_starts(title: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    for (i, c) in title.char_indices() {
+        if matches!(
+            c,
+            ':' | '|' | '"' | '\u{201C}' | '\u{2018}' | '?' | '!' | ';'
+        ) || (c == '-' && title[i + 1..].starts_with(' '))
+        {
+            starts.push(i + c.len_utf8());
+        }
+        if c == '\'' && (i == 0 || title[..i].ends_with(' ')) {
+            starts.push(i + 1);
+        }
+    }
+    starts
+}
+
+impl TitleFeatures {
+    /// Reads a headline's features.
+    pub fn of(title: &str) -> TitleFeatures {
+        let raw = raw_words(title);
+        let words: Vec<String> = raw.iter().map(|(_, w)| fold(w)).collect();
+        // Title Case or ALL CAPS: capitals carry no information.
+        let alpha: Vec<&str> = raw
+            .iter()
+            .map(|(_, w)| *w)
+            .filter(|w| w.chars().next().is_some_and(char::is_alphabetic))
+            .filter(|w| !NOT_NAMES.contains(&fold(w).as_str()))
+            .collect();
+        let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+        let capitalised = alpha.iter().filter(|w| capital(w)).count();
+        let sentence_case = alpha.len() < 3 || capitalised * 10 < alpha.len() * 6;
+        let starts = clause_starts(title);
+        let mut f = TitleFeatures::default();
+        for (k, (at, w)) in raw.iter().enumerate() {
+            let folded = &words[k];
+            // Two-word places first ("new zealand", "south korea").
+            if let Some(next) = words.get(k + 1) {
+                let pair = format!("{folded} {next}");
+                if let Some(&(_, country)) = PLACE_FORMS.iter().find(|(form, _)| *form == pair) {
+                    push_once(&mut f.places, country);
+                }
+            }
+            if let Some(&(_, country)) = PLACE_FORMS.iter().find(|(form, _)| form == folded) {
+                // "Jordan" and "Turkey" are also a name and a bird: only capitalised.
+                if capital(w) {
+                    push_once(&mut f.places, country);
+                }
+            }
+            if let Some(n) = number_of(w) {
+                push_once(&mut f.numbers, &n);
+            }
+            if WEEKDAYS.contains(&folded.as_str()) {
+                push_once(&mut f.weekdays, folded);
+            }
+            let clause_start = starts
+                .iter()
+                .any(|&s| s <= *at && title[s..*at].trim().is_empty());
+            if folded.chars().count() > 1 && !super::is_stop_word(folded) {
+                push_once(&mut f.content, folded);
+            }
+            if sentence_case
+                && capital(w)
+                && folded.chars().count() > 1
+                && !clause_start
+                && w.chars().next().is_some_and(char::is_alphabetic)
+                && !NOT_NAMES.contains(&folded.as_str())
+            {
+                push_once(&mut f.names, folded);
+            }
+        }
+        f.words = words;
+        f
+    }
+
+    /// Does this title mention the name, in any case, form or as an acronym?
+    fn mentions(&self, name: &str) -> bool {
+        self.words.iter().any(|w| same_name(w, name))
+            || self
+                .places
+                .iter()
+                .any(|p| place_of(name) == Some(p.as_str()))
+            || self.acronym_of(name)
+    }
+
+    /// Content words of this title that the other lacks and that are not among `features`.
+    fn frame_difference(&self, other: &TitleFeatures, features: &[&[String]]) -> usize {
+        self.content
+            .iter()
+            .filter(|w| !other.content.iter().any(|o| same_name(o, w)))
+            .filter(|w| {
+                !features
+                    .iter()
+                    .any(|f| f.iter().any(|x| x == *w || place_of(w) == Some(x.as_str())))
+            })
+            .filter(|w| number_of(w).is_none_or(|n| !self.numbers.contains(&n)))
+            .count()
+    }
+
+    /// Whether `name` is an acronym of consecutive words of this title ("GM": "General Motors").
+    fn acronym_of(&self, name: &str) -> bool {
+        let n = name.chars().count();
+        if !(2..=5).contains(&n) || !name.chars().all(|c| c.is_alphabetic()) {
+            return false;
+        }
+        self.words.windows(n).any(|ws| {
+            ws.iter()
+                .zip(name.chars())
+                .all(|(w, c)| w.starts_with(c) && w.len() > 1)
+        })
+    }
+}
+
+fn push_once(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
+}
+
+/// A figure as written ("6.1", "1,600" → "1600") or a number word ("nine" → "9").
+fn number_of(word: &str) -> Option<String> {
+    let folded = word.to_lowercase();
+    if let Some(&(_, n)) = NUMBER_WORDS.iter().find(|(w, _)| *w == folded) {
+        return Some(n.to_string());
+    }
+    let digits: String = word.chars().filter(|&c| c != ',').collect();
+    let numeric = digits.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.');
+    numeric.then_some(digits)
+}
+
+/// The country a word names, if any.
+fn place_of(word: &str) -> Option<&'static str> {
+    PLACE_FORMS
+        .iter()
+        .find(|(form, _)| *form == word)
+        .map(|&(_, c)| c)
+}
+
+/// Two folded words name the same thing: equal, the same place, or sharing a stem of at least four
+/// letters with at most three more each ("Chile"/"Chilean", "Kenya"/"Kenyans", "Obama"/"Obama's").
+fn same_name(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    if let (Some(x), Some(y)) = (place_of(a), place_of(b)) {
+        return x == y;
+    }
+    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    common >= 4 && a.chars().count() <= common + 3 && b.chars().count() <= common + 3
+}
+
+/// The first rule (in the order places, names, numbers, calendar) under which the two titles name
+/// different things, each something the other does not.
+pub fn veto(ours: &TitleFeatures, theirs: &TitleFeatures, rules: VetoRules) -> Option<Veto> {
+    let distinct = |a: &[String], other: &TitleFeatures| -> Vec<String> {
+        a.iter().filter(|n| !other.mentions(n)).cloned().collect()
+    };
+    let check = |kind: VetoKind, a: Vec<String>, b: Vec<String>| {
+        (!a.is_empty() && !b.is_empty()).then(|| Veto {
+            kind,
+            ours: a.join(", "),
+            theirs: b.join(", "),
+        })
+    };
+    if rules.places {
+        let a: Vec<String> = ours
+            .places
+            .iter()
+            .filter(|p| !theirs.places.contains(p))
+            .cloned()
+            .collect();
+        let b: Vec<String> = theirs
+            .places
+            .iter()
+            .filter(|p| !ours.places.contains(p))
+            .cloned()
+            .collect();
+        if let Some(v) = check(VetoKind::Places, a, b) {
+            return Some(v);
+        }
+    }
+    // Names and figures veto only a shared frame: each title differs from the other in those and in at
+    // most FRAME_SLACK other words.
+    let same_frame = |a: &[String], b: &[String]| {
+        let features = [
+            &ours.names[..],
+            &ours.places,
+            &theirs.names,
+            &theirs.places,
+            a,
+            b,
+        ];
+        ours.frame_difference(theirs, &features) <= FRAME_SLACK
+            && theirs.frame_difference(ours, &features) <= FRAME_SLACK
+    };
+    if rules.names {
+        let places = |a: &TitleFeatures, b: &TitleFeatures| -> Vec<String> {
+            a.places
+                .iter()
+                .filter(|p| !b.places.contains(p))
+                .cloned()
+                .collect()
+        };
+        let mut a = distinct(&ours.names, theirs);
+        a.extend(places(ours, theirs));
+        let mut b = distinct(&theirs.names, ours);
+        b.extend(places(theirs, ours));
+        if same_frame(&a, &b)
+            && let Some(v) = check(VetoKind::Names, a, b)
+        {
+            return Some(v);
+        }
+    }
+    if rules.numbers {
+        let a: Vec<String> = ours
+            .numbers
+            .iter()
+            .filter(|n| !theirs.numbers.contains(n))
+            .cloned()
+            .collect();
+        let b: Vec<String> = theirs
+            .numbers
+            .iter()
+            .filter(|n| !ours.numbers.contains(n))
+            .cloned()
+            .collect();
+        // Only when they share no figure at all: "9 dead" / "12 dead, 9 missing" is one toll updated.
+        let shared = ours.numbers.iter().any(|n| theirs.numbers.contains(n));
+        if !shared
+            && same_frame(&a, &b)
+            && let Some(v) = check(VetoKind::Numbers, a, b)
+        {
+            return Some(v);
+        }
+    }
+    if rules.calendar {
+        let a: Vec<String> = ours
+            .weekdays
+            .iter()
+            .filter(|d| !theirs.weekdays.contains(d))
+            .cloned()
+            .collect();
+        let b: Vec<String> = theirs
+            .weekdays
+            .iter()
+            .filter(|d| !ours.weekdays.contains(d))
+            .cloned()
+            .collect();
+        if let Some(v) = check(VetoKind::Calendar, a, b) {
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(a: &str, b: &str) -> Option<VetoKind> {
+        veto(&TitleFeatures::of(a), &TitleFeatures::of(b), VetoRules::ALL).map(|v| v.kind)
+    }
+
+    #[test]
+    fn different_places_people_and_days_are_vetoed() {
+        assert_eq!(
+            v(
+                "Strong earthquake strikes off coast of Ecuador",
+                "Strong earthquake strikes off coast of Indonesia"
+            ),
+            Some(VetoKind::Places)
+        );
+        assert_eq!(
+            v(
+                "Senator Warren backs the new tariff bill",
+                "Senator Cruz backs the new tariff bill"
+            ),
+            Some(VetoKind::Names)
+        );
+        assert_eq!(
+            v("How the Dow fared Monday", "How the Dow fared Friday"),
+            Some(VetoKind::Calendar)
+        );
+        assert_eq!(
+            v(
+                "Ferry carrying 300 sinks off the coast",
+                "Ferry carrying 45 sinks off the coast"
+            ),
+            Some(VetoKind::Numbers)
+        );
+    }
+
+    #[test]
+    fn paraphrases_of_one_event_pass() {
+        // A demonym and its country, an acronym and its words, a name only one side gives.
+        assert_eq!(
+            v(
+                "Ecuadorian quake kills dozens",
+                "Quake in Ecuador kills dozens"
+            ),
+            None
+        );
+        assert_eq!(
+            v(
+                "GM recalls more cars over ignition switch",
+                "General Motors recalls more cars over ignition switch"
+            ),
+            None
+        );
+        assert_eq!(
+            v(
+                "Fed's Plosser sees high bar for change in tapering",
+                "Fed official sees high bar for change in tapering"
+            ),
+            None
+        );
+        // An updated toll that repeats the earlier figure is the same event.
+        assert_eq!(
+            v(
+                "Bus crash kills 9, 12 injured",
+                "Bus crash toll rises to 14, 12 injured"
+            ),
+            None
+        );
+        // Title Case capitals are not names.
+        assert_eq!(
+            v(
+                "Apple Unveils Faster Chips At Annual Event",
+                "Apple unveils faster chips at annual event"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn figures_keep_their_decimal_point() {
+        let f = TitleFeatures::of("Magnitude 6.1 quake; 1,600 homes hit");
+        assert_eq!(f.numbers, vec!["6.1".to_string(), "1600".to_string()]);
+    }
+}
