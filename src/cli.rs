@@ -76,6 +76,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Say whether an item titled FIRST would join a story titled SECOND (from another source) under
+    /// the config's [dedupe] settings: the decision, the score, the shared and distinctive words and any
+    /// look-alike veto. Token weights come from the stored stories of the window, when there are any.
+    Explain {
+        first: String,
+        second: String,
+        /// FIRST's date (RFC 3339, e.g. 2026-03-10T09:00:00Z; default: now).
+        #[arg(long)]
+        first_date: Option<String>,
+        /// SECOND's date (default: FIRST's).
+        #[arg(long)]
+        second_date: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy the database to FILE, consistently, even while the daemon runs (SQLite's backup API).
     Backup {
         file: PathBuf,
@@ -162,6 +177,18 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sources { json, opml: false } => sources(config, json),
         Command::Train => train(config).await,
+        Command::Explain {
+            first,
+            second,
+            first_date,
+            second_date,
+            json,
+        } => explain_pair(
+            config,
+            [&first, &second],
+            [first_date.as_deref(), second_date.as_deref()],
+            json,
+        ),
         Command::ImportOpml { file, section } => import_opml(&cli.config, &config, &file, section),
         Command::Backup { file, force } => {
             if file.exists() && !force {
@@ -451,6 +478,9 @@ fn stories(
             )?;
             if explain {
                 writeln!(out, "          {}", explain_join(item))?;
+                if let Some(refusal) = explain_refusal(item) {
+                    writeln!(out, "          {refusal}")?;
+                }
             }
         }
         if explain {
@@ -462,6 +492,73 @@ fn stories(
     if stories.is_empty() {
         writeln!(out, "no stories yet: run `syndic poll` first")?;
     }
+    Ok(())
+}
+
+/// `syndic explain`: the decision for two titles, with its evidence.
+fn explain_pair(
+    config: Config,
+    titles: [&str; 2],
+    dates: [Option<&str>; 2],
+    json: bool,
+) -> anyhow::Result<()> {
+    let parse = |d: &str| {
+        DateTime::parse_from_rfc3339(d)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| UsageError(format!("bad date \"{d}\": {e} (want RFC 3339)")))
+    };
+    let first_at = dates[0]
+        .map(parse)
+        .transpose()?
+        .unwrap_or_else(chrono::Utc::now);
+    let second_at = dates[1].map(parse).transpose()?.unwrap_or(first_at);
+    let policy = crate::dedupe::Policy {
+        window: config.dedupe.window,
+        threshold: config.dedupe.title_threshold,
+        title_dedupe: true,
+        similarity: config.dedupe.similarity,
+        veto: config.dedupe.veto,
+    };
+    let a = crate::dedupe::PairSide {
+        title: titles[0],
+        event: first_at,
+    };
+    let b = crate::dedupe::PairSide {
+        title: titles[1],
+        event: second_at,
+    };
+    let decay = config.dedupe.decay_hours;
+    let e = if config.database.exists() {
+        open_store(&config)?
+            .with_index(|ix| crate::dedupe::explain_pair(ix, &a, &b, &policy, decay))
+    } else {
+        crate::dedupe::explain_pair(&crate::dedupe::TitleIndex::new(), &a, &b, &policy, decay)
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &e)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "{}: {}", e.decision, e.reason)?;
+    writeln!(
+        out,
+        "  score {:.3} = similarity {:.3} x decay {:.3} ({:.1} h apart); threshold {}",
+        e.score, e.similarity, e.decay, e.hours_apart, e.threshold
+    )?;
+    writeln!(
+        out,
+        "  same headline: {}",
+        if e.same_fingerprint { "yes" } else { "no" }
+    )?;
+    writeln!(out, "  shared words:       {}", e.shared.join(" "))?;
+    writeln!(out, "  only in the first:  {}", e.only_first.join(" "))?;
+    writeln!(out, "  only in the second: {}", e.only_second.join(" "))?;
+    writeln!(
+        out,
+        "  look-alike veto: {}",
+        e.veto.as_deref().unwrap_or("none")
+    )?;
     Ok(())
 }
 
@@ -484,6 +581,20 @@ fn explain_join(item: &crate::store::StoryItem) -> String {
         ),
         other => format!("joined ({other})"),
     }
+}
+
+/// A similar story an item was kept out of, in words.
+fn explain_refusal(item: &crate::store::StoryItem) -> Option<String> {
+    let r = item.refused.as_ref()?;
+    let matched = match (&r.matched_source, &r.matched_title) {
+        (Some(src), Some(t)) => format!(" \"{t}\" ({src})"),
+        _ => String::new(),
+    };
+    Some(format!(
+        "kept apart from the look-alike{matched}, score {:.2}: {}",
+        r.score.unwrap_or(0.0),
+        r.reason
+    ))
 }
 
 async fn train(config: Config) -> anyhow::Result<()> {

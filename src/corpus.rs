@@ -169,6 +169,7 @@ pub fn stories_of(items: &[Item], now: DateTime<Utc>) -> Vec<Story> {
                 published: it.published,
                 first_seen: now,
                 joined: None,
+                refused: None,
             }],
         })
         .collect()

@@ -30,6 +30,7 @@
 //! other by similarity (a daily "Business Highlights" is not one story).
 
 mod decide;
+mod explain;
 mod index;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ mod title;
 mod veto;
 
 pub use decide::*;
+pub use explain::*;
 pub use index::*;
 pub use time::*;
 pub use title::*;

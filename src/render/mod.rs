@@ -319,6 +319,7 @@ pub(crate) mod tests {
                     summary: "Summary & more".into(),
                     content_html: None,
                     joined: None,
+                    refused: None,
                     author: None,
                     categories: vec![],
                     enclosures: vec![],

@@ -22,7 +22,7 @@ pub use models::{StoredModel, TaggedStory};
 pub use retention::Pruned;
 pub use sources::{FetchRecord, Hold, SourceHealth, SourceState};
 pub use stories::{
-    JoinInfo, MAX_TOP_HOURS, RefreshInput, RefreshStats, Story, StoryItem, TopQuery,
+    JoinInfo, MAX_TOP_HOURS, RefreshInput, RefreshStats, RefusalInfo, Story, StoryItem, TopQuery,
 };
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
@@ -93,6 +93,13 @@ impl Store {
             true,
         )?;
         migrate(&mut conn, &path.display().to_string())?;
+        let refingerprinted = stories::refingerprint(&mut conn)?;
+        if refingerprinted > 0 {
+            tracing::info!(
+                items = refingerprinted,
+                "title fingerprints recomputed for the current normalization"
+            );
+        }
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         let checkpoints = Arc::new(AtomicU64::new(0));
         start_checkpointer(&mut conn, path, checkpoints.clone())?;
@@ -314,6 +321,46 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM filler", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 3000);
+    }
+
+    #[test]
+    fn fingerprints_of_an_older_normalization_are_recomputed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fp.db");
+        Store::open(&path).unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "INSERT INTO sources (id, name, url) VALUES (1, 'a', 'http://a.invalid/');
+                 INSERT INTO stories (id, uid, first_seen, published, updated) VALUES (1, 'u', 0, 0, 0);
+                 INSERT INTO items (source_id, key, story_id, title, title_fp, summary, first_seen,
+                     changed_at, fp_version)
+                 VALUES (1, 'k1', 1, 'UPDATE 2-Mt. Gox files for bankruptcy - Reuters', 'stale', '', 0, 0, 0),
+                        (1, 'k2', 1, 'Quake hits northern Japan coast', '', '', 0, 0, 0);",
+            )
+            .unwrap();
+        }
+        Store::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let rows: Vec<(String, i64)> = conn
+            .prepare("SELECT title_fp, fp_version FROM items ORDER BY key")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let v = crate::dedupe::FINGERPRINT_VERSION;
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    crate::dedupe::title_fingerprint("Mt. Gox files for bankruptcy"),
+                    v
+                ),
+                // Stored without a fingerprint (dedupe off, or too short): stays without one.
+                (String::new(), v),
+            ]
+        );
     }
 
     #[test]

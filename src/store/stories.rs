@@ -111,6 +111,21 @@ pub struct StoryItem {
     pub published: Option<DateTime<Utc>>,
     pub first_seen: DateTime<Utc>,
     pub joined: Option<JoinInfo>,
+    /// A similar story the look-alike veto kept this item out of (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<RefusalInfo>,
+}
+
+/// A near-miss the look-alike veto refused, as stored with the item.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RefusalInfo {
+    /// The veto, in words ("different places: chile / japan").
+    pub reason: String,
+    /// The similarity score it had reached.
+    pub score: Option<f64>,
+    /// The stored item it resembled: its source and title.
+    pub matched_source: Option<String>,
+    pub matched_title: Option<String>,
 }
 
 type StoryRow = (i64, String, i64);
@@ -238,6 +253,11 @@ impl Store {
             .optional()?)
     }
 
+    /// Runs `f` on the similarity index (read-only: explanations use its token weights).
+    pub fn with_index<T>(&self, f: impl FnOnce(&TitleIndex) -> T) -> T {
+        f(&self.lock_index().index)
+    }
+
     /// Stories held by the similarity index (for metrics and tests).
     pub fn index_len(&self) -> usize {
         self.lock_index().index.len()
@@ -315,10 +335,12 @@ impl Store {
         let mut items_stmt = conn.prepare_cached(&format!(
             "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
                         i.published, i.first_seen, i.match_reason, i.match_score, msrc.name, m.title,
-                        i.changed_at, i.enclosures
+                        i.changed_at, i.enclosures, i.miss_reason, i.miss_score, xsrc.name, x.title
                  FROM items i JOIN sources src ON src.id = i.source_id
                  LEFT JOIN items m ON m.id = i.match_item
                  LEFT JOIN sources msrc ON msrc.id = m.source_id
+                 LEFT JOIN items x ON x.id = i.miss_item
+                 LEFT JOIN sources xsrc ON xsrc.id = x.source_id
                  WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
         ))?;
         let mut sections_stmt = conn.prepare_cached(
@@ -351,6 +373,12 @@ impl Store {
                             score: r.get(10).ok().flatten(),
                             matched_source: r.get(11).ok().flatten(),
                             matched_title: r.get(12).ok().flatten(),
+                        }),
+                        refused: r.get::<_, Option<String>>(15)?.map(|reason| RefusalInfo {
+                            reason,
+                            score: r.get(16).ok().flatten(),
+                            matched_source: r.get(17).ok().flatten(),
+                            matched_title: r.get(18).ok().flatten(),
                         }),
                     })
                 })?
@@ -1095,5 +1123,44 @@ impl Store {
         let mut stmt = conn.prepare("SELECT guid, story_id FROM items WHERE guid IS NOT NULL")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Re-fingerprints stored items whose title fingerprint was computed by an older normalization
+/// ([`dedupe::FINGERPRINT_VERSION`]), in batches, so that exact-title joins keep meeting them. Items
+/// stored without a fingerprint (titles too short, or a source with `dedupe = false`) stay without one.
+/// Returns how many fingerprints changed.
+pub(super) fn refingerprint(conn: &mut rusqlite::Connection) -> Result<usize, StoreError> {
+    const BATCH: i64 = 5000;
+    let version = dedupe::FINGERPRINT_VERSION;
+    let mut changed = 0;
+    loop {
+        let tx = conn.transaction()?;
+        let rows: Vec<(i64, String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, title, title_fp FROM items WHERE fp_version < ?1 ORDER BY id LIMIT ?2",
+            )?;
+            stmt.query_map(params![version, BATCH], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        if rows.is_empty() {
+            return Ok(changed);
+        }
+        {
+            let mut update =
+                tx.prepare("UPDATE items SET title_fp = ?2, fp_version = ?3 WHERE id = ?1")?;
+            for (id, title, old) in &rows {
+                let fp = if old.is_empty() {
+                    String::new()
+                } else {
+                    dedupe::title_fingerprint(title)
+                };
+                changed += usize::from(fp != *old);
+                update.execute(params![id, fp, version])?;
+            }
+        }
+        tx.commit()?;
     }
 }

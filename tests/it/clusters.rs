@@ -375,6 +375,37 @@ fn with_similarity_off_only_identical_headlines_and_urls_join() {
 }
 
 #[test]
+fn stories_stored_with_similarity_off_become_candidates_once_it_is_on() {
+    let mut h = Harness::new(&["Wire", "Blog"]);
+    let now = Utc::now();
+    let wire = h.put_with(
+        "Wire",
+        &item(
+            "w1",
+            "Mt. Gox files for US bankruptcy protection",
+            "https://wire.example/1",
+        ),
+        now,
+        true,
+        false,
+    );
+    // The operator turns similarity on; the daemon restarts and rebuilds its index.
+    h.reopen();
+    let near = h.put_with(
+        "Blog",
+        &item(
+            "b1",
+            "Mt Gox files for bankruptcy protection in the US",
+            "https://blog.example/1",
+        ),
+        now + chrono::Duration::minutes(5),
+        true,
+        true,
+    );
+    assert_eq!(near, wire);
+}
+
+#[test]
 fn a_source_with_dedupe_off_is_never_merged_by_title_but_still_by_url() {
     let h = Harness::new(&["Wire", "Press review", "Desk"]);
     let wire = h.put(

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary and library against a fixture HTTP server on loopback and a
 //! temp SQLite file. No test touches the outside network.
 
+mod backlog;
 mod backup;
 mod browser;
 mod check;
