@@ -200,7 +200,12 @@ fn run_index(titles: &[Title], window: Duration) -> IndexRun {
             event: t.at,
         };
         let id = i as i64;
-        match ix.best_match(&probe, DEFAULT_TITLE_THRESHOLD, window) {
+        // As the daemon asks first: the best story (only when the look-alike veto, which reads the
+        // original titles these synthetic ones lack, refuses it are the next ones asked for).
+        match ix
+            .best_matches(&probe, DEFAULT_TITLE_THRESHOLD, window, 1)
+            .first()
+        {
             Some(m) => {
                 joined += 1;
                 if ix.would_admit(m.story_id, t.source, &t.tokens, DEFAULT_TITLE_THRESHOLD) {

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use super::index::{SimilarMatch, TitleIndex};
 use super::veto::{TitleFeatures, Veto, VetoRules, veto};
 
-/// Similar stories the decision considers, best first: the next one is tried when the best is vetoed.
+/// Similar stories the decision considers, best first, when the best one is vetoed: the next ones are
+/// tried in turn. (The best alone is asked for first: a veto is rare, and ranking more stories costs a
+/// lookup more than half its time again.)
 pub const SIMILAR_CANDIDATES: usize = 4;
 
 /// A stored item that might report the same story as a new one (same URL key, or same fingerprint).
@@ -231,13 +233,14 @@ pub fn pick_similar(
 }
 
 /// Decides what an incoming item is. `known` is the same item as stored before, if it changed;
-/// `candidates` the stored items sharing its URL key or fingerprint; `similar` is asked (once, and only
-/// when no exact match decides) for the index's best similar stories with their titles.
+/// `candidates` the stored items sharing its URL key or fingerprint; `similar(k)` is asked, only when no
+/// exact match decides, for the index's `k` best similar stories with their titles: for the best one,
+/// then, if a veto refuses it, for [`SIMILAR_CANDIDATES`].
 pub fn decide<E>(
     item: &Incoming<'_>,
     known: Option<KnownItem>,
     candidates: &[Candidate],
-    similar: impl FnOnce() -> Result<Vec<Similar>, E>,
+    mut similar: impl FnMut(usize) -> Result<Vec<Similar>, E>,
     index: &TitleIndex,
     policy: &Policy,
 ) -> Result<Verdict, E> {
@@ -286,7 +289,10 @@ pub fn decide<E>(
     let found = match exact_match(&probe, candidates, policy.window) {
         Some(m) => Some(m),
         None if similar_titles => {
-            let (m, miss) = pick_similar(item.title, &similar()?, policy.veto);
+            let (mut m, miss) = pick_similar(item.title, &similar(1)?, policy.veto);
+            if m.is_none() && miss.is_some() {
+                m = pick_similar(item.title, &similar(SIMILAR_CANDIDATES)?, policy.veto).0;
+            }
             near_miss = miss;
             m.map(|m| (m.story_id, m.item_id, MatchReason::Similar(m.score)))
         }

@@ -39,7 +39,7 @@ fn policy() -> Policy {
     }
 }
 
-fn no_similar() -> Result<Vec<Similar>, ()> {
+fn no_similar(_k: usize) -> Result<Vec<Similar>, ()> {
     Ok(Vec::new())
 }
 
@@ -215,7 +215,7 @@ fn a_vetoed_look_alike_is_refused_and_the_next_story_tried() {
         title: t.to_string(),
         lead_title: t.to_string(),
     };
-    let found = vec![
+    let found = [
         similar(1, "Strong earthquake strikes off coast of Indonesia", 0.9),
         similar(2, "Strong earthquake strikes off Ecuador coast", 0.7),
     ];
@@ -223,7 +223,7 @@ fn a_vetoed_look_alike_is_refused_and_the_next_story_tried() {
         &incoming(None, title, &fp),
         None,
         &[],
-        || Ok::<_, ()>(found.clone()),
+        |k: usize| Ok::<_, ()>(found[..k.min(found.len())].to_vec()),
         &ix,
         &policy(),
     )
@@ -247,7 +247,7 @@ fn a_vetoed_look_alike_is_refused_and_the_next_story_tried() {
         &incoming(None, title, &fp),
         None,
         &[],
-        || Ok::<_, ()>(found.clone()),
+        |k: usize| Ok::<_, ()>(found[..k.min(found.len())].to_vec()),
         &ix,
         &off,
     )

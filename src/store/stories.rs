@@ -690,7 +690,7 @@ fn apply(
             Some(_) => Vec::new(),
             None => candidates(tx, &incoming, input.title_dedupe, input.window)?,
         };
-        let similar = || similar_stories(tx, index, &incoming, &policy);
+        let similar = |k| similar_stories(tx, index, &incoming, &policy, k);
         let verdict = dedupe::decide(&incoming, known, &cands, similar, index, &policy)?;
         let item_id = write_item(tx, input, item, &fields, &source_name, &verdict, &incoming)?;
         let story_id = match verdict.decision {
@@ -880,18 +880,14 @@ fn similar_stories(
     index: &TitleIndex,
     item: &Incoming<'_>,
     policy: &Policy,
+    k: usize,
 ) -> Result<Vec<Similar>, StoreError> {
     let probe = TitleProbe {
         source_id: item.source_id,
         tokens: item.tokens,
         event: item.event,
     };
-    let found = index.best_matches(
-        &probe,
-        policy.threshold,
-        policy.window,
-        dedupe::SIMILAR_CANDIDATES,
-    );
+    let found = index.best_matches(&probe, policy.threshold, policy.window, k);
     let mut title_of = tx.prepare_cached("SELECT title FROM items WHERE id = ?1")?;
     let mut out = Vec::with_capacity(found.len());
     for m in found {
