@@ -13,7 +13,9 @@
 //! other leaves out is ordinary paraphrase; both naming someone the other does not is two events. The
 //! rules and what each buys on the shared headline sets are in `docs/design.md` ("Look-alike veto").
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::LazyLock;
 
 use super::title::fold;
 
@@ -520,13 +522,13 @@ impl TitleFeatures {
         for (k, (at, w)) in raw.iter().enumerate() {
             let folded = &words[k];
             // Two-word places first ("new zealand", "south korea").
-            if let Some(next) = words.get(k + 1) {
-                let pair = format!("{folded} {next}");
-                if let Some(&(_, country)) = PLACE_FORMS.iter().find(|(form, _)| *form == pair) {
-                    push_once(&mut f.places, country);
-                }
+            if let Some(next) = words.get(k + 1)
+                && PAIR_STARTS.contains(&folded.as_str())
+                && let Some(country) = place_of(&format!("{folded} {next}"))
+            {
+                push_once(&mut f.places, country);
             }
-            if let Some(&(_, country)) = PLACE_FORMS.iter().find(|(form, _)| form == folded) {
+            if let Some(country) = place_of(folded) {
                 // "Jordan" and "Turkey" are also a name and a bird: only capitalised.
                 if capital(w) {
                     push_once(&mut f.places, country);
@@ -614,12 +616,16 @@ fn number_of(word: &str) -> Option<String> {
     numeric.then_some(digits)
 }
 
+/// [`PLACE_FORMS`] by form: a lookup per word of every title the veto reads.
+static PLACES: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| PLACE_FORMS.iter().copied().collect());
+
+/// First words of the two-word forms in [`PLACE_FORMS`].
+const PAIR_STARTS: &[&str] = &["new", "south", "north", "sri"];
+
 /// The country a word names, if any.
 fn place_of(word: &str) -> Option<&'static str> {
-    PLACE_FORMS
-        .iter()
-        .find(|(form, _)| *form == word)
-        .map(|&(_, c)| c)
+    PLACES.get(word).copied()
 }
 
 /// Two folded words name the same thing: equal, the same place, or sharing a stem of at least four
