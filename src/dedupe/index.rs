@@ -164,7 +164,11 @@ pub struct TitleIndex {
     /// Per slot (as `slots`): the story's event span, the earliest and latest event time of its items in
     /// seconds since the epoch; `[0, 0]` for a removed story. Dense, so a lookup checks eligibility and
     /// decay as it reads a posting.
-    span: VecDeque<[u32; 2]>,
+    event_lo: VecDeque<u32>,
+    /// As `event_lo`, the latest. Apart from it: the postings scan reads only this (a story whose latest
+    /// item is too old for the window or the decay is skipped), so its random reads stay as small as a
+    /// single `u32` per story; the earliest is read only for the few stories scored.
+    event_hi: VecDeque<u32>,
     base: u32,
     by_story: HashMap<i64, u32>,
     live: usize,
@@ -223,17 +227,18 @@ impl TitleIndex {
     /// Records an item of the story at event time `at`: the story's span grows to include it.
     pub fn extend_span(&mut self, story_id: i64, at: DateTime<Utc>) {
         if let Some(&slot) = self.by_story.get(&story_id) {
-            let [lo, hi] = &mut self.span[(slot - self.base) as usize];
+            let i = (slot - self.base) as usize;
             let t = seconds(at);
-            *lo = (*lo).min(t);
-            *hi = (*hi).max(t);
+            self.event_lo[i] = self.event_lo[i].min(t);
+            self.event_hi[i] = self.event_hi[i].max(t);
         }
     }
 
     /// A story's event span (for tests and explanations).
     pub fn span_of(&self, story_id: i64) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let slot = *self.by_story.get(&story_id)?;
-        let [lo, hi] = self.span[(slot - self.base) as usize];
+        let i = (slot - self.base) as usize;
+        let (lo, hi) = (self.event_lo[i], self.event_hi[i]);
         let t = |s: u32| DateTime::from_timestamp(i64::from(s), 0).unwrap_or_default();
         Some((t(lo), t(hi)))
     }
@@ -270,7 +275,8 @@ impl TitleIndex {
             + postings
             + self.free.capacity() * 4
             + self.slots.capacity() * size_of::<Option<Entry>>()
-            + self.span.capacity() * 8
+            + self.event_lo.capacity() * 4
+            + self.event_hi.capacity() * 4
             + reps
             + table(self.by_story.capacity(), size_of::<(i64, u32)>())
     }
@@ -294,6 +300,11 @@ impl TitleIndex {
         self.entry(story_id)
             .map(|e| e.reps().map(|r| r.item_id).collect())
             .unwrap_or_default()
+    }
+
+    /// The item whose title is the story's first representative (what the story is about).
+    pub fn lead_of(&self, story_id: i64) -> Option<i64> {
+        self.entry(story_id).map(|e| e.lead().item_id)
     }
 
     fn entry(&self, story_id: i64) -> Option<&Entry> {
@@ -370,6 +381,8 @@ impl TitleIndex {
             let d = lo.saturating_sub(at).max(at.saturating_sub(hi));
             (d <= reach).then_some(d)
         };
+        // Stories whose latest item is before this cannot be eligible (a removed story's 0 included).
+        let oldest = at.saturating_sub(window.min(reach)).max(1);
         // Unseen tokens count in the probe's weight but match nothing.
         let (probe_ids, total) = self.weigh(probe.tokens, n);
         // Common tokens last; drop the tail that cannot reach the threshold on its own.
@@ -401,7 +414,8 @@ impl TitleIndex {
                 let Some(i) = slot.checked_sub(self.base) else {
                     continue;
                 };
-                if distance(self.span[i as usize]).is_none() {
+                // A necessary condition only (the full test comes before scoring).
+                if self.event_hi[i as usize] < oldest {
                     continue;
                 }
                 let a = &mut acc[i as usize];
@@ -415,7 +429,8 @@ impl TitleIndex {
         let mut cands: Vec<(u32, Reverse<u32>)> = Vec::with_capacity(touched.len().min(64));
         for &i in touched.iter() {
             let a = std::mem::take(&mut acc[i as usize]) + tail;
-            let d = distance(self.span[i as usize]).map_or(0.0, |d| self.decay_bound(d));
+            // An upper bound of the decay: the distance is at least the time since the latest item.
+            let d = self.decay_bound(at.saturating_sub(self.event_hi[i as usize]));
             if a * d * d >= floor {
                 // Non-negative floats order as their bits do.
                 cands.push((a.to_bits(), Reverse(i)));
@@ -441,7 +456,7 @@ impl TitleIndex {
                 break;
             }
             // A story too far in time for this bound is skipped without reading it.
-            let span = self.span[i as usize];
+            let span = [self.event_lo[i as usize], self.event_hi[i as usize]];
             let Some(dist) = distance(span) else {
                 continue;
             };
@@ -522,7 +537,8 @@ impl TitleIndex {
             first_seen: seconds(first_seen),
             reps: Box::default(),
         }));
-        self.span.push_back([seconds(span.0), seconds(span.1)]);
+        self.event_lo.push_back(seconds(span.0));
+        self.event_hi.push_back(seconds(span.1));
         self.by_story.insert(story_id, slot);
         self.live += 1;
         self.place_rep(slot, 0, item_id, source_id, tokens);
@@ -680,12 +696,14 @@ impl TitleIndex {
                     let story_id = e.story_id;
                     self.remove_story(story_id);
                     self.slots.pop_front();
-                    self.span.pop_front();
+                    self.event_lo.pop_front();
+                    self.event_hi.pop_front();
                     self.base += 1;
                 }
                 None => {
                     self.slots.pop_front();
-                    self.span.pop_front();
+                    self.event_lo.pop_front();
+                    self.event_hi.pop_front();
                     self.base += 1;
                 }
             }
@@ -701,7 +719,8 @@ impl TitleIndex {
         let Some(entry) = self.slots[i].take() else {
             return;
         };
-        self.span[i] = [0, 0];
+        self.event_lo[i] = 0;
+        self.event_hi[i] = 0;
         self.live -= 1;
         let mut vocab: Vec<u32> = entry
             .reps()

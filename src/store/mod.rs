@@ -92,6 +92,9 @@ impl Store {
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
         )?;
+        // Room for every statement the refresh, render and retention paths cache (the default 16 is
+        // fewer than one refresh uses: evicted statements were re-prepared over and over).
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn, &path.display().to_string())?;
         let refingerprinted = stories::refingerprint(&mut conn)?;
         if refingerprinted > 0 {

@@ -692,26 +692,31 @@ fn apply(
         };
         let similar = |k| similar_stories(tx, index, &incoming, &policy, k);
         let verdict = dedupe::decide(&incoming, known, &cands, similar, index, &policy)?;
-        let item_id = write_item(tx, input, item, &fields, &source_name, &verdict, &incoming)?;
-        let story_id = match verdict.decision {
-            Decision::SameItem { story_id } => {
+        let known_id = known.map(|k| k.item_id);
+        let (item_id, story_id) = write_item(
+            tx,
+            input,
+            item,
+            &fields,
+            &source_name,
+            &verdict,
+            &incoming,
+            known_id,
+        )?;
+        match verdict.decision {
+            Decision::SameItem { .. } => {
                 stats.updated_items += 1;
-                story_id
             }
-            Decision::Join {
-                story_id, reason, ..
-            } => {
+            Decision::Join { reason, .. } => {
                 stats.new_items += 1;
                 stats.joined += 1;
                 *stats.joins_by_reason.entry(reason.as_str()).or_default() += 1;
-                story_id
             }
             Decision::New => {
                 stats.new_items += 1;
                 stats.new_stories += 1;
-                item_story(tx, item_id)?
             }
-        };
+        }
         if verdict.extend_span {
             ops.push(IndexOp::Span { story_id, event });
         }
@@ -773,7 +778,9 @@ fn apply(
 
 /// Writes one item as its verdict says: a new story first when it starts one, the story's event span
 /// when it joins one, then the item itself (a known (source, key) keeps its story, first-seen time and
-/// how it joined). Returns the item's id.
+/// how it joined). Returns the item's id and its story's. (`known_id`: the item's id when it is stored
+/// already.)
+#[allow(clippy::too_many_arguments)]
 fn write_item(
     tx: &rusqlite::Connection,
     input: &RefreshInput<'_>,
@@ -782,7 +789,8 @@ fn write_item(
     source_name: &str,
     verdict: &dedupe::Verdict,
     incoming: &Incoming<'_>,
-) -> Result<i64, StoreError> {
+    known_id: Option<i64>,
+) -> Result<(i64, i64), StoreError> {
     let now_ms = to_ms(input.now);
     let event_ms = to_ms(incoming.event);
     let (story_id, reason, score, matched) = match verdict.decision {
@@ -792,9 +800,10 @@ fn write_item(
             item_id,
             reason,
         } => {
+            // Written only when the item falls outside the span (most joins fall inside it).
             tx.prepare_cached(
                 "UPDATE stories SET event_lo = MIN(event_lo, ?2), event_hi = MAX(event_hi, ?2)
-                 WHERE id = ?1",
+                 WHERE id = ?1 AND (event_lo > ?2 OR event_hi < ?2)",
             )?
             .execute(params![story_id, event_ms])?;
             (story_id, reason.as_str(), reason.score(), Some(item_id))
@@ -857,20 +866,11 @@ fn write_item(
         miss.map(|m| m.score),
         miss.map(|m| m.veto.to_string()),
     ])?;
-    match verdict.decision {
-        Decision::SameItem { .. } => Ok(tx.query_row(
-            "SELECT id FROM items WHERE source_id = ?1 AND key = ?2",
-            params![input.source_id, item.key],
-            |r| r.get(0),
-        )?),
-        _ => Ok(tx.last_insert_rowid()),
-    }
-}
-
-fn item_story(tx: &rusqlite::Connection, item_id: i64) -> Result<i64, StoreError> {
-    Ok(tx
-        .prepare_cached("SELECT story_id FROM items WHERE id = ?1")?
-        .query_row([item_id], |r| r.get(0))?)
+    let item_id = match known_id {
+        Some(id) => id,
+        None => tx.last_insert_rowid(),
+    };
+    Ok((item_id, story_id))
 }
 
 /// The index's best similar stories for an incoming item, with the titles the veto reads: the matched
@@ -888,20 +888,23 @@ fn similar_stories(
         event: item.event,
     };
     let found = index.best_matches(&probe, policy.threshold, policy.window, k);
-    let mut title_of = tx.prepare_cached("SELECT title FROM items WHERE id = ?1")?;
+    // The matched representative's title and the story's first title, in one statement.
+    let mut titles = tx.prepare_cached("SELECT id, title FROM items WHERE id IN (?1, ?2)")?;
     let mut out = Vec::with_capacity(found.len());
     for m in found {
-        let title: String = title_of.query_row([m.item_id], |r| r.get(0))?;
-        let lead = index
-            .representatives(m.story_id)
-            .first()
-            .copied()
-            .unwrap_or(m.item_id);
-        let lead_title = if lead == m.item_id {
-            title.clone()
-        } else {
-            title_of.query_row([lead], |r| r.get(0))?
-        };
+        let lead = index.lead_of(m.story_id).unwrap_or(m.item_id);
+        let (mut title, mut lead_title) = (String::new(), String::new());
+        for row in titles.query_map([m.item_id, lead], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })? {
+            let (id, t) = row?;
+            if id == lead {
+                lead_title.clone_from(&t);
+            }
+            if id == m.item_id {
+                title = t;
+            }
+        }
         out.push(Similar {
             found: m,
             title,
