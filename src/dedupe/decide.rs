@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::index::{SimilarMatch, TitleIndex};
-use super::veto::{TitleFeatures, Veto, VetoRules, veto};
+use super::veto::{NameLexicon, TitleFeatures, Veto, VetoRules, veto};
 
 /// Similar stories the decision considers, best first, when the best one is vetoed: the next ones are
 /// tried in turn. (The best alone is asked for first: a veto is rare, and ranking more stories costs a
@@ -24,7 +24,12 @@ pub struct Candidate {
     pub story_span: (DateTime<Utc>, DateTime<Utc>),
 }
 
-/// A similar story found by the [`TitleIndex`], with the titles the look-alike veto reads.
+/// A score this high means the same content words (and no decay): no veto can find a difference, so
+/// neither the titles nor their features are read.
+pub const SAME_WORDS_SCORE: f64 = 0.9999;
+
+/// A similar story found by the [`TitleIndex`], with the titles the look-alike veto reads (empty when
+/// its score is [`SAME_WORDS_SCORE`] or more).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Similar {
     pub found: SimilarMatch,
@@ -205,16 +210,32 @@ pub fn pick_similar(
     title: &str,
     similar: &[Similar],
     rules: VetoRules,
+    names: &NameLexicon,
 ) -> (Option<SimilarMatch>, Option<NearMiss>) {
     if similar.is_empty() {
         return (None, None);
     }
-    let ours = TitleFeatures::of(title);
+    if rules == VetoRules::NONE {
+        return (Some(similar[0].found), None);
+    }
+    let features = |t: &str| TitleFeatures::with_names(t, names);
+    let mut ours = None;
     let mut near_miss = None;
     for s in similar {
-        let refused = veto(&ours, &TitleFeatures::of(&s.title), rules).or_else(|| {
+        if s.found.score >= SAME_WORDS_SCORE {
+            return (Some(s.found), near_miss);
+        }
+        let ours = ours.get_or_insert_with(|| features(title));
+        // The story's first title is what it is about: a place it names that the item contradicts
+        // refuses the item too, even when a more generic member matched. (Names and figures are read
+        // only against the matched title: a lead's other details are ordinary paraphrase.)
+        let lead_rules = VetoRules {
+            places: rules.places,
+            ..VetoRules::NONE
+        };
+        let refused = veto(ours, &features(&s.title), rules).or_else(|| {
             (s.lead_title != s.title)
-                .then(|| veto(&ours, &TitleFeatures::of(&s.lead_title), rules))
+                .then(|| veto(ours, &features(&s.lead_title), lead_rules))
                 .flatten()
         });
         match refused {
@@ -289,9 +310,11 @@ pub fn decide<E>(
     let found = match exact_match(&probe, candidates, policy.window) {
         Some(m) => Some(m),
         None if similar_titles => {
-            let (mut m, miss) = pick_similar(item.title, &similar(1)?, policy.veto);
+            let names = index.names();
+            let (mut m, miss) = pick_similar(item.title, &similar(1)?, policy.veto, names);
             if m.is_none() && miss.is_some() {
-                m = pick_similar(item.title, &similar(SIMILAR_CANDIDATES)?, policy.veto).0;
+                let more = similar(SIMILAR_CANDIDATES)?;
+                m = pick_similar(item.title, &more, policy.veto, names).0;
             }
             near_miss = miss;
             m.map(|m| (m.story_id, m.item_id, MatchReason::Similar(m.score)))

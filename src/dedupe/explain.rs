@@ -58,8 +58,8 @@ pub fn explain_pair(
     let same_fp = !fa.is_empty() && fa == title_fingerprint(b.title) && fa == fb;
     let fits = in_window(a.event, (b.event, b.event), policy.window);
     let vetoed: Option<Veto> = veto(
-        &TitleFeatures::of(a.title),
-        &TitleFeatures::of(b.title),
+        &TitleFeatures::with_names(a.title, index.names()),
+        &TitleFeatures::with_names(b.title, index.names()),
         policy.veto,
     );
     let (decision, reason) = if !fits {

@@ -178,6 +178,8 @@ pub struct TitleIndex {
     /// The decay after each whole minute idle, down to [`DECAY_FLOOR`]: an upper bound of the exact
     /// decay that orders candidates without an `exp` each.
     decay_minutes: Vec<f32>,
+    /// Which words are names, learned from the headlines stored (the look-alike veto reads it).
+    names: super::veto::NameLexicon,
     /// Per-lookup accumulators, kept between lookups so a lookup allocates nothing.
     scratch: RefCell<Scratch>,
 }
@@ -300,6 +302,21 @@ impl TitleIndex {
         self.entry(story_id)
             .map(|e| e.reps().map(|r| r.item_id).collect())
             .unwrap_or_default()
+    }
+
+    /// The name lexicon learned from the headlines stored so far.
+    pub fn names(&self) -> &super::veto::NameLexicon {
+        &self.names
+    }
+
+    /// Learns which words are names from a stored headline.
+    pub fn learn_names(&mut self, title: &str) {
+        self.names.learn(title);
+    }
+
+    /// Learns from a headline already read by [`super::NameLexicon::observe`].
+    pub fn record_names(&mut self, observed: Vec<(String, bool)>) {
+        self.names.record(observed);
     }
 
     /// The item whose title is the story's first representative (what the story is about).

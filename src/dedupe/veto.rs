@@ -13,7 +13,7 @@
 //! other leaves out is ordinary paraphrase; both naming someone the other does not is two events. The
 //! rules and what each buys on the shared headline sets are in `docs/design.md` ("Look-alike veto").
 
-use std::collections::HashMap;
+use hashbrown::{HashMap, HashSet};
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -114,7 +114,7 @@ impl fmt::Display for Veto {
 }
 
 /// Irregular country forms: (form, country). Regular demonyms ("Chilean", "Kenyan", "Japanese") meet
-/// their country through [`same_name`]'s shared-stem test.
+/// their country through [`same_name_p`]'s shared-stem test.
 const PLACE_FORMS: &[(&str, &str)] = &[
     ("american", "us"),
     ("americans", "us"),
@@ -697,24 +697,28 @@ pub struct TitleFeatures {
     weekdays: Vec<String>,
     /// Content words (folded, no stop words or single letters): the frame.
     content: Vec<String>,
+    /// The place each of `words` and `content` names, if any (looked up once: comparisons are pairwise).
+    word_places: Vec<Option<&'static str>>,
+    content_places: Vec<Option<&'static str>>,
 }
 
 /// Splits a title into words with their original case: letters, digits and inner `.`/`,` of figures.
 fn raw_words(title: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(16);
     let mut start = None;
-    let bytes: Vec<(usize, char)> = title.char_indices().collect();
-    for (k, &(i, c)) in bytes.iter().enumerate() {
+    let mut prev = ' ';
+    let mut chars = title.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         let inner_mark = (c == '.' || c == ',')
             && start.is_some()
-            && k > 0
-            && bytes[k - 1].1.is_ascii_digit()
-            && bytes.get(k + 1).is_some_and(|&(_, n)| n.is_ascii_digit());
+            && prev.is_ascii_digit()
+            && chars.peek().is_some_and(|&(_, n)| n.is_ascii_digit());
         if c.is_alphanumeric() || inner_mark {
             start.get_or_insert(i);
         } else if let Some(s) = start.take() {
             out.push((s, &title[s..i]));
         }
+        prev = c;
     }
     if let Some(s) = start {
         out.push((s, &title[s..]));
@@ -741,24 +745,202 @@ fn clause_starts(title: &str) -> Vec<usize> {
     starts
 }
 
-impl TitleFeatures {
-    /// Reads a headline's features.
-    pub fn of(title: &str) -> TitleFeatures {
+fn capital(w: &str) -> bool {
+    w.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// A headline's words as the veto reads them.
+struct Scan<'a> {
+    /// (byte offset, word as written)
+    raw: Vec<(usize, &'a str)>,
+    /// The same words, folded.
+    words: Vec<String>,
+    /// Whether capitals carry information (not Title Case, not ALL CAPS).
+    sentence_case: bool,
+    /// Per word: at the start of a clause (capitalised by grammar).
+    clause_start: Vec<bool>,
+}
+
+impl Scan<'_> {
+    fn of(title: &str) -> Scan<'_> {
         let raw = raw_words(title);
-        let words: Vec<String> = raw.iter().map(|(_, w)| fold(w)).collect();
-        // Title Case or ALL CAPS: capitals carry no information.
-        let alpha: Vec<&str> = raw
+        let words: Vec<String> = raw
             .iter()
-            .map(|(_, w)| *w)
-            .filter(|w| w.chars().next().is_some_and(char::is_alphabetic))
-            .filter(|w| !NOT_NAMES.contains(&fold(w).as_str()))
+            .map(|(_, w)| {
+                if w.is_ascii() {
+                    w.to_ascii_lowercase()
+                } else {
+                    fold(w)
+                }
+            })
             .collect();
-        let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
-        let capitalised = alpha.iter().filter(|w| capital(w)).count();
+        let alpha: Vec<(&str, &String)> = raw
+            .iter()
+            .zip(&words)
+            .map(|((_, w), f)| (*w, f))
+            .filter(|(w, f)| w.chars().next().is_some_and(char::is_alphabetic) && !not_name(f))
+            .collect();
+        let capitalised = alpha.iter().filter(|(w, _)| capital(w)).count();
         let sentence_case = alpha.len() < 3 || capitalised * 10 < alpha.len() * 6;
         let starts = clause_starts(title);
+        let clause_start = raw
+            .iter()
+            .map(|(at, _)| {
+                starts
+                    .iter()
+                    .any(|&s| s <= *at && title[s..*at].trim().is_empty())
+            })
+            .collect();
+        Scan {
+            raw,
+            words,
+            sentence_case,
+            clause_start,
+        }
+    }
+
+    /// Whether the `k`th word could be a name by its position and form (a capital is not required).
+    fn name_slot(&self, k: usize) -> bool {
+        let folded = &self.words[k];
+        !self.clause_start[k]
+            && folded.chars().count() > 1
+            && self.raw[k]
+                .1
+                .chars()
+                .next()
+                .is_some_and(char::is_alphabetic)
+            && !not_name(folded)
+    }
+}
+
+/// Which words are names, learned from the headlines syndic stores: a word written with a capital in
+/// the middle of sentence-case headlines (not at a clause's start) at least twice, and at least four
+/// times as often as in lower case, is a name. A Title Case headline, whose capitals say nothing, then
+/// names it. Bounded: once it holds [`NameLexicon::MAX_WORDS`] words it only counts those.
+#[derive(Debug, Default, Clone)]
+pub struct NameLexicon {
+    counts: HashMap<String, [u32; 2]>,
+}
+
+impl NameLexicon {
+    pub const MAX_WORDS: usize = 200_000;
+
+    /// Counts the capitals of a sentence-case headline (others teach nothing).
+    pub fn learn(&mut self, title: &str) {
+        self.record(NameLexicon::observe(title));
+    }
+
+    /// What a headline teaches: its words in name positions (folded), and whether each was written
+    /// with a capital; nothing for a Title Case or ALL CAPS headline. Pure, so the store reads it
+    /// before it takes its lock and [`NameLexicon::record`]s it after the commit.
+    pub fn observe(title: &str) -> Vec<(String, bool)> {
+        // One pass, allocating only for what it returns: it runs for every new headline. A Title Case
+        // headline (most words capitalised) is told apart first, without allocating at all.
+        let (mut words, mut caps) = (0usize, 0usize);
+        for w in title.split_whitespace() {
+            if let Some(c) = w.chars().next().filter(|c| c.is_alphabetic()) {
+                words += 1;
+                caps += usize::from(c.is_uppercase());
+            }
+        }
+        if words >= 4 && caps * 10 >= words * 8 {
+            return Vec::new();
+        }
+        let mut candidates: Vec<(&str, bool)> = Vec::with_capacity(16);
+        let (mut alpha, mut capitalised) = (0usize, 0usize);
+        let mut prev_end = 0;
+        let mut buf = [0u8; 32];
+        for (n, (at, w)) in raw_words(title).into_iter().enumerate() {
+            let gap = &title[prev_end..at];
+            prev_end = at + w.len();
+            let clause = n == 0
+                || gap.contains([':', '|', '"', '\u{201C}', '\u{2018}', '?', '!', ';'])
+                || gap.contains("- ")
+                || gap.contains(" '");
+            if !w.chars().next().is_some_and(char::is_alphabetic) {
+                continue;
+            }
+            let folded: std::borrow::Cow<'_, str> = if w.is_ascii() && w.len() <= buf.len() {
+                let b = &mut buf[..w.len()];
+                b.copy_from_slice(w.as_bytes());
+                b.make_ascii_lowercase();
+                std::borrow::Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default())
+            } else {
+                std::borrow::Cow::Owned(fold(w))
+            };
+            if not_name(&folded) {
+                continue;
+            }
+            let cap = capital(w);
+            alpha += 1;
+            capitalised += usize::from(cap);
+            if !clause && w.chars().count() > 1 {
+                candidates.push((w, cap));
+            }
+        }
+        let sentence_case = alpha < 3 || capitalised * 10 < alpha * 6;
+        if !sentence_case {
+            return Vec::new();
+        }
+        candidates
+            .into_iter()
+            .map(|(w, cap)| (fold(w), cap))
+            .collect()
+    }
+
+    /// Counts the observations of one headline.
+    pub fn record(&mut self, observed: Vec<(String, bool)>) {
+        for (word, capitalised) in observed {
+            let i = usize::from(!capitalised);
+            let room = self.counts.len() < Self::MAX_WORDS;
+            match self.counts.get_mut(&word) {
+                Some(c) => c[i] = c[i].saturating_add(1),
+                None if room => {
+                    let mut c = [0, 0];
+                    c[i] = 1;
+                    self.counts.insert(word, c);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Whether a folded word is known as a name.
+    pub fn is_name(&self, folded: &str) -> bool {
+        self.counts
+            .get(folded)
+            .is_some_and(|&[cap, lower]| cap >= 2 && cap >= lower.saturating_mul(4))
+    }
+
+    /// Words counted.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+}
+
+impl TitleFeatures {
+    /// Reads a headline's features (a Title Case headline names nothing but places).
+    pub fn of(title: &str) -> TitleFeatures {
+        TitleFeatures::with_names(title, &NameLexicon::default())
+    }
+
+    /// Reads a headline's features; in a Title Case headline, the words the lexicon knows as names are
+    /// its names.
+    pub fn with_names(title: &str, lexicon: &NameLexicon) -> TitleFeatures {
+        let scan = Scan::of(title);
+        let Scan {
+            raw,
+            words,
+            sentence_case,
+            ..
+        } = &scan;
+        let sentence_case = *sentence_case;
         let mut f = TitleFeatures::default();
-        for (k, (at, w)) in raw.iter().enumerate() {
+        for (k, (_, w)) in raw.iter().enumerate() {
             let folded = &words[k];
             // Two-word places first ("new zealand", "south korea").
             if let Some(next) = words.get(k + 1)
@@ -779,33 +961,32 @@ impl TitleFeatures {
             if WEEKDAYS.contains(&folded.as_str()) {
                 push_once(&mut f.weekdays, folded);
             }
-            let clause_start = starts
-                .iter()
-                .any(|&s| s <= *at && title[s..*at].trim().is_empty());
             if folded.chars().count() > 1 && !super::is_stop_word(folded) {
                 push_once(&mut f.content, folded);
             }
-            if sentence_case
-                && capital(w)
-                && folded.chars().count() > 1
-                && !clause_start
-                && w.chars().next().is_some_and(char::is_alphabetic)
-                && !NOT_NAMES.contains(&folded.as_str())
-            {
+            let named = if sentence_case {
+                capital(w)
+            } else {
+                lexicon.is_name(folded)
+            };
+            if named && scan.name_slot(k) {
                 push_once(&mut f.names, folded);
             }
         }
-        f.words = words;
+        f.word_places = scan.words.iter().map(|w| place_of(w)).collect();
+        f.content_places = f.content.iter().map(|w| place_of(w)).collect();
+        f.words = scan.words;
         f
     }
 
     /// Does this title mention the name, in any case, form or as an acronym?
     fn mentions(&self, name: &str) -> bool {
-        self.words.iter().any(|w| same_name(w, name))
-            || self
-                .places
-                .iter()
-                .any(|p| place_of(name) == Some(p.as_str()))
+        let place = place_of(name);
+        self.words
+            .iter()
+            .zip(&self.word_places)
+            .any(|(w, &wp)| same_name_p(w, wp, name, place))
+            || place.is_some_and(|p| self.places.iter().any(|x| x == p))
             || self.acronym_of(name)
     }
 
@@ -813,13 +994,20 @@ impl TitleFeatures {
     fn frame_difference(&self, other: &TitleFeatures, features: &[&[String]]) -> usize {
         self.content
             .iter()
-            .filter(|w| !other.content.iter().any(|o| same_name(o, w)))
-            .filter(|w| {
+            .zip(&self.content_places)
+            .filter(|&(w, wp)| {
+                !other
+                    .content
+                    .iter()
+                    .zip(&other.content_places)
+                    .any(|(o, &op)| same_name_p(o, op, w, *wp))
+            })
+            .filter(|&(w, wp)| {
                 !features
                     .iter()
-                    .any(|f| f.iter().any(|x| x == *w || place_of(w) == Some(x.as_str())))
+                    .any(|f| f.iter().any(|x| x == w || *wp == Some(x.as_str())))
             })
-            .filter(|w| number_of(w).is_none_or(|n| !self.numbers.contains(&n)))
+            .filter(|(w, _)| number_of(w).is_none_or(|n| !self.numbers.contains(&n)))
             .count()
     }
 
@@ -845,14 +1033,24 @@ fn push_once(v: &mut Vec<String>, s: &str) {
 
 /// A figure as written ("6.1", "1,600" → "1600") or a number word ("nine" → "9").
 fn number_of(word: &str) -> Option<String> {
-    let folded = word.to_lowercase();
-    if let Some(&(_, n)) = NUMBER_WORDS.iter().find(|(w, _)| *w == folded) {
-        return Some(n.to_string());
+    if !word.starts_with(|c: char| c.is_ascii_digit()) {
+        return NUMBER_WORDS
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(word))
+            .map(|&(_, n)| n.to_string());
     }
-    let digits: String = word.chars().filter(|&c| c != ',').collect();
-    let numeric = digits.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && digits.chars().all(|c| c.is_ascii_digit() || c == '.');
-    numeric.then_some(digits)
+    let numeric = word
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == ',');
+    numeric.then(|| word.chars().filter(|&c| c != ',').collect())
+}
+
+/// [`NOT_NAMES`] as a set: read for every word of every headline learned from.
+static NOT_NAMES_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| NOT_NAMES.iter().copied().collect());
+
+fn not_name(folded: &str) -> bool {
+    NOT_NAMES_SET.contains(folded)
 }
 
 /// [`PLACE_FORMS`] by form: a lookup per word of every title the veto reads.
@@ -883,12 +1081,17 @@ fn place_of(word: &str) -> Option<&'static str> {
 
 /// Two folded words name the same thing: equal, the same place, or sharing a stem of at least four
 /// letters with at most three more each ("Chile"/"Chilean", "Kenya"/"Kenyans", "Obama"/"Obama's").
-fn same_name(a: &str, b: &str) -> bool {
+/// `pa`, `pb`: the place each word names, looked up by the caller (comparisons are pairwise).
+fn same_name_p(a: &str, pa: Option<&str>, b: &str, pb: Option<&str>) -> bool {
     if a == b {
         return true;
     }
-    if let (Some(x), Some(y)) = (place_of(a), place_of(b)) {
+    if let (Some(x), Some(y)) = (pa, pb) {
         return x == y;
+    }
+    if a.is_ascii() && b.is_ascii() {
+        let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+        return common >= 4 && a.len() <= common + 3 && b.len() <= common + 3;
     }
     let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
     common >= 4 && a.chars().count() <= common + 3 && b.chars().count() <= common + 3
@@ -950,7 +1153,9 @@ pub fn veto(ours: &TitleFeatures, theirs: &TitleFeatures, rules: VetoRules) -> O
         a.extend(places(ours, theirs));
         let mut b = distinct(&theirs.names, ours);
         b.extend(places(theirs, ours));
-        if same_frame(&a, &b)
+        if !a.is_empty()
+            && !b.is_empty()
+            && same_frame(&a, &b)
             && let Some(v) = check(VetoKind::Names, a, b)
         {
             return Some(v);
@@ -972,6 +1177,8 @@ pub fn veto(ours: &TitleFeatures, theirs: &TitleFeatures, rules: VetoRules) -> O
         // Only when they share no figure at all: "9 dead" / "12 dead, 9 missing" is one toll updated.
         let shared = ours.numbers.iter().any(|n| theirs.numbers.contains(n));
         if !shared
+            && !a.is_empty()
+            && !b.is_empty()
             && same_frame(&a, &b)
             && let Some(v) = check(VetoKind::Numbers, a, b)
         {
@@ -1074,6 +1281,34 @@ mod tests {
                 "Apple unveils faster chips at annual event"
             ),
             None
+        );
+    }
+
+    #[test]
+    fn title_case_headlines_name_what_sentence_case_ones_taught() {
+        let (a, b) = (
+            "Senator Warren Backs New Tariff Bill",
+            "Senator Cruz Backs New Tariff Bill",
+        );
+        // Title Case alone: capitals say nothing.
+        assert_eq!(v(a, b), None);
+        let mut names = NameLexicon::default();
+        for t in [
+            "Tariff bill wins backing of Warren and Cruz",
+            "What Warren said about the budget",
+            "The senate vote is a win for Cruz",
+            "Markets shrug as the senate votes",
+        ] {
+            names.learn(t);
+        }
+        // Title Case headlines teach nothing; a word seen in lower case is no name.
+        names.learn("Senator Warren Backs New Tariff Bill");
+        assert!(names.is_name("warren") && names.is_name("cruz"));
+        assert!(!names.is_name("senate") && !names.is_name("backs"));
+        let f = |t| TitleFeatures::with_names(t, &names);
+        assert_eq!(
+            veto(&f(a), &f(b), VetoRules::ALL).map(|v| v.kind),
+            Some(VetoKind::Names)
         );
     }
 

@@ -199,9 +199,16 @@ impl Store {
             .items
             .iter()
             .map(|item| match (input.title_dedupe, input.similarity) {
-                (true, true) => dedupe::title_keys(&item.title),
-                (true, false) => (dedupe::title_fingerprint(&item.title), Vec::new()),
-                (false, _) => (String::new(), Vec::new()),
+                (true, true) => {
+                    let (fp, tokens) = dedupe::title_keys(&item.title);
+                    (fp, tokens, dedupe::NameLexicon::observe(&item.title))
+                }
+                (true, false) => (
+                    dedupe::title_fingerprint(&item.title),
+                    Vec::new(),
+                    Vec::new(),
+                ),
+                (false, _) => (String::new(), Vec::new(), Vec::new()),
             })
             .collect();
         // Clustering time of each entry, judged against the document's own order.
@@ -496,6 +503,7 @@ impl IndexState {
         for row in rows {
             let (story_id, first_seen, item_id, source_id, title, (lo, hi)) = row?;
             let tokens = dedupe::title_tokens(&title);
+            index.learn_names(&title);
             if index.contains(story_id) {
                 index.restore_rep(story_id, item_id, source_id, &tokens);
             } else {
@@ -541,6 +549,8 @@ enum IndexOp {
     },
     /// An item at this event time joined the story: its span grows.
     Span { story_id: i64, event: DateTime<Utc> },
+    /// A new headline: the name lexicon learns what it observed in it.
+    Learn { observed: Vec<(String, bool)> },
 }
 
 impl IndexOp {
@@ -575,6 +585,7 @@ impl IndexOp {
                 index.edit_rep(story_id, item_id, &tokens, threshold);
             }
             IndexOp::Span { story_id, event } => index.extend_span(story_id, event),
+            IndexOp::Learn { observed } => index.record_names(observed),
         }
     }
 }
@@ -616,8 +627,8 @@ impl ItemFields {
     }
 }
 
-/// A title's fingerprint and similarity tokens (empty when not used).
-type TitleKeys = (String, Vec<String>);
+/// A title's fingerprint, similarity tokens, and what it teaches the name lexicon (empty when not used).
+type TitleKeys = (String, Vec<String>, Vec<(String, bool)>);
 
 /// Applies one refresh inside its transaction: each entry's [`dedupe::decide`] verdict, written as it
 /// says. Returns the stats and the index updates to make once the transaction commits.
@@ -660,7 +671,7 @@ fn apply(
     // Stories to retag: in full when one of their items changed, else only with the titles and summaries
     // they gained (sections are a union over items, so new items can only add).
     let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
-    for (item, (title_fp, tokens), event) in order {
+    for (item, (title_fp, tokens, mut observed), event) in order {
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
         let stored = find_item(tx, input.source_id, &item.key)?;
@@ -719,6 +730,14 @@ fn apply(
         }
         if verdict.extend_span {
             ops.push(IndexOp::Span { story_id, event });
+        }
+        if policy.title_dedupe
+            && policy.similarity
+            && (known.is_none() || known.is_some_and(|k| k.title_changed))
+        {
+            ops.push(IndexOp::Learn {
+                observed: std::mem::take(&mut observed),
+            });
         }
         match verdict.index {
             IndexUpdate::NewStory => ops.push(IndexOp::NewStory {
@@ -892,6 +911,15 @@ fn similar_stories(
     let mut titles = tx.prepare_cached("SELECT id, title FROM items WHERE id IN (?1, ?2)")?;
     let mut out = Vec::with_capacity(found.len());
     for m in found {
+        if m.score >= dedupe::SAME_WORDS_SCORE || policy.veto == VetoRules::NONE {
+            // Nothing for the veto to read.
+            out.push(Similar {
+                found: m,
+                title: String::new(),
+                lead_title: String::new(),
+            });
+            continue;
+        }
         let lead = index.lead_of(m.story_id).unwrap_or(m.item_id);
         let (mut title, mut lead_title) = (String::new(), String::new());
         for row in titles.query_map([m.item_id, lead], |r| {
