@@ -367,6 +367,74 @@ mod tests {
     }
 
     #[test]
+    fn a_version_6_database_gains_event_spans_and_keeps_every_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..6] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            let tx = conn.transaction().unwrap();
+            // A story of two items (one dated, one with a date after it was first seen), and a story
+            // stored with similarity off (no representative).
+            tx.execute_batch(
+                "INSERT INTO sources (id, name, url) VALUES (1, 'a', 'http://a.invalid/'),
+                                                           (2, 'b', 'http://b.invalid/');
+                 INSERT INTO stories (id, uid, first_seen, published, updated)
+                     VALUES (1, 'u1', 1700000000000, 1699990000000, 1700000000000),
+                            (2, 'u2', 1700000500000, 1700000500000, 1700000500000);
+                 INSERT INTO items (source_id, key, story_id, title, title_fp, summary, published,
+                     first_seen, changed_at, title_rep, match_reason)
+                 VALUES (1, 'k1', 1, 'Quake hits northern Japan coast',
+                         'quake hits northern japan coast', '', 1699990000000, 1700000000000,
+                         1700000000000, 1, 'new'),
+                        (2, 'k2', 1, 'Quake shakes northern Japan coast', 'quake shakes northern japan coast',
+                         '', 1800000000000, 1700000100000, 1700000100000, 0, 'similar'),
+                        (2, 'k3', 2, 'Central bank holds rates steady', 'central bank holds rates steady',
+                         '', NULL, 1700000500000, 1700000500000, 0, 'new');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        Store::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        let spans: Vec<(i64, i64, i64)> = conn
+            .prepare("SELECT id, event_lo, event_hi FROM stories ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // The dated item counts at its date; one dated after it was first seen counts when first seen.
+        assert_eq!(
+            spans,
+            vec![
+                (1, 1699990000000, 1700000100000),
+                (2, 1700000500000, 1700000500000)
+            ]
+        );
+        let reps: i64 = conn
+            .query_row("SELECT title_rep FROM items WHERE key = 'k3'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(
+            reps, 1,
+            "a story without a representative gets its first item"
+        );
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
+
+    #[test]
     fn migrates_once_and_refuses_newer_schemas() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/s.db");
