@@ -571,15 +571,16 @@ fn explain_join(item: &crate::store::StoryItem) -> String {
         (Some(src), Some(t)) => format!(" \"{t}\" ({src})"),
         _ => String::new(),
     };
-    match j.reason.as_str() {
-        "url" => format!("joined: same article URL as{matched}"),
-        "title" => format!("joined: same headline as{matched}"),
-        "similar" => format!(
+    use crate::store::JoinReason;
+    match j.reason {
+        JoinReason::Url => format!("joined: same article URL as{matched}"),
+        JoinReason::Title => format!("joined: same headline as{matched}"),
+        JoinReason::Similar => format!(
             "joined: similar title, score {:.2}, to{matched}: \"{}\"",
             j.score.unwrap_or(0.0),
             item.title
         ),
-        other => format!("joined ({other})"),
+        JoinReason::Joined => "joined (stored before syndic recorded why)".to_string(),
     }
 }
 

@@ -22,7 +22,8 @@ pub use models::{StoredModel, TaggedStory};
 pub use retention::Pruned;
 pub use sources::{FetchRecord, Hold, SourceHealth, SourceState};
 pub use stories::{
-    JoinInfo, MAX_TOP_HOURS, RefreshInput, RefreshStats, RefusalInfo, Story, StoryItem, TopQuery,
+    JoinInfo, JoinReason, MAX_TOP_HOURS, RefreshInput, RefreshStats, RefusalInfo, Story, StoryItem,
+    TopQuery, UnknownValue,
 };
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
@@ -432,6 +433,40 @@ mod tests {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(check, "ok");
+    }
+
+    #[test]
+    fn an_unknown_stored_join_reason_is_a_clear_error_not_a_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let store = Store::open(&path).unwrap();
+        {
+            let conn = store.lock();
+            conn.execute_batch(
+                "INSERT INTO sources (id, name, url) VALUES (1, 'a', 'http://a.invalid/');
+                 INSERT INTO stories (id, uid, first_seen, published, updated) VALUES (1, 'u', 0, 0, 0);
+                 INSERT INTO items (source_id, key, story_id, title, title_fp, summary, first_seen,
+                     changed_at, match_reason)
+                 VALUES (1, 'k1', 1, 'A', '', '', 0, 0, 'new'),
+                        (1, 'k2', 1, 'B', '', '', 0, 0, 'url');",
+            )
+            .unwrap();
+        }
+        let stories = store.stories(None, 10).unwrap();
+        assert_eq!(stories[0].items[0].joined, None);
+        assert_eq!(
+            stories[0].items[1].joined.as_ref().map(|j| j.reason),
+            Some(JoinReason::Url)
+        );
+        store
+            .lock()
+            .execute_batch("UPDATE items SET match_reason = 'telepathy' WHERE key = 'k2'")
+            .unwrap();
+        let err = store.stories(None, 10).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown value \"telepathy\" in items.match_reason"),
+            "{err}"
+        );
     }
 
     #[test]

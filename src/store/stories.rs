@@ -75,12 +75,55 @@ pub struct Story {
     pub items: Vec<StoryItem>,
 }
 
+/// Why an item joined its story, as stored in `items.match_reason` (text; `new` for the item that
+/// started it) and serialized in `stories --json` (lower case).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinReason {
+    /// The same article URL.
+    Url,
+    /// The same normalized title.
+    Title,
+    /// Title similarity (the score is kept beside it).
+    Similar,
+    /// Stored before syndic recorded reasons.
+    Joined,
+}
+
+impl JoinReason {
+    /// The stored text: `Some` reason, or `None` for `new` (the item started its story). An unknown value
+    /// (a database written by a newer syndic, or edited by hand) is an error that names it.
+    pub fn parse_stored(text: &str) -> Result<Option<JoinReason>, UnknownValue> {
+        Ok(Some(match text {
+            "new" => return Ok(None),
+            "url" => JoinReason::Url,
+            "title" => JoinReason::Title,
+            "similar" => JoinReason::Similar,
+            "joined" => JoinReason::Joined,
+            _ => {
+                return Err(UnknownValue {
+                    column: "items.match_reason",
+                    value: text.to_string(),
+                    known: "new, url, title, similar, joined",
+                });
+            }
+        }))
+    }
+}
+
+/// A stored status or reason this syndic does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown value \"{value}\" in {column} (known: {known})")]
+pub struct UnknownValue {
+    pub column: &'static str,
+    pub value: String,
+    pub known: &'static str,
+}
+
 /// How an item joined its story (absent for the item that started it).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct JoinInfo {
-    /// "url", "title" (same normalized title), "similar" (title similarity), or "joined" (stored before
-    /// syndic recorded reasons).
-    pub reason: String,
+    pub reason: JoinReason,
     /// The similarity score, for "similar".
     pub score: Option<f64>,
     /// The stored item it matched: its source and title.
@@ -362,7 +405,14 @@ impl Store {
                 .query_map([id], |r| {
                     updated = updated.max(r.get(13)?);
                     let cats: String = r.get(6)?;
-                    let reason: String = r.get(9)?;
+                    let reason =
+                        JoinReason::parse_stored(&r.get::<_, String>(9)?).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                9,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?;
                     Ok(StoryItem {
                         source: r.get(0)?,
                         title: r.get(1)?,
@@ -375,7 +425,7 @@ impl Store {
                             .unwrap_or_default(),
                         published: r.get::<_, Option<i64>>(7)?.map(from_ms),
                         first_seen: from_ms(r.get(8)?),
-                        joined: (reason != "new").then(|| JoinInfo {
+                        joined: reason.map(|reason| JoinInfo {
                             reason,
                             score: r.get(10).ok().flatten(),
                             matched_source: r.get(11).ok().flatten(),
