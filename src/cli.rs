@@ -14,7 +14,7 @@ use crate::config::{ALL_SECTION, Config};
 use crate::http::Rendered;
 use crate::refresh::{self, Context, Outcome};
 use crate::render::Format;
-use crate::store::Store;
+use crate::store::{FetchStatus, HealthState, Store};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -677,7 +677,7 @@ fn sources(config: Config, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     for h in &health {
-        let status = h.status.as_deref().unwrap_or("never fetched");
+        let status = h.status.map_or("never fetched", FetchStatus::as_str);
         writeln!(
             out,
             "{}{}\n    url: {}\n    state: {}  status: {status}  items: {}  error streak: {}\n    last fetch: {}  last success: {}  next due: {}",
@@ -688,7 +688,7 @@ fn sources(config: Config, json: bool) -> anyhow::Result<()> {
                 "  (no longer configured)"
             },
             h.url,
-            h.state,
+            h.state.as_str(),
             h.items,
             h.error_streak,
             opt_time(h.last_fetch_at),
@@ -696,28 +696,28 @@ fn sources(config: Config, json: bool) -> anyhow::Result<()> {
             opt_time(h.next_check_at),
         )?;
         if let Some(e) = &h.last_error
-            && h.status.as_deref() == Some("error")
+            && h.status == Some(FetchStatus::Error)
         {
             writeln!(out, "    error: {e}")?;
         }
         match h.state {
-            "gone" => writeln!(
+            HealthState::Gone => writeln!(
                 out,
                 "    GONE since {}: the server answered 410; it is not polled again. Remove the source from feeds.toml or give it a new url.",
                 opt_time(h.gone_at)
             )?,
-            "retry-after" => writeln!(
+            HealthState::RetryAfter => writeln!(
                 out,
                 "    HELD until {}: the server asked to retry later (Retry-After); nothing to do (`syndic poll --force` overrides).",
                 opt_time(h.retry_until)
             )?,
-            "backoff" => writeln!(
+            HealthState::Backoff => writeln!(
                 out,
                 "    BACKING OFF: {} consecutive failures; next try {} (the wait doubles per failure, up to 24 h). Fix the url or wait; `syndic poll --force` tries now.",
                 h.error_streak,
                 opt_time(h.next_check_at)
             )?,
-            _ => {}
+            HealthState::Ok | HealthState::New => {}
         }
         if let Some(to) = &h.moved_to {
             writeln!(

@@ -22,7 +22,7 @@ use crate::parse::{
     ParseError, announced_feeds, charset_of, feed_hint, looks_like_html, parse_feed,
 };
 use crate::sections::Tagger;
-use crate::store::{FetchRecord, Hold, RefreshInput, RefreshStats, Store, StoreError};
+use crate::store::{FetchRecord, FetchStatus, Hold, RefreshInput, RefreshStats, Store, StoreError};
 
 /// Everything a refresh needs, built once per config generation (start and each reload).
 #[derive(Clone)]
@@ -274,7 +274,7 @@ async fn run(
         FetchOutcome::NotModified(meta) => {
             let (next, hint_secs) = next_due(meta.max_age.max(stored_hint));
             let rec = FetchRecord {
-                status: "not-modified",
+                status: FetchStatus::NotModified,
                 next_check_at: Some(next),
                 moved_to: moved(&meta, notice),
                 hint_secs,
@@ -295,7 +295,7 @@ async fn run(
     if state.body_hash.as_deref() == Some(body_hash.as_str()) {
         let (next, hint_secs) = next_due(meta.max_age.max(stored_hint));
         let rec = FetchRecord {
-            status: "unchanged",
+            status: FetchStatus::Unchanged,
             validators: Some(validators),
             next_check_at: Some(next),
             moved_to: moved(&meta, notice),

@@ -20,7 +20,7 @@ use rusqlite::Connection;
 
 pub use models::{StoredModel, TaggedStory};
 pub use retention::Pruned;
-pub use sources::{FetchRecord, Hold, SourceHealth, SourceState};
+pub use sources::{FetchRecord, FetchStatus, HealthState, Hold, SourceHealth, SourceState};
 pub use stories::{
     JoinInfo, JoinReason, MAX_TOP_HOURS, RefreshInput, RefreshStats, RefusalInfo, Story, StoryItem,
     TopQuery, UnknownValue,
@@ -465,6 +465,38 @@ mod tests {
         let err = store.stories(None, 10).unwrap_err().to_string();
         assert!(
             err.contains("unknown value \"telepathy\" in items.match_reason"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fetch_statuses_are_typed_and_an_unknown_one_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        store
+            .lock()
+            .execute_batch(
+                "INSERT INTO sources (id, name, url, last_status) VALUES
+                     (1, 'a', 'http://a.invalid/', 'not-modified'), (2, 'b', 'http://b.invalid/', NULL);",
+            )
+            .unwrap();
+        let health = store.source_health().unwrap();
+        assert_eq!(health[0].status, Some(FetchStatus::NotModified));
+        assert_eq!(
+            (health[1].status, health[1].state),
+            (None, HealthState::New)
+        );
+        assert_eq!(
+            serde_json::to_value(&health[0]).unwrap()["status"],
+            "not-modified"
+        );
+        store
+            .lock()
+            .execute_batch("UPDATE sources SET last_status = 'sideways' WHERE id = 1")
+            .unwrap();
+        let err = store.source_health().unwrap_err().to_string();
+        assert!(
+            err.contains("unknown value \"sideways\" in sources.last_status"),
             "{err}"
         );
     }

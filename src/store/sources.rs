@@ -61,12 +61,80 @@ impl SourceState {
     }
 }
 
+/// The outcome of one fetch, as stored in `sources.last_status` (text) and shown by `syndic sources`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FetchStatus {
+    /// A new document, parsed and stored.
+    Ok,
+    /// 304 Not Modified.
+    NotModified,
+    /// The same bytes as last time: not parsed.
+    Unchanged,
+    /// The fetch, parse or store failed (`last_error` says why).
+    Error,
+}
+
+impl FetchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchStatus::Ok => "ok",
+            FetchStatus::NotModified => "not-modified",
+            FetchStatus::Unchanged => "unchanged",
+            FetchStatus::Error => "error",
+        }
+    }
+
+    /// The stored text; an unknown value is an error that names it.
+    pub fn parse_stored(text: &str) -> Result<FetchStatus, super::UnknownValue> {
+        [
+            FetchStatus::Ok,
+            FetchStatus::NotModified,
+            FetchStatus::Unchanged,
+            FetchStatus::Error,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| super::UnknownValue {
+            column: "sources.last_status",
+            value: text.to_string(),
+            known: "ok, not-modified, unchanged, error",
+        })
+    }
+}
+
+/// A source's state in `syndic sources` (see README, "Source states").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthState {
+    Ok,
+    /// Never fetched yet.
+    New,
+    /// Backing off after failures.
+    Backoff,
+    /// Held by the server's Retry-After.
+    RetryAfter,
+    /// Answered 410 Gone.
+    Gone,
+}
+
+impl HealthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Ok => "ok",
+            HealthState::New => "new",
+            HealthState::Backoff => "backoff",
+            HealthState::RetryAfter => "retry-after",
+            HealthState::Gone => "gone",
+        }
+    }
+}
+
 /// The outcome of one fetch, as recorded on the source row.
 #[derive(Debug, Clone)]
 pub struct FetchRecord {
     pub at: DateTime<Utc>,
-    /// "ok", "not-modified" or "error".
-    pub status: &'static str,
+    pub status: FetchStatus,
     pub error: Option<String>,
     /// New validators and body hash after a successful fetch (None: keep the stored ones).
     pub validators: Option<Validators>,
@@ -88,7 +156,7 @@ impl FetchRecord {
     pub fn ok(at: DateTime<Utc>) -> FetchRecord {
         FetchRecord {
             at,
-            status: "ok",
+            status: FetchStatus::Ok,
             error: None,
             validators: None,
             body_hash: None,
@@ -104,7 +172,7 @@ impl FetchRecord {
     /// A failed fetch at `at`, with its message.
     pub fn error(at: DateTime<Utc>, error: String) -> FetchRecord {
         FetchRecord {
-            status: "error",
+            status: FetchStatus::Error,
             error: Some(error),
             ..FetchRecord::ok(at)
         }
@@ -120,7 +188,7 @@ pub struct SourceHealth {
     pub feed_title: Option<String>,
     pub last_fetch_at: Option<DateTime<Utc>>,
     pub last_success_at: Option<DateTime<Utc>>,
-    pub status: Option<String>,
+    pub status: Option<FetchStatus>,
     pub last_error: Option<String>,
     pub error_streak: i64,
     pub next_check_at: Option<DateTime<Utc>>,
@@ -132,7 +200,7 @@ pub struct SourceHealth {
     /// The interval the feed or server last asked for, in seconds.
     pub hint_secs: Option<i64>,
     /// `ok`, `new`, `backoff`, `retry-after` or `gone` (see README, "Source states").
-    pub state: &'static str,
+    pub state: HealthState,
 }
 
 impl Store {
@@ -244,17 +312,27 @@ impl Store {
             let gone_at = r.get::<_, Option<i64>>(12)?.map(from_ms);
             let retry_until = r.get::<_, Option<i64>>(13)?.map(from_ms);
             let streak: i64 = r.get(8)?;
-            let status: Option<String> = r.get(6)?;
+            let status = r
+                .get::<_, Option<String>>(6)?
+                .map(|s| FetchStatus::parse_stored(&s))
+                .transpose()
+                .map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        6,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?;
             let state = if gone_at.is_some() {
-                "gone"
+                HealthState::Gone
             } else if retry_until.is_some_and(|t| t > now) {
-                "retry-after"
+                HealthState::RetryAfter
             } else if streak > 0 {
-                "backoff"
+                HealthState::Backoff
             } else if status.is_none() {
-                "new"
+                HealthState::New
             } else {
-                "ok"
+                HealthState::Ok
             };
             Ok(SourceHealth {
                 name: r.get(0)?,
@@ -263,7 +341,7 @@ impl Store {
                 feed_title: r.get(3)?,
                 last_fetch_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
                 last_success_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
-                status: r.get(6)?,
+                status,
                 last_error: r.get(7)?,
                 error_streak: r.get(8)?,
                 next_check_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
@@ -284,7 +362,7 @@ pub(super) fn write_fetch_record(
     source_id: i64,
     rec: &FetchRecord,
 ) -> Result<(), StoreError> {
-    let ok = rec.status != "error";
+    let ok = rec.status != FetchStatus::Error;
     conn.prepare_cached(
         "UPDATE sources SET
             last_fetch_at = ?2,
@@ -306,7 +384,7 @@ pub(super) fn write_fetch_record(
     .execute(params![
         source_id,
         to_ms(rec.at),
-        rec.status,
+        rec.status.as_str(),
         rec.error,
         ok,
         rec.validators.is_some(),
