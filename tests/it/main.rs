@@ -19,5 +19,6 @@ mod polite;
 mod publish;
 mod readers;
 mod retention;
+mod router;
 mod support;
 mod tagging;
