@@ -21,10 +21,10 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::config::{ALL_SECTION, Config};
-use crate::normalize::hex;
 use crate::refresh::Context;
 use crate::render::{self, FeedMeta, Format, View};
 use crate::store::{MAX_TOP_HOURS, Store, StoreError, TopQuery};
+use crate::text::hex;
 
 /// One rendered feed, ready to serve.
 #[derive(Debug)]

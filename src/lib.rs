@@ -29,6 +29,8 @@
 //! - [`metrics`]: `/metrics` in the Prometheus text format.
 //! - [`daemon`]: scheduler loop, SIGHUP reload, graceful shutdown, systemd notifications and watchdog.
 //! - [`notify`]: the `sd_notify` protocol over `$NOTIFY_SOCKET` (nothing without it).
+//! - [`text`]: helpers several stages share (folding, hex, XML-illegal characters); imports nothing.
+//! - [`evaluate`]: story-cluster evaluation through the real paths (`dedupe_eval`, tests).
 //! - [`cli`]: the `syndic` commands.
 //! - [`corpus`]: folders of feed documents through the real path, with conformance to expectations.
 //!
@@ -56,4 +58,5 @@ pub mod retrain;
 pub mod schedule;
 pub mod sections;
 pub mod store;
+pub mod text;
 pub mod websub;

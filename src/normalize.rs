@@ -11,6 +11,8 @@ use feed_rs::model::{Entry, Feed, Text};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::text::{hex, is_xml_illegal, strip_xml_illegal};
+
 /// Query parameters that only track the reader; removed from canonical URLs.
 const TRACKING_PARAMS: &[&str] = &["fbclid", "gclid", "mc_cid", "mc_eid"];
 
@@ -414,16 +416,6 @@ pub fn item_key(
     hex(&h.finalize()[..16])
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// `href` as an absolute http(s) URL (resolved against `base`), without credentials (a leak, never
 /// part of an address) or fragment.
 fn http_url(href: &str, base: Option<&Url>) -> Option<Url> {
@@ -654,19 +646,6 @@ fn sanitize_by_parser(html: &str, base: &Url) -> String {
         }
     });
     CLEANER.with(|cleaner| strip_xml_illegal(&cleaner.clean(html).to_string()))
-}
-
-/// Removes characters XML 1.0 cannot carry at all.
-pub fn strip_xml_illegal(s: &str) -> String {
-    if !s.chars().any(is_xml_illegal) {
-        return s.to_string();
-    }
-    s.chars().filter(|c| !is_xml_illegal(*c)).collect()
-}
-
-/// Characters XML 1.0 forbids even as character references.
-pub(crate) fn is_xml_illegal(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use feed_rs::model::Feed;
 
-use crate::normalize::is_xml_illegal;
+use crate::text::is_xml_illegal;
 
 #[derive(Debug, thiserror::Error)]
 #[error("not a feed: {0}")]

@@ -17,12 +17,13 @@ use url::Url;
 
 use crate::config::{Config, MAX_HINT, SourceConfig};
 use crate::fetch::{FetchError, FetchMeta, FetchOutcome, Fetcher};
-use crate::normalize::{hex, normalize_limited};
+use crate::normalize::normalize_limited;
 use crate::parse::{
     ParseError, announced_feeds, charset_of, feed_hint, looks_like_html, parse_feed,
 };
 use crate::sections::Tagger;
 use crate::store::{FetchRecord, FetchStatus, Hold, RefreshInput, RefreshStats, Store, StoreError};
+use crate::text::hex;
 
 /// Everything a refresh needs, built once per config generation (start and each reload).
 #[derive(Clone)]

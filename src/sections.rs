@@ -414,7 +414,7 @@ fn url_path(url: &str) -> Option<String> {
 /// Lower case without accents: "Café" → "cafe", "Straße" → "strasse" (headline matching's fold, after
 /// the accents are gone).
 fn fold(s: &str) -> String {
-    crate::dedupe::fold(&strip_accents(s))
+    crate::text::fold(&strip_accents(s))
 }
 
 fn strip_accents(s: &str) -> String {

@@ -4,6 +4,8 @@ use std::borrow::Cow;
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::text::fold;
+
 /// A title fingerprint needs this many words to be trusted: "Live updates" or "Letters" recur daily.
 const MIN_FINGERPRINT_WORDS: usize = 3;
 
@@ -195,11 +197,6 @@ fn strip_decorations(title: &str) -> (String, bool) {
         t = s;
     }
     (t.trim().to_string(), truncated)
-}
-
-/// Lower case for matching: Unicode lower-casing, plus the one common fold it misses.
-pub(crate) fn fold(s: &str) -> String {
-    s.to_lowercase().replace('ß', "ss")
 }
 
 /// A title as compared: NFKC, case-folded, decorations and publisher tags removed, quotes and dashes

@@ -17,7 +17,7 @@ use hashbrown::{HashMap, HashSet};
 use std::fmt;
 use std::sync::LazyLock;
 
-use super::title::fold;
+use crate::text::fold;
 
 /// The veto rules, each switchable in `[dedupe].veto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -237,7 +237,7 @@ pub fn urn_uuid(name: &str) -> String {
     b.copy_from_slice(&d[..16]);
     b[6] = (b[6] & 0x0f) | 0x80; // version 8 (custom, RFC 9562)
     b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let h = crate::normalize::hex(&b);
+    let h = crate::text::hex(&b);
     format!(
         "urn:uuid:{}-{}-{}-{}-{}",
         &h[0..8],
@@ -250,7 +250,7 @@ pub fn urn_uuid(name: &str) -> String {
 
 /// Removes what XML cannot carry (every string that reaches a writer passes through here).
 fn x(s: &str) -> String {
-    crate::normalize::strip_xml_illegal(s)
+    crate::text::strip_xml_illegal(s)
 }
 
 /// "Also reported by" as HTML: the other sources of a story, linked where they have a URL.

@@ -14,8 +14,9 @@ use crate::dedupe::{
     self, Candidate, Decision, EntryDates, Incoming, IndexUpdate, KnownItem, Policy, Similar,
     TitleIndex, TitleProbe, VetoRules,
 };
-use crate::normalize::{Item, hex};
+use crate::normalize::Item;
 use crate::sections::{ItemText, Origin, Tagger};
+use crate::text::hex;
 
 /// The order of a story's items; the first is the representative. Earliest seen first; among items seen
 /// in the same poll, the earliest published, then the source listed first in the config (so the choice

@@ -1,0 +1,44 @@
+//! Text helpers several stages share (ground floor: imports nothing of syndic's): lower-case folding
+//! for matching, hex encoding for keys and ETags, and the characters XML 1.0 cannot carry.
+
+/// Lower case for matching: Unicode lower-casing, plus the one common fold it misses ("ß" → "ss").
+pub fn fold(s: &str) -> String {
+    s.to_lowercase().replace('ß', "ss")
+}
+
+/// Lower-case hex of bytes (keys, uids, ETags).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Characters XML 1.0 forbids even as character references.
+pub fn is_xml_illegal(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// Removes characters XML 1.0 cannot carry at all.
+pub fn strip_xml_illegal(s: &str) -> String {
+    if !s.chars().any(is_xml_illegal) {
+        return s.to_string();
+    }
+    s.chars().filter(|c| !is_xml_illegal(*c)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers_fold_encode_and_strip() {
+        assert_eq!(fold("Straße ÉTÉ"), "strasse été");
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+        assert_eq!(strip_xml_illegal("a\u{1}b\u{fffe}c\td"), "abc\td");
+        assert!(!is_xml_illegal('\n'));
+    }
+}
