@@ -17,7 +17,8 @@
 //! - [`fetch`]: HTTP GET (or `file://` read) with conditional headers, timeouts and a size cap.
 //! - [`parse`]: bytes → feed-rs model, with a repair-and-retry pass.
 //! - [`normalize`]: feed-rs model → [`normalize::Item`]: stable keys, canonical URLs, clean text.
-//! - [`dedupe`]: pure story identity: URL keys, title fingerprints, the matching decision.
+//! - [`dedupe`]: pure story identity (a folder: title keys, similarity index, event time, look-alike
+//!   veto, the one `decide` function, explanations); no SQL.
 //! - [`sections`]: pure tagging: source sections and keyword rules, with origins.
 //! - [`learn`]: the learned tagger: hashed features, logistic regression with naive Bayes, calibrated.
 //! - [`retrain`]: trains it on the stored stories whose sections are certain; stores and installs it.
