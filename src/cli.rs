@@ -77,7 +77,7 @@ pub enum Command {
         json: bool,
     },
     /// Say whether an item titled FIRST would join a story titled SECOND (from another source) under
-    /// the config's [dedupe] settings: the decision, the score, the shared and distinctive words and any
+    /// the config's `[dedupe]` settings: the decision, the score, the shared and distinctive words and any
     /// look-alike veto. Token weights come from the stored stories of the window, when there are any.
     Explain {
         first: String,
