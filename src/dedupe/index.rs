@@ -236,15 +236,6 @@ impl TitleIndex {
         }
     }
 
-    /// A story's event span (for tests and explanations).
-    pub fn span_of(&self, story_id: i64) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let slot = *self.by_story.get(&story_id)?;
-        let i = (slot - self.base) as usize;
-        let (lo, hi) = (self.event_lo[i], self.event_hi[i]);
-        let t = |s: u32| DateTime::from_timestamp(i64::from(s), 0).unwrap_or_default();
-        Some((t(lo), t(hi)))
-    }
-
     /// The factor a story's scores are multiplied by, given the distance in seconds between the item's
     /// event time and the story's span.
     pub(super) fn decay(&self, distance: u32) -> f64 {

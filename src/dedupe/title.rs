@@ -29,8 +29,9 @@ const STOP_WORDS: &[&str] = &[
     "why", "will", "with", "would", "you", "your",
 ];
 
-/// Dates recur across unrelated stories of one day: these weigh less.
-const CALENDAR_WORDS: &[&str] = &[
+/// Month names (not "may", a stop word). Dates recur across unrelated stories of one day: these and
+/// the lists below weigh less, and the look-alike veto never takes them for names.
+pub(super) const MONTHS: &[&str] = &[
     "january",
     "february",
     "march",
@@ -42,17 +43,14 @@ const CALENDAR_WORDS: &[&str] = &[
     "october",
     "november",
     "december",
-    "jan",
-    "feb",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
+];
+
+/// Month abbreviations (not "mar": "Mar" is also a word and a name).
+pub(super) const MONTH_ABBREVIATIONS: &[&str] = &[
+    "jan", "feb", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+];
+
+pub(super) const WEEKDAYS: &[&str] = &[
     "monday",
     "tuesday",
     "wednesday",
@@ -60,11 +58,9 @@ const CALENDAR_WORDS: &[&str] = &[
     "friday",
     "saturday",
     "sunday",
-    "today",
-    "tonight",
-    "yesterday",
-    "tomorrow",
 ];
+
+const RELATIVE_DAYS: &[&str] = &["today", "tonight", "yesterday", "tomorrow"];
 
 /// Words that make up decorations around a headline ("VIDEO:", "(Update 2)", "LIVE -").
 const DECORATION_WORDS: &[&str] = &[
@@ -277,7 +273,10 @@ pub fn is_stop_word(word: &str) -> bool {
 }
 
 pub(super) fn is_calendar(token: &str) -> bool {
-    token.chars().all(|c| c.is_ascii_digit()) || CALENDAR_WORDS.contains(&token)
+    token.chars().all(|c| c.is_ascii_digit())
+        || [MONTHS, MONTH_ABBREVIATIONS, WEEKDAYS, RELATIVE_DAYS]
+            .iter()
+            .any(|list| list.contains(&token))
 }
 
 /// Key for "same article": the canonical URL without scheme, `www.` and a trailing slash, so

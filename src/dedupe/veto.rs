@@ -17,6 +17,7 @@ use hashbrown::{HashMap, HashSet};
 use std::fmt;
 use std::sync::LazyLock;
 
+use super::title::{MONTH_ABBREVIATIONS, MONTHS, WEEKDAYS};
 use crate::text::fold;
 
 /// The veto rules, each switchable in `[dedupe].veto`.
@@ -578,17 +579,8 @@ const NUMBER_WORDS: &[(&str, &str)] = &[
     ("dozen", "12"),
 ];
 
-const WEEKDAYS: &[&str] = &[
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
-/// Capitalised words that are not names: headline vocabulary often capitalised mid-sentence.
+/// Capitalised words that are not names: headline vocabulary often capitalised mid-sentence (and the
+/// months and weekdays of [`super::title`]).
 const NOT_NAMES: &[&str] = &[
     "i",
     "a",
@@ -642,42 +634,13 @@ const NOT_NAMES: &[&str] = &[
     "ltd",
     "plc",
     "llc",
-    "january",
-    "february",
-    "march",
-    "april",
     "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
     "today",
     "q1",
     "q2",
     "q3",
     "q4",
-    "jan",
-    "feb",
     "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
 ];
 
 /// Words of the frame two titles may differ in, besides the features, for the names and numbers rules
@@ -911,15 +874,6 @@ impl NameLexicon {
             .get(folded)
             .is_some_and(|&[cap, lower]| cap >= 2 && cap >= lower.saturating_mul(4))
     }
-
-    /// Words counted.
-    pub fn len(&self) -> usize {
-        self.counts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
-    }
 }
 
 impl TitleFeatures {
@@ -1046,8 +1000,12 @@ fn number_of(word: &str) -> Option<String> {
 }
 
 /// [`NOT_NAMES`] as a set: read for every word of every headline learned from.
-static NOT_NAMES_SET: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| NOT_NAMES.iter().copied().collect());
+static NOT_NAMES_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    [NOT_NAMES, MONTHS, MONTH_ABBREVIATIONS, WEEKDAYS]
+        .iter()
+        .flat_map(|list| list.iter().copied())
+        .collect()
+});
 
 fn not_name(folded: &str) -> bool {
     NOT_NAMES_SET.contains(folded)
@@ -1097,12 +1055,18 @@ fn same_name_p(a: &str, pa: Option<&str>, b: &str, pb: Option<&str>) -> bool {
     common >= 4 && a.chars().count() <= common + 3 && b.chars().count() <= common + 3
 }
 
+/// What `a` holds that `b` does not.
+fn minus(a: &[String], b: &[String]) -> Vec<String> {
+    a.iter().filter(|x| !b.contains(x)).cloned().collect()
+}
+
 /// The first rule (in the order places, names, numbers, calendar) under which the two titles name
 /// different things, each something the other does not.
 pub fn veto(ours: &TitleFeatures, theirs: &TitleFeatures, rules: VetoRules) -> Option<Veto> {
     let distinct = |a: &[String], other: &TitleFeatures| -> Vec<String> {
         a.iter().filter(|n| !other.mentions(n)).cloned().collect()
     };
+    // Each side's features the other lacks, as a veto when both have some.
     let check = |kind: VetoKind, a: Vec<String>, b: Vec<String>| {
         (!a.is_empty() && !b.is_empty()).then(|| Veto {
             kind,
@@ -1110,22 +1074,14 @@ pub fn veto(ours: &TitleFeatures, theirs: &TitleFeatures, rules: VetoRules) -> O
             theirs: b.join(", "),
         })
     };
-    if rules.places {
-        let a: Vec<String> = ours
-            .places
-            .iter()
-            .filter(|p| !theirs.places.contains(p))
-            .cloned()
-            .collect();
-        let b: Vec<String> = theirs
-            .places
-            .iter()
-            .filter(|p| !ours.places.contains(p))
-            .cloned()
-            .collect();
-        if let Some(v) = check(VetoKind::Places, a, b) {
-            return Some(v);
-        }
+    if rules.places
+        && let Some(v) = check(
+            VetoKind::Places,
+            minus(&ours.places, &theirs.places),
+            minus(&theirs.places, &ours.places),
+        )
+    {
+        return Some(v);
     }
     // Names and figures veto only a shared frame: each title differs from the other in those and in at
     // most FRAME_SLACK other words.
@@ -1141,66 +1097,38 @@ pub fn veto(ours: &TitleFeatures, theirs: &TitleFeatures, rules: VetoRules) -> O
         ours.frame_difference(theirs, &features) <= FRAME_SLACK
             && theirs.frame_difference(ours, &features) <= FRAME_SLACK
     };
+    let framed = |kind: VetoKind, a: Vec<String>, b: Vec<String>| {
+        (!a.is_empty() && !b.is_empty() && same_frame(&a, &b))
+            .then(|| check(kind, a, b))
+            .flatten()
+    };
     if rules.names {
-        let places = |a: &TitleFeatures, b: &TitleFeatures| -> Vec<String> {
-            a.places
-                .iter()
-                .filter(|p| !b.places.contains(p))
-                .cloned()
-                .collect()
-        };
         let mut a = distinct(&ours.names, theirs);
-        a.extend(places(ours, theirs));
+        a.extend(minus(&ours.places, &theirs.places));
         let mut b = distinct(&theirs.names, ours);
-        b.extend(places(theirs, ours));
-        if !a.is_empty()
-            && !b.is_empty()
-            && same_frame(&a, &b)
-            && let Some(v) = check(VetoKind::Names, a, b)
-        {
+        b.extend(minus(&theirs.places, &ours.places));
+        if let Some(v) = framed(VetoKind::Names, a, b) {
             return Some(v);
         }
     }
-    if rules.numbers {
-        let a: Vec<String> = ours
-            .numbers
-            .iter()
-            .filter(|n| !theirs.numbers.contains(n))
-            .cloned()
-            .collect();
-        let b: Vec<String> = theirs
-            .numbers
-            .iter()
-            .filter(|n| !ours.numbers.contains(n))
-            .cloned()
-            .collect();
-        // Only when they share no figure at all: "9 dead" / "12 dead, 9 missing" is one toll updated.
-        let shared = ours.numbers.iter().any(|n| theirs.numbers.contains(n));
-        if !shared
-            && !a.is_empty()
-            && !b.is_empty()
-            && same_frame(&a, &b)
-            && let Some(v) = check(VetoKind::Numbers, a, b)
-        {
-            return Some(v);
-        }
+    // Only when they share no figure at all: "9 dead" / "12 dead, 9 missing" is one toll updated.
+    let shared_figure = ours.numbers.iter().any(|n| theirs.numbers.contains(n));
+    if rules.numbers
+        && !shared_figure
+        && let Some(v) = framed(
+            VetoKind::Numbers,
+            minus(&ours.numbers, &theirs.numbers),
+            minus(&theirs.numbers, &ours.numbers),
+        )
+    {
+        return Some(v);
     }
     if rules.calendar {
-        let a: Vec<String> = ours
-            .weekdays
-            .iter()
-            .filter(|d| !theirs.weekdays.contains(d))
-            .cloned()
-            .collect();
-        let b: Vec<String> = theirs
-            .weekdays
-            .iter()
-            .filter(|d| !ours.weekdays.contains(d))
-            .cloned()
-            .collect();
-        if let Some(v) = check(VetoKind::Calendar, a, b) {
-            return Some(v);
-        }
+        return check(
+            VetoKind::Calendar,
+            minus(&ours.weekdays, &theirs.weekdays),
+            minus(&theirs.weekdays, &ours.weekdays),
+        );
     }
     None
 }

@@ -340,7 +340,8 @@ mod tests {
                  INSERT INTO items (source_id, key, story_id, title, title_fp, summary, first_seen,
                      changed_at, fp_version)
                  VALUES (1, 'k1', 1, 'UPDATE 2-Mt. Gox files for bankruptcy - Reuters', 'stale', '', 0, 0, 0),
-                        (1, 'k2', 1, 'Quake hits northern Japan coast', '', '', 0, 0, 0);",
+                        (1, 'k2', 1, 'Quake hits northern Japan coast', '', '', 0, 0, 0);
+                 UPDATE meta SET value = 0 WHERE key = 'fingerprint_version';",
             )
             .unwrap();
         }

@@ -23,3 +23,11 @@ UPDATE items SET title_rep = 1
  WHERE title_fp <> ''
    AND id IN (SELECT MIN(id) FROM items GROUP BY story_id)
    AND story_id NOT IN (SELECT story_id FROM items WHERE title_rep = 1);
+
+-- Store-wide settings that are not schema: the title-fingerprint version the stored fingerprints were
+-- made with (the store recomputes them when syndic's is newer).
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('fingerprint_version', 1);

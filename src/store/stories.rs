@@ -1211,6 +1211,15 @@ impl Store {
 pub(super) fn refingerprint(conn: &mut rusqlite::Connection) -> Result<usize, StoreError> {
     const BATCH: i64 = 5000;
     let version = dedupe::FINGERPRINT_VERSION;
+    // One row says whether there is anything to do, so a start-up does not scan every item.
+    let stored: i64 = conn.query_row(
+        "SELECT value FROM meta WHERE key = 'fingerprint_version'",
+        [],
+        |r| r.get(0),
+    )?;
+    if stored >= version {
+        return Ok(0);
+    }
     let mut changed = 0;
     loop {
         let tx = conn.transaction()?;
@@ -1224,6 +1233,11 @@ pub(super) fn refingerprint(conn: &mut rusqlite::Connection) -> Result<usize, St
             .collect::<Result<_, _>>()?
         };
         if rows.is_empty() {
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'fingerprint_version'",
+                [version],
+            )?;
+            tx.commit()?;
             return Ok(changed);
         }
         {
