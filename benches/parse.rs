@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use syndic::corpus::documents;
-use syndic::normalize::normalize;
-use syndic::parse::parse_feed;
+use syndic::eval::corpus::documents;
+use syndic::ingest::normalize::normalize;
+use syndic::ingest::parse::parse_feed;
 
 const BIG_ITEMS: usize = 20_000;
 

@@ -17,11 +17,11 @@ use std::time::Instant;
 
 use chrono::Utc;
 use syndic::config::{Config, SectionConfig};
-use syndic::normalize::normalize;
-use syndic::parse::parse_feed;
-use syndic::render::{self, FeedMeta, Format};
-use syndic::sections::Tagger;
+use syndic::ingest::normalize::normalize;
+use syndic::ingest::parse::parse_feed;
+use syndic::publish::render::{self, FeedMeta, Format};
 use syndic::store::{FetchRecord, RefreshInput, Store};
+use syndic::tag::rules::Tagger;
 
 fn main() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");

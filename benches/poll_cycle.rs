@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use syndic::config::Config;
-use syndic::refresh::{Context, Outcome, refresh_all};
+use syndic::ingest::refresh::{Outcome, refresh_all};
+use syndic::service::startup::prepare;
 use syndic::store::Store;
 
 const SOURCES: usize = 1000;
@@ -106,9 +107,10 @@ async fn cycles(sources: usize, similarity: bool) -> f64 {
     std::fs::write(&path, toml).unwrap();
     let config = Config::load(&path).unwrap();
     let store = Store::open_with_window(&config.database, config.dedupe.window).unwrap();
-    let ctx = Context::new(Arc::new(config.clone()), store.clone())
+    let ctx = prepare(Arc::new(config.clone()), store.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .ctx;
 
     let label = if similarity { "on" } else { "off" };
     let client = reqwest::Client::new();

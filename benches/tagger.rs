@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use syndic::learn::{Example, Model, TrainOptions};
+use syndic::tag::learn::{Example, Model, TrainOptions};
 
 fn main() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/sections/agnews.tsv");

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use syndic::corpus::{Conformance, Outcome, Runner, documents, expectations, group_of};
+use syndic::eval::corpus::{Conformance, Outcome, Runner, documents, expectations, group_of};
 use syndic::store::Store;
 
 fn main() {

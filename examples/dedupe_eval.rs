@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use syndic::config::{DEFAULT_DECAY_HOURS, DEFAULT_TITLE_THRESHOLD};
 use syndic::dedupe::VetoRules;
-use syndic::evaluate::{self, Replay, Row, Scores, Settings};
+use syndic::eval::clusters::{self, Replay, Row, Scores, Settings};
 
 fn main() {
     if let Err(e) = run() {
@@ -98,12 +98,12 @@ fn run() -> Result<(), String> {
         }
     }
     let path = path.ok_or(USAGE)?;
-    let mut rows = evaluate::read_rows(&path)?;
+    let mut rows = clusters::read_rows(&path)?;
     if rows.is_empty() {
         return Err(format!("{}: no headlines", path.display()));
     }
     if shift_days > 0 {
-        rows = evaluate::shifted(&rows, shift_days);
+        rows = clusters::shifted(&rows, shift_days);
     }
     let window = chrono::Duration::hours(window_hours);
     let labels: Vec<&str> = rows.iter().map(|r| r.story.as_str()).collect();
@@ -115,16 +115,16 @@ fn run() -> Result<(), String> {
         similarity,
         veto,
     };
-    let run = |s: Settings| evaluate::clusters(&rows, replay, s, dir.path());
+    let run = |s: Settings| clusters::clusters(&rows, replay, s, dir.path());
 
     let pred = run(settings(threshold, decay_hours, true))?;
-    let syndic = evaluate::score(&labels, &pred);
-    let cross = evaluate::cross_shift_joins(&rows, &pred);
+    let syndic = clusters::score(&labels, &pred);
+    let cross = clusters::cross_shift_joins(&rows, &pred);
     let exact = match replay {
-        Replay::Time => evaluate::score(&labels, &evaluate::exact_baseline(&rows, window)),
-        Replay::Poll => evaluate::score(&labels, &run(settings(threshold, decay_hours, false))?),
+        Replay::Time => clusters::score(&labels, &clusters::exact_baseline(&rows, window)),
+        Replay::Poll => clusters::score(&labels, &run(settings(threshold, decay_hours, false))?),
     };
-    let jaccard = evaluate::score(&labels, &evaluate::jaccard_baseline(&rows, window));
+    let jaccard = clusters::score(&labels, &clusters::jaccard_baseline(&rows, window));
 
     if json {
         let mut out = syndic.to_json();
@@ -148,7 +148,7 @@ fn run() -> Result<(), String> {
     };
     line(&format!("syndic @ {threshold:.2}"), &syndic);
     if decay_hours > 0.0 {
-        let flat = evaluate::score(&labels, &run(settings(threshold, 0.0, true))?);
+        let flat = clusters::score(&labels, &run(settings(threshold, 0.0, true))?);
         line("  same, no decay", &flat);
     }
     line("exact title", &exact);
@@ -161,7 +161,7 @@ fn run() -> Result<(), String> {
     println!("  threshold  B3 P    B3 R    B3 F1   pair P  pair R  stories  cross-shift");
     for t in [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9] {
         let pred = run(settings(t, decay_hours, true))?;
-        let s = evaluate::score(&labels, &pred);
+        let s = clusters::score(&labels, &pred);
         println!(
             "  {t:.2}       {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:<7}  {}",
             s.b3_precision,
@@ -170,7 +170,7 @@ fn run() -> Result<(), String> {
             s.pair_precision,
             s.pair_recall,
             s.stories,
-            evaluate::cross_shift_joins(&rows, &pred)
+            clusters::cross_shift_joins(&rows, &pred)
         );
     }
     Ok(())

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use syndic::learn::{Example, Model, NaiveBayes, TrainOptions, argmax, stable_hash};
+use syndic::tag::learn::{Example, Model, NaiveBayes, TrainOptions, argmax, stable_hash};
 
 struct Row {
     id: String,

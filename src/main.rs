@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Run) {
         // The daemon's poll cycle runs on this runtime at a lower priority; its HTTP server gets
         // threads of its own, at the process's priority (see `daemon::lower_thread_priority`).
-        builder.on_thread_start(syndic::daemon::lower_thread_priority);
+        builder.on_thread_start(syndic::service::daemon::lower_thread_priority);
     }
     let runtime = match builder.build() {
         Ok(rt) => rt,

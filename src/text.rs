@@ -1,5 +1,6 @@
 //! Text helpers several stages share (ground floor: imports nothing of syndic's): lower-case folding
-//! for matching, hex encoding for keys and ETags, and the characters XML 1.0 cannot carry.
+//! for matching, hex encoding for keys and ETags, the characters XML 1.0 cannot carry, and an
+//! error's cause chain as one line.
 
 /// Lower case for matching: Unicode lower-casing, plus the one common fold it misses ("ß" → "ss").
 pub fn fold(s: &str) -> String {
@@ -28,6 +29,19 @@ pub fn strip_xml_illegal(s: &str) -> String {
         return s.to_string();
     }
     s.chars().filter(|c| !is_xml_illegal(*c)).collect()
+}
+
+/// An error with its causes, `: `-separated: the cause chain carries the useful part ("connection
+/// refused", "dns error").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
 }
 
 #[cfg(test)]

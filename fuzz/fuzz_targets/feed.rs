@@ -5,9 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use syndic::config::DEFAULT_MAX_ENTRIES;
-use syndic::corpus::republish;
-use syndic::normalize::normalize_limited;
-use syndic::parse::parse_feed;
+use syndic::eval::corpus::republish;
+use syndic::ingest::normalize::normalize_limited;
+use syndic::ingest::parse::parse_feed;
 
 fuzz_target!(|data: &[u8]| {
     let base = url::Url::parse("http://fuzz.test/feeds/feed.xml").unwrap();

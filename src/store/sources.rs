@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{Store, StoreError, from_ms, to_ms};
 use crate::config::SourceConfig;
-use crate::fetch::Validators;
+use crate::model::Validators;
 
 /// A source id and when it is next due (`None`: never checked).
 pub type NextCheck = (i64, Option<DateTime<Utc>>);

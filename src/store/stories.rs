@@ -14,8 +14,8 @@ use crate::dedupe::{
     self, Candidate, Decision, EntryDates, Incoming, IndexUpdate, KnownItem, Policy, Similar,
     TitleIndex, TitleProbe, VetoRules,
 };
-use crate::normalize::Item;
-use crate::sections::{ItemText, Origin, Tagger};
+use crate::model::Item;
+use crate::tag::rules::{ItemText, Origin, Tagger};
 use crate::text::hex;
 
 /// The order of a story's items; the first is the representative. Earliest seen first; among items seen
@@ -151,7 +151,7 @@ pub struct StoryItem {
     pub content_html: Option<String>,
     pub author: Option<String>,
     pub categories: Vec<String>,
-    pub enclosures: Vec<crate::normalize::Enclosure>,
+    pub enclosures: Vec<crate::model::Enclosure>,
     pub published: Option<DateTime<Utc>>,
     pub first_seen: DateTime<Utc>,
     pub joined: Option<JoinInfo>,
@@ -203,7 +203,7 @@ impl Story {
     }
 
     /// The story's media: the lead's enclosures, else those of the first item that has any.
-    pub fn enclosures(&self) -> &[crate::normalize::Enclosure] {
+    pub fn enclosures(&self) -> &[crate::model::Enclosure] {
         self.items
             .iter()
             .map(|i| i.enclosures.as_slice())

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use syndic::dedupe::VetoRules;
-use syndic::evaluate::{self, Replay, Settings};
+use syndic::eval::clusters::{self, Replay, Settings};
 
 use crate::support::{Env, FixtureServer, Route, source};
 
@@ -189,7 +189,7 @@ fn explain_gives_the_decision_score_words_and_veto_for_two_titles() {
 
 /// Rows of every third story of the shared dev set (whole clusters, so labels stay comparable), or None
 /// (with a message) where `../shared` is absent.
-fn dev_rows() -> Option<Vec<evaluate::Row>> {
+fn dev_rows() -> Option<Vec<clusters::Row>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/headlines/dev.tsv");
     if !path.exists() {
         assert!(
@@ -200,7 +200,7 @@ fn dev_rows() -> Option<Vec<evaluate::Row>> {
         eprintln!("skipped: {} is absent (a clone elsewhere)", path.display());
         return None;
     }
-    let mut rows = evaluate::read_rows(&path).unwrap();
+    let mut rows = clusters::read_rows(&path).unwrap();
     let mut ids: Vec<String> = rows.iter().map(|r| r.story.clone()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -214,7 +214,7 @@ fn both_replays_keep_a_shifted_copy_apart_and_stay_near_exact_title_precision() 
     let Some(rows) = dev_rows() else {
         return;
     };
-    let rows = evaluate::shifted(&rows, 30);
+    let rows = clusters::shifted(&rows, 30);
     let labels: Vec<&str> = rows.iter().map(|r| r.story.as_str()).collect();
     let dir = tempfile::tempdir().unwrap();
     let settings = |similarity| Settings {
@@ -225,12 +225,12 @@ fn both_replays_keep_a_shifted_copy_apart_and_stay_near_exact_title_precision() 
         veto: VetoRules::ALL,
     };
     for replay in [Replay::Time, Replay::Poll] {
-        let pred = evaluate::clusters(&rows, replay, settings(true), dir.path()).unwrap();
-        let exact = evaluate::clusters(&rows, replay, settings(false), dir.path()).unwrap();
-        let s = evaluate::score(&labels, &pred);
-        let e = evaluate::score(&labels, &exact);
+        let pred = clusters::clusters(&rows, replay, settings(true), dir.path()).unwrap();
+        let exact = clusters::clusters(&rows, replay, settings(false), dir.path()).unwrap();
+        let s = clusters::score(&labels, &pred);
+        let e = clusters::score(&labels, &exact);
         assert_eq!(
-            evaluate::cross_shift_joins(&rows, &pred),
+            clusters::cross_shift_joins(&rows, &pred),
             0,
             "{replay:?}: a story mixes items a month apart"
         );

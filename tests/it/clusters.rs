@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::ETAG;
 use syndic::config::{DEFAULT_DECAY_HOURS, DEFAULT_TITLE_THRESHOLD, SourceConfig};
-use syndic::normalize::Item;
-use syndic::sections::Tagger;
+use syndic::model::Item;
 use syndic::store::{FetchRecord, RefreshInput, Store};
+use syndic::tag::rules::Tagger;
 
 use crate::support::{Env, FixtureServer, InProcessDaemon, Route, rss_feed, source};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use syndic::corpus::{Conformance, Outcome, Runner, documents, expectations, group_of};
+use syndic::eval::corpus::{Conformance, Outcome, Runner, documents, expectations, group_of};
 use syndic::store::Store;
 
 #[test]

@@ -233,7 +233,7 @@ fn hostile_xml_ends_in_a_clear_error_or_a_sane_result_and_loses_nothing() {
     let dir = env.path("out");
     env.ok(&["render", "--out", dir.to_str().unwrap()]);
     let rss = std::fs::read(dir.join("feeds/all.rss")).unwrap();
-    syndic::parse::parse_feed(&rss, None, None).expect("the merged feed parses");
+    syndic::ingest::parse::parse_feed(&rss, None, None).expect("the merged feed parses");
     env.ok(&["poll"]);
     assert_eq!(env.stories("all").len(), before);
 }

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use syndic::config::{SourceConfig, Tagging};
-use syndic::normalize::Item;
-use syndic::sections::Tagger;
+use syndic::model::Item;
 use syndic::store::{FetchRecord, RefreshInput, Store};
+use syndic::tag::rules::Tagger;
 
 fn item(n: u64, at: DateTime<Utc>) -> Item {
     Item {

@@ -8,8 +8,9 @@ use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
 
 use syndic::config::Config;
-use syndic::http::{AppState, app};
-use syndic::refresh::{Context, refresh_all};
+use syndic::ingest::refresh::refresh_all;
+use syndic::publish::http::{AppState, app};
+use syndic::service::startup::prepare;
 use syndic::store::Store;
 
 use crate::support::{Env, FixtureServer, Route, rss_feed, source};
@@ -30,11 +31,11 @@ async fn router_with_one_source() -> (axum::Router, Env, FixtureServer) {
     let env = Env::new(&source("Global Wire", &server.url("/wire.xml"), &["world"]));
     let config = Arc::new(Config::load(&env.config_path()).unwrap());
     let store = Store::open_with_window(&config.database, config.dedupe.window).unwrap();
-    let ctx = Context::new(config.clone(), store).await.unwrap();
+    let ctx = prepare(config.clone(), store.clone()).await.unwrap().ctx;
     for report in refresh_all(&ctx, &config.sources).await {
         assert!(!report.is_error(), "{report}");
     }
-    (app(AppState::new(ctx)), env, server)
+    (app(AppState::new(config, store)), env, server)
 }
 
 async fn get(

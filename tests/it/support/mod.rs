@@ -470,7 +470,7 @@ pub async fn text(client: &reqwest::Client, url: &str) -> String {
     client.get(url).send().await.unwrap().text().await.unwrap()
 }
 
-/// `syndic::daemon::run` on this config inside the test's runtime, stopped by [`InProcessDaemon::stop`].
+/// `syndic::service::daemon::run` on this config inside the test's runtime, stopped by [`InProcessDaemon::stop`].
 pub struct InProcessDaemon {
     pub addr: std::net::SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -482,7 +482,7 @@ impl InProcessDaemon {
         let config = syndic::config::Config::load(&env.config_path()).unwrap();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(syndic::daemon::run(
+        let task = tokio::spawn(syndic::service::daemon::run(
             config,
             async {
                 let _ = stop_rx.await;

@@ -13,11 +13,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use url::Url;
 
 use crate::config::{DEFAULT_MAX_ENTRIES, SourceConfig, Tagging};
-use crate::normalize::{FeedInfo, Item, canonical_url, html_to_text, normalize_limited};
-use crate::parse::parse_feed;
-use crate::render::{self, FeedMeta, Format};
-use crate::sections::Tagger;
+use crate::ingest::normalize::{canonical_url, html_to_text, normalize_limited};
+use crate::ingest::parse::parse_feed;
+use crate::model::{FeedInfo, Item};
+use crate::publish::render::{self, FeedMeta, Format};
 use crate::store::{FetchRecord, RefreshInput, Store, Story, StoryItem};
+use crate::tag::rules::Tagger;
 
 /// Every file under `dirs` that may be a feed document (not `.html`, `.jsonl`, `.htaccess`, README or
 /// LICENSE files, nor files without an extension), sorted.

@@ -20,7 +20,7 @@ use crate::store::Story;
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     // The name ends in .html: minijinja escapes every value for HTML.
-    env.add_template("page.html", include_str!("../../templates/page.html"))
+    env.add_template("page.html", include_str!("../../../templates/page.html"))
         .expect("the page template parses (checked by the tests)");
     // minijinja's own HTML escaping also writes `/` as `&#x2f;`, which is valid but turns
     // `type="application/rss+xml"` into a string that naive autodiscovery does not recognize. This one

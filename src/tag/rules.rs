@@ -22,7 +22,7 @@ use unicode_normalization::char::is_combining_mark;
 use std::sync::{Arc, RwLock};
 
 use crate::config::{LearnApply, SectionConfig, SourceConfig, Tagging};
-use crate::learn::Model;
+use crate::tag::learn::Model;
 
 /// Why a story is in a section.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -14,10 +14,54 @@ use chrono::Utc;
 use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
-use crate::http::{self, AppState};
-use crate::notify::Notifier;
-use crate::refresh::{self, Context};
+use crate::ingest::refresh::{self, Context, Outcome, RefreshReport};
+use crate::publish::http::{self, AppState};
+use crate::publish::metrics::Refreshed;
+use crate::service::notify::Notifier;
+use crate::service::startup::{self, Started};
 use crate::store::Store;
+
+/// What the daemon's tasks share: the refresh context of the running config generation and the HTTP
+/// state. The service is the one place that drives both ingest and publish: it hands each refresh's
+/// report to publishing (metrics, render-cache invalidation, WebSub) and swaps both on reload.
+struct Service {
+    ctx: RwLock<Context>,
+    web: Arc<AppState>,
+}
+
+impl Service {
+    fn new(ctx: Context) -> Arc<Service> {
+        let web = AppState::new(ctx.config.clone(), ctx.store.clone());
+        Arc::new(Service {
+            ctx: RwLock::new(ctx),
+            web,
+        })
+    }
+
+    /// The refresh context of the running config generation.
+    fn context(&self) -> Context {
+        self.ctx.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Swaps in a reloaded config generation, for refreshes and for serving.
+    fn replace(&self, ctx: Context) {
+        let config = ctx.config.clone();
+        *self.ctx.write().unwrap_or_else(|e| e.into_inner()) = ctx;
+        self.web.replace_config(config);
+    }
+
+    /// Tells publishing what one refresh changed.
+    fn refreshed(&self, report: &RefreshReport) {
+        let counted = match &report.outcome {
+            Outcome::Updated(stats) => Refreshed::Updated(stats),
+            Outcome::Unchanged => Refreshed::Unchanged,
+            Outcome::NotModified => Refreshed::NotModified,
+            Outcome::Failed(_) => Refreshed::Failed,
+        };
+        self.web.metrics.refreshed(counted, report.elapsed);
+        self.web.invalidate(report.changed_sections());
+    }
+}
 
 /// Longest sleep between scheduler passes (so a clock jump or a missed wake-up costs little).
 const MAX_TICK: Duration = Duration::from_secs(30);
@@ -31,7 +75,7 @@ pub async fn run(
     let store = Store::open_with_window(&config.database, config.dedupe.window)
         .with_context(|| format!("opening {}", config.database.display()))?;
     let listen = config.server.listen;
-    let ctx = Context::new(Arc::new(config), store).await?;
+    let Started { ctx, model_trained } = startup::prepare(Arc::new(config), store).await?;
     let listener = match inherited_listener()? {
         Some(l) => {
             tracing::info!("serving on the socket passed by systemd (socket activation)");
@@ -51,18 +95,18 @@ pub async fn run(
         ctx.config.sources.len()
     ));
 
-    let state = AppState::new(ctx);
+    let svc = Service::new(ctx);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let server = serve_apart(listener, state.clone(), stop_rx.clone())?;
+    let server = serve_apart(listener, svc.web.clone(), stop_rx.clone())?;
     let heartbeat = Arc::new(AtomicU64::new(0));
     let started = std::time::Instant::now();
     if let Some(every) = notifier.watchdog_interval() {
         tokio::spawn(watchdog(
-            state.clone(),
+            svc.clone(),
             notifier.clone(),
             heartbeat.clone(),
             started,
@@ -71,10 +115,11 @@ pub async fn run(
         ));
     }
 
-    tokio::spawn(retention(state.clone(), stop_rx.clone()));
-    tokio::spawn(websub(state.clone(), stop_rx.clone()));
+    tokio::spawn(retention(svc.clone(), stop_rx.clone()));
+    tokio::spawn(websub(svc.web.clone(), stop_rx.clone()));
 
-    scheduler(state, stop_rx, notifier.clone(), heartbeat, started).await;
+    let learner = Learner::new(model_trained);
+    scheduler(svc, stop_rx, notifier.clone(), heartbeat, started, learner).await;
     notifier.send("STOPPING=1");
     server
         .await
@@ -197,7 +242,7 @@ const RETENTION_BATCH: usize = 500;
 
 /// Deletes old stories (`[storage].keep_days`) a minute after start and then hourly, in batches of short
 /// transactions with pauses between them, so refreshes never wait long for the store.
-async fn retention(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+async fn retention(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
     let mut wait = Duration::from_secs(60);
     loop {
         tokio::select! {
@@ -205,7 +250,7 @@ async fn retention(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(wait) => {}
         }
         wait = RETENTION_EVERY;
-        let ctx = state.context();
+        let ctx = svc.context();
         let Some(keep) = ctx.config.keep else {
             continue;
         };
@@ -243,28 +288,28 @@ async fn retention(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
             let mut sections: Vec<&str> =
                 ctx.config.sections.iter().map(|s| s.id.as_str()).collect();
             sections.push(crate::config::ALL_SECTION);
-            state.invalidate(sections);
+            svc.web.invalidate(sections);
         }
     }
 }
 
 /// Pings the WebSub hub (when one is configured) for the feeds of the sections refreshes changed.
 async fn websub(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
-    let client = crate::websub::client(&state.context().config.poll.user_agent);
+    let client = crate::publish::websub::client(&state.site().config.poll.user_agent);
     loop {
         let sections = tokio::select! {
-            s = state.websub.next_batch(crate::websub::QUIET) => s,
+            s = state.websub.next_batch(crate::publish::websub::QUIET) => s,
             () = stopped(&mut stop) => return,
         };
-        let config = state.context().config;
+        let config = state.site().config;
         let Some(hub) = &config.output.websub_hub else {
             continue;
         };
-        let urls = crate::websub::feed_urls(&config, &sections);
+        let urls = crate::publish::websub::feed_urls(&config, &sections);
         let (state, client, hub) = (state.clone(), client.clone(), hub.clone());
         // Each batch on its own task: a hanging hub delays its own retries, never the next batch.
         tokio::spawn(async move {
-            let accepted = crate::websub::publish(&client, &hub, &urls).await;
+            let accepted = crate::publish::websub::publish(&client, &hub, &urls).await;
             state.metrics.websub(accepted, urls.len() - accepted);
             tracing::debug!(hub = %hub, accepted, feeds = urls.len(), "websub: publish pings sent");
         });
@@ -275,7 +320,7 @@ async fn websub(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
 /// store answers a query within `every`; a wedged store or loop stops the pings, and systemd restarts
 /// the service.
 async fn watchdog(
-    state: Arc<AppState>,
+    svc: Arc<Service>,
     notifier: Arc<Notifier>,
     heartbeat: Arc<AtomicU64>,
     started: std::time::Instant,
@@ -290,7 +335,7 @@ async fn watchdog(
         }
         let beat = Duration::from_millis(heartbeat.load(Ordering::Relaxed));
         let loop_alive = started.elapsed().saturating_sub(beat) < MAX_TICK * 2;
-        let store = state.context().store;
+        let store = svc.context().store;
         let store_alive = matches!(
             tokio::time::timeout(every, store.call(|s| s.ping())).await,
             Ok(Ok(()))
@@ -304,28 +349,28 @@ async fn watchdog(
 }
 
 async fn scheduler(
-    state: Arc<AppState>,
+    svc: Arc<Service>,
     mut stop: watch::Receiver<bool>,
     notifier: Arc<Notifier>,
     heartbeat: Arc<AtomicU64>,
     started: std::time::Instant,
+    mut learner: Learner,
 ) {
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut status = Status::default();
     // A finished refresh wakes the scheduler: its source has a new next-check time to wait for.
     let finished = Arc::new(Notify::new());
     let mut hup = hangup_signal();
-    let mut learner = Learner::new(state.context().model_trained);
     loop {
-        let ctx = state.context();
-        let wait = match start_due(&state, &ctx, &in_flight, &finished).await {
+        let ctx = svc.context();
+        let wait = match start_due(&svc, &ctx, &in_flight, &finished).await {
             Ok(wait) => wait,
             Err(e) => {
                 tracing::error!(error = %e, "scheduler cannot read the store");
                 MAX_TICK
             }
         };
-        learner.maybe_start(&state, &ctx).await;
+        learner.maybe_start(&svc, &ctx).await;
         let wait = if ctx.config.tagging.learn {
             wait.min(LEARN_CHECK)
         } else {
@@ -342,7 +387,7 @@ async fn scheduler(
             () = finished.notified() => {}
             Some(()) = hup.recv() => {
                 notifier.send("RELOADING=1\nSTATUS=reloading the config");
-                reload(&state).await;
+                reload(&svc).await;
                 notifier.send("READY=1");
             }
         }
@@ -405,7 +450,7 @@ fn thousands(n: i64) -> String {
 
 /// Retrains the learned tagger in the background when it is due, one training at a time.
 struct Learner {
-    due: crate::retrain::Due,
+    due: crate::service::retrain::Due,
     running: Arc<AtomicBool>,
     last_check: Option<std::time::Instant>,
 }
@@ -416,13 +461,13 @@ const LEARN_CHECK: Duration = Duration::from_secs(5);
 impl Learner {
     fn new(trained: Option<(chrono::DateTime<Utc>, i64)>) -> Learner {
         Learner {
-            due: crate::retrain::Due::new(trained),
+            due: crate::service::retrain::Due::new(trained),
             running: Arc::default(),
             last_check: None,
         }
     }
 
-    async fn maybe_start(&mut self, state: &Arc<AppState>, ctx: &Context) {
+    async fn maybe_start(&mut self, svc: &Arc<Service>, ctx: &Context) {
         if !ctx.config.tagging.learn
             || self.running.load(Ordering::Acquire)
             || self.last_check.is_some_and(|t| t.elapsed() < LEARN_CHECK)
@@ -443,23 +488,24 @@ impl Learner {
         }
         self.due.attempted(now, stories);
         self.running.store(true, Ordering::Release);
-        let (state, ctx, running) = (state.clone(), ctx.clone(), self.running.clone());
+        let (svc, ctx, running) = (svc.clone(), ctx.clone(), self.running.clone());
         tokio::spawn(async move {
             let (config, tagger) = (ctx.config.clone(), ctx.tagger.clone());
             let result = ctx
                 .store
-                .call(move |s| crate::retrain::train_now(s, &config, &tagger))
+                .call(move |s| crate::service::retrain::train_now(s, &config, &tagger))
                 .await;
             match result {
                 Ok(outcome) => {
-                    crate::retrain::log(&outcome);
-                    if let crate::retrain::Trained::Model(summary) = &outcome {
-                        state.invalidate(summary.retagged.iter().map(String::as_str));
+                    crate::service::retrain::log(&outcome);
+                    if let crate::service::retrain::Trained::Model(summary) = &outcome {
+                        svc.web
+                            .invalidate(summary.retagged.iter().map(String::as_str));
                         // A reload during training made a new tagger: give it the new model too.
-                        let now = state.context();
+                        let now = svc.context();
                         if !Arc::ptr_eq(&now.tagger, &ctx.tagger) {
                             let load = now.store.call(move |s| {
-                                crate::retrain::load_stored(s, &now.config, &now.tagger)
+                                crate::service::retrain::load_stored(s, &now.config, &now.tagger)
                             });
                             if let Err(e) = load.await {
                                 tracing::error!(error = %e, "learned tagger: cannot load the new model");
@@ -476,7 +522,7 @@ impl Learner {
 
 /// Spawns a refresh for every due source that is not already running; returns how long to sleep.
 async fn start_due(
-    state: &Arc<AppState>,
+    svc: &Arc<Service>,
     ctx: &Context,
     in_flight: &Arc<Mutex<HashSet<i64>>>,
     finished: &Arc<Notify>,
@@ -507,12 +553,11 @@ async fn start_due(
         {
             continue;
         }
-        let (state, ctx, in_flight) = (state.clone(), ctx.clone(), in_flight.clone());
+        let (svc, ctx, in_flight) = (svc.clone(), ctx.clone(), in_flight.clone());
         let finished = finished.clone();
         tokio::spawn(async move {
             let report = refresh::refresh(&ctx, &source, now).await;
-            state.metrics.refreshed(&report);
-            state.invalidate(report.changed_sections());
+            svc.refreshed(&report);
             in_flight
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -524,8 +569,8 @@ async fn start_due(
     Ok(wait.max(Duration::from_millis(200)))
 }
 
-async fn reload(state: &Arc<AppState>) {
-    let old = state.context();
+async fn reload(svc: &Arc<Service>) {
+    let old = svc.context();
     let config = match Config::load(&old.config.path) {
         Ok(c) => c,
         Err(e) => {
@@ -536,10 +581,10 @@ async fn reload(state: &Arc<AppState>) {
     if config.server.listen != old.config.server.listen || config.database != old.config.database {
         tracing::warn!("server.listen and storage.database take effect on restart only");
     }
-    match Context::new(Arc::new(config), old.store.clone()).await {
-        Ok(ctx) => {
+    match startup::prepare(Arc::new(config), old.store.clone()).await {
+        Ok(Started { ctx, .. }) => {
             tracing::info!(sources = ctx.config.sources.len(), "config reloaded");
-            state.replace_context(ctx);
+            svc.replace(ctx);
         }
         Err(e) => tracing::error!(error = %e, "reload failed, keeping the running config"),
     }

@@ -3,6 +3,7 @@
 //! successful poll) is read when the page is scraped.
 
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -11,10 +12,18 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::refresh::{Outcome, RefreshReport};
-use crate::store::{SourceHealth, StoreError};
+use crate::store::{RefreshStats, SourceHealth, StoreError};
 
 type Labels = Vec<(String, String)>;
+
+/// How one refresh ended, as the metrics count it (the service translates the refresh's report).
+#[derive(Debug, Clone, Copy)]
+pub enum Refreshed<'a> {
+    Updated(&'a RefreshStats),
+    Unchanged,
+    NotModified,
+    Failed,
+}
 
 /// The daemon's metrics.
 pub struct Metrics {
@@ -123,10 +132,10 @@ impl Metrics {
         }
     }
 
-    /// Counts one refresh.
-    pub fn refreshed(&self, report: &RefreshReport) {
-        let outcome = match &report.outcome {
-            Outcome::Updated(stats) => {
+    /// Counts one refresh that took `elapsed`.
+    pub fn refreshed(&self, refreshed: Refreshed<'_>, elapsed: Duration) {
+        let outcome = match refreshed {
+            Refreshed::Updated(stats) => {
                 for (reason, n) in &stats.joins_by_reason {
                     self.joins
                         .get_or_create(&vec![("reason".into(), (*reason).to_string())])
@@ -135,14 +144,14 @@ impl Metrics {
                 self.new_stories.inc_by(stats.new_stories as u64);
                 "updated"
             }
-            Outcome::Unchanged => "unchanged",
-            Outcome::NotModified => "not_modified",
-            Outcome::Failed(_) => "failed",
+            Refreshed::Unchanged => "unchanged",
+            Refreshed::NotModified => "not_modified",
+            Refreshed::Failed => "failed",
         };
         self.fetches
             .get_or_create(&vec![("outcome".into(), outcome.into())])
             .inc();
-        self.refresh_seconds.observe(report.elapsed.as_secs_f64());
+        self.refresh_seconds.observe(elapsed.as_secs_f64());
     }
 
     /// Counts WebSub publish pings.

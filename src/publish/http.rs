@@ -7,234 +7,41 @@
 //! never wait for the store while a poll cycle writes to it.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::config::{ALL_SECTION, Config};
-use crate::refresh::Context;
-use crate::render::{self, FeedMeta, Format, View};
-use crate::store::{MAX_TOP_HOURS, Store, StoreError, TopQuery};
-use crate::text::hex;
+use crate::publish::render::{Format, View};
+use crate::publish::rendered::{Rendered, TOP_TTL};
+use crate::store::{MAX_TOP_HOURS, Store, StoreError};
 
-/// One rendered feed, ready to serve.
-#[derive(Debug)]
-pub struct Rendered {
-    /// Shared, so serving a cached feed copies no bytes.
-    pub body: Bytes,
-    pub gzip: Bytes,
-    /// Strong ETag of the identity body (quoted).
-    pub etag: String,
-    pub last_modified: DateTime<Utc>,
-    /// Whether an older archive page follows (the body links `rel="next"`).
-    pub has_next: bool,
-    /// The response headers that do not depend on the request, built once.
-    headers: Headers,
-}
-
-#[derive(Debug)]
-struct Headers {
-    etag: HeaderValue,
-    gzip_etag: HeaderValue,
-    last_modified: HeaderValue,
-    /// `public, max-age=N`, N the poll interval (one to sixty minutes): a reader or cache need not ask
-    /// again before syndic could have anything new.
-    cache_control: HeaderValue,
-    /// `<self URL>; rel="self"`, and the paging and hub links.
-    link: HeaderValue,
-    content_type: HeaderValue,
-}
-
-impl Rendered {
-    /// Renders a section's feed from the store; `None` for an unknown section.
-    pub fn build(
-        config: &Config,
-        store: &Store,
-        section: &str,
-        format: Format,
-        view: View,
-    ) -> Result<Option<Rendered>, StoreError> {
-        let Some(meta) = FeedMeta::new(config, section, format) else {
-            return Ok(None);
-        };
-        let (stories, more) = stories_for(store, Some(section), config.output.max_items, view)?;
-        if stories.is_empty() && matches!(view, View::Page { .. }) {
-            return Ok(None);
-        }
-        let mut meta = meta.with_view(view);
-        match view {
-            View::Latest => meta = meta.with_paging(1, more),
-            View::Page { page } => meta = meta.with_paging(page, more),
-            View::Top { .. } => {}
-        }
-        let body = render::render(format, &meta, &stories);
-        let max_age = config
-            .poll
-            .schedule
-            .interval(Utc::now())
-            .num_seconds()
-            .clamp(60, 3600);
-        Ok(Some(Rendered {
-            has_next: meta.paging.next.is_some(),
-            ..Rendered::finish(
-                body,
-                &view.query(),
-                format.content_type(),
-                render::last_updated(&stories),
-                max_age,
-                &link_header(&meta),
-            )
-        }))
-    }
-
-    /// Renders the HTML page of a section (`all`: the front page); `None` for an unknown section.
-    pub fn page(
-        config: &Config,
-        store: &Store,
-        section: &str,
-    ) -> Result<Option<Rendered>, StoreError> {
-        let Some(meta) = render::html::PageMeta::new(config, section) else {
-            return Ok(None);
-        };
-        let now = Utc::now();
-        let (stories, _) =
-            stories_for(store, Some(section), config.output.max_items, View::Latest)?;
-        // Enough of the ranking to fill the box with stories of two sources or more.
-        let top = TopQuery {
-            now,
-            hours: View::TOP_HOURS,
-        };
-        let popular = store.stories_by(Some(section), 4 * render::html::POPULAR, Some(top))?;
-        let body = render::html::render(&meta, &stories, &popular, now);
-        let path = if section == ALL_SECTION { "" } else { section };
-        Ok(Some(Rendered::finish(
-            body,
-            "html",
-            "text/html; charset=utf-8",
-            render::last_updated(&stories),
-            // The page shows relative times ("5 min ago"): a minute, like its place in the cache.
-            TOP_TTL.as_secs() as i64,
-            &page_links(&config.server.base_url, path, section),
-        )))
-    }
-
-    /// The servable form of a body: its ETag (of `salt` and the bytes), gzip form and headers.
-    fn finish(
-        body: Vec<u8>,
-        salt: &str,
-        content_type: &'static str,
-        last_modified: DateTime<Utc>,
-        max_age: i64,
-        link: &str,
-    ) -> Rendered {
-        // The view is part of the tag: a top list that happens to equal the plain feed still has its own.
-        let mut h = Sha256::new();
-        h.update(salt.as_bytes());
-        h.update(b"\0");
-        h.update(&body);
-        let etag = format!("\"{}\"", hex(&h.finalize()[..12]));
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&body).expect("writing to a Vec cannot fail");
-        let gzip = gz.finish().expect("writing to a Vec cannot fail");
-        let gzip_etag = format!("{}-gz\"", etag.trim_end_matches('"'));
-        let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
-        let headers = Headers {
-            etag: value(&etag),
-            gzip_etag: value(&gzip_etag),
-            last_modified: value(&httpdate::fmt_http_date(SystemTime::from(last_modified))),
-            cache_control: value(&format!("public, max-age={max_age}")),
-            link: value(link),
-            content_type: HeaderValue::from_static(content_type),
-        };
-        Rendered {
-            body: body.into(),
-            gzip: gzip.into(),
-            etag,
-            last_modified,
-            has_next: false,
-            headers,
-        }
-    }
-
-    fn gzip_etag(&self) -> &str {
-        self.headers.gzip_etag.to_str().unwrap_or("")
-    }
-}
-
-/// The stories a view of a section lists (at most `limit`), and whether older ones follow (paging).
-pub fn stories_for(
-    store: &Store,
-    section: Option<&str>,
-    limit: usize,
-    view: View,
-) -> Result<(Vec<crate::store::Story>, bool), StoreError> {
-    let mut stories = match view {
-        View::Latest => store.stories_page(section, limit + 1, 0)?,
-        View::Page { page } => {
-            let offset = (page as usize - 1).saturating_mul(limit);
-            store.stories_page(section, limit + 1, offset)?
-        }
-        View::Top { hours } => {
-            let top = TopQuery {
-                now: Utc::now(),
-                hours,
-            };
-            return Ok((store.stories_by(section, limit, Some(top))?, false));
-        }
-    };
-    let more = stories.len() > limit;
-    stories.truncate(limit);
-    Ok((stories, more))
-}
-
-/// The `Link` header of an HTML page: itself and its section's feeds (autodiscovery over HTTP).
-fn page_links(base: &str, path: &str, section: &str) -> String {
-    let mut links = vec![format!("<{base}/{path}>; rel=\"self\"")];
-    for f in Format::ALL {
-        let mime = f.content_type().split(';').next().unwrap_or_default();
-        links.push(format!(
-            "<{base}/feeds/{section}.{}>; rel=\"alternate\"; type=\"{mime}\"",
-            f.extension()
-        ));
-    }
-    links.join(", ")
-}
-
-/// The `Link` header of a feed: itself, its pages, its hub.
-fn link_header(meta: &FeedMeta) -> String {
-    let mut links = vec![format!("<{}>; rel=\"self\"", meta.self_url)];
-    for (rel, url) in meta.paging.links() {
-        links.push(format!("<{url}>; rel=\"{rel}\""));
-    }
-    if let Some(hub) = &meta.hub {
-        links.push(format!("<{hub}>; rel=\"hub\""));
-    }
-    links.join(", ")
-}
-
-/// How long a rendered top view is served before it is rendered again.
-const TOP_TTL: Duration = Duration::from_secs(60);
 /// Shortest time between two renders of the same feed: while a poll cycle changes a section every few
 /// milliseconds, readers get the last rendering (at most this old plus one render) instead of a render
 /// each.
 const MIN_RERENDER: Duration = Duration::from_millis(200);
 
+/// What serving needs of a config generation: the config (sections, titles, output settings) and the
+/// store to render from.
+#[derive(Clone)]
+pub struct Site {
+    pub config: Arc<Config>,
+    pub store: Store,
+}
+
 /// Shared state of the HTTP server.
 pub struct AppState {
-    ctx: RwLock<Context>,
+    site: RwLock<Site>,
     cache: RwLock<Cache>,
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: crate::publish::metrics::Metrics,
     /// Sections changed since the last WebSub pings (collected only when a hub is configured).
-    pub websub: crate::websub::Pending,
+    pub websub: crate::publish::websub::Pending,
 }
 
 /// What is cached: a feed in a format, or the HTML page (always [`View::Latest`]).
@@ -286,22 +93,23 @@ impl Entry {
 }
 
 impl AppState {
-    pub fn new(ctx: Context) -> Arc<AppState> {
+    pub fn new(config: Arc<Config>, store: Store) -> Arc<AppState> {
         Arc::new(AppState {
-            ctx: RwLock::new(ctx),
+            site: RwLock::new(Site { config, store }),
             cache: RwLock::new(Cache::default()),
-            metrics: crate::metrics::Metrics::new(),
-            websub: crate::websub::Pending::default(),
+            metrics: crate::publish::metrics::Metrics::new(),
+            websub: crate::publish::websub::Pending::default(),
         })
     }
 
-    pub fn context(&self) -> Context {
-        self.ctx.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The config and store serving uses now.
+    pub fn site(&self) -> Site {
+        self.site.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Swaps in a reloaded config; every cached feed is dropped (titles or sections may have changed).
-    pub fn replace_context(&self, ctx: Context) {
-        *self.ctx.write().unwrap_or_else(|e| e.into_inner()) = ctx;
+    pub fn replace_config(&self, config: Arc<Config>) {
+        self.site.write().unwrap_or_else(|e| e.into_inner()).config = config;
         self.write_cache().sections.clear();
     }
 
@@ -309,7 +117,7 @@ impl AppState {
     pub fn invalidate<'a>(&self, sections: impl IntoIterator<Item = &'a str>) {
         let sections: Vec<&str> = sections.into_iter().collect();
         let hub = self
-            .ctx
+            .site
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .config
@@ -412,12 +220,12 @@ impl AppState {
     }
 
     async fn render(&self, key: &FeedKey) -> Result<Option<Rendered>, StoreError> {
-        let ctx = self.context();
+        let site = self.site();
         let (section, kind, view) = key.clone();
-        ctx.store
+        site.store
             .call(move |s| match kind {
-                Kind::Feed(format) => Rendered::build(&ctx.config, s, &section, format, view),
-                Kind::Page => Rendered::page(&ctx.config, s, &section),
+                Kind::Feed(format) => Rendered::build(&site.config, s, &section, format, view),
+                Kind::Page => Rendered::page(&site.config, s, &section),
             })
             .await
     }
@@ -431,7 +239,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/sources.opml", get(opml))
         .route("/{section}", get(section_page));
-    let metrics_path = state.context().config.server.metrics.clone();
+    let metrics_path = state.site().config.server.metrics.clone();
     if let Some(path) = &metrics_path {
         router = router.route(path, get(metrics));
     }
@@ -472,7 +280,7 @@ async fn count_requests(
 }
 
 async fn opml(State(state): State<Arc<AppState>>) -> Response {
-    let body = crate::render::opml::render(&state.context().config);
+    let body = crate::publish::render::opml::render(&state.site().config);
     (
         [(
             header::CONTENT_TYPE,
@@ -484,7 +292,7 @@ async fn opml(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let store = state.context().store;
+    let store = state.site().store;
     let read = store
         .call(|s| Ok((s.counts()?, s.source_health()?, s.tags_by_origin()?)))
         .await
@@ -583,11 +391,9 @@ async fn feed(
     match state.feed(section, Kind::Feed(format), view).await {
         Ok(Some(r)) => respond(&r, headers),
         Ok(None) => match view {
-            View::Page { page } if state.context().config.feed_title(section).is_some() => {
-                not_found(&format!(
-                    "no page {page} of \"{section}\": it has fewer stories"
-                ))
-            }
+            View::Page { page } if state.site().config.feed_title(section).is_some() => not_found(
+                &format!("no page {page} of \"{section}\": it has fewer stories"),
+            ),
             _ => not_found(&format!("unknown section \"{section}\"")),
         },
         Err(e) => {
@@ -668,7 +474,7 @@ fn etag_matches(header: &str, ours: &[&str]) -> bool {
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    let store = state.context().store;
+    let store = state.site().store;
     match store.call(|s| s.ping()).await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}\n")).into_response(),

@@ -1,5 +1,7 @@
 //! Command-line interface: clap definitions and the commands behind them.
 
+pub mod import;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,9 +13,8 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use crate::config::{ALL_SECTION, Config};
-use crate::http::Rendered;
-use crate::refresh::{self, Context, Outcome};
-use crate::render::Format;
+use crate::ingest::refresh::{self, Outcome};
+use crate::publish::files::write_atomically;
 use crate::store::{FetchStatus, HealthState, Store};
 
 #[derive(Debug, Parser)]
@@ -147,7 +148,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run => {
-            crate::daemon::run(config, crate::daemon::shutdown_signal(), |addr| {
+            crate::service::daemon::run(config, crate::service::daemon::shutdown_signal(), |addr| {
                 eprintln!("syndic: serving http://{addr}/ (feeds under /feeds/)");
             })
             .await
@@ -163,8 +164,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             let view = match sort {
-                Sort::Latest => crate::render::View::Latest,
-                Sort::Top => crate::render::View::Top { hours },
+                Sort::Latest => crate::publish::render::View::Latest,
+                Sort::Top => crate::publish::render::View::Top { hours },
             };
             stories(config, section.as_deref(), limit, view, explain, json)
         }
@@ -172,7 +173,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             json: _,
             opml: true,
         } => {
-            std::io::stdout().write_all(&crate::render::opml::render(&config))?;
+            std::io::stdout().write_all(&crate::publish::render::opml::render(&config))?;
             Ok(())
         }
         Command::Sources { json, opml: false } => sources(config, json),
@@ -237,7 +238,9 @@ async fn poll(config: Config, only: Option<&str>, force: bool) -> anyhow::Result
         None => config.sources.clone(),
     };
     let store = open_store(&config)?;
-    let ctx = Context::new(Arc::new(config), store.clone()).await?;
+    let ctx = crate::service::startup::prepare(Arc::new(config), store.clone())
+        .await?
+        .ctx;
     // Manual polls are polite too: held sources are skipped, each with a line saying why and until when.
     let mut stdout = std::io::stdout();
     let mut held = 0;
@@ -303,66 +306,9 @@ async fn poll(config: Config, only: Option<&str>, force: bool) -> anyhow::Result
 
 async fn render(config: Config, out: &Path) -> anyhow::Result<()> {
     let store = open_store(&config)?;
-    let dir = out.join("feeds");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let sections: Vec<String> = std::iter::once(ALL_SECTION.to_string())
-        .chain(config.sections.iter().map(|s| s.id.clone()))
-        .collect();
-    let mut written = 0;
-    for section in &sections {
-        for format in Format::ALL {
-            // The feed, then its archive pages (?page=N) until the last.
-            for page in 1.. {
-                let view = match page {
-                    1 => crate::render::View::Latest,
-                    page => crate::render::View::Page { page },
-                };
-                let Some(rendered) = Rendered::build(&config, &store, section, format, view)?
-                else {
-                    break; // past the last page
-                };
-                let path = static_path(out, section, format.extension(), page);
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
-                write_atomically(&path, &rendered.body)?;
-                written += 1;
-                if !rendered.has_next {
-                    break;
-                }
-            }
-        }
-        if let Some(page) = Rendered::page(&config, &store, section)? {
-            let name = if section == ALL_SECTION {
-                "index.html".to_string()
-            } else {
-                format!("{section}.html")
-            };
-            write_atomically(&out.join(name), &page.body)?;
-            written += 1;
-        }
-    }
-    write_atomically(
-        &out.join("sources.opml"),
-        &crate::render::opml::render(&config),
-    )?;
-    written += 1;
+    let written = crate::publish::files::render_to(&config, &store, out)?;
     println!("wrote {written} files to {}", out.display());
     Ok(())
-}
-
-/// Where `render --out` writes page `page` of a section's feed: `feeds/{section}.{ext}` for the first,
-/// `feeds/{section}/page/{N}.{ext}` for archive pages (served for `?page=N`, see the README).
-fn static_path(out: &Path, section: &str, ext: &str, page: u32) -> PathBuf {
-    match page {
-        1 => out.join("feeds").join(format!("{section}.{ext}")),
-        n => out
-            .join("feeds")
-            .join(section)
-            .join("page")
-            .join(format!("{n}.{ext}")),
-    }
 }
 
 fn import_opml(
@@ -377,12 +323,12 @@ fn import_opml(
         return Err(UsageError(format!("unknown section \"{s}\"")).into());
     }
     let opml = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let feeds = crate::import::parse_opml(&opml)
+    let feeds = crate::cli::import::parse_opml(&opml)
         .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let (out, report) =
-        crate::import::append_sources(path, &text, config, &feeds, section.as_deref())
+        crate::cli::import::append_sources(path, &text, config, &feeds, section.as_deref())
             .map_err(UsageError)?;
     for (url, why) in &report.skipped {
         println!("skipped {url}: {why}");
@@ -407,36 +353,11 @@ fn import_opml(
     Ok(())
 }
 
-/// Writes to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp-{}",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        // A replaced file keeps its mode and, where allowed, its owner (feeds.toml may be 0640).
-        if let Ok(old) = std::fs::metadata(path) {
-            use std::os::unix::fs::MetadataExt;
-            f.set_permissions(old.permissions())?;
-            let _ = std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid()));
-        }
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::anyhow!("writing {}: {e}", path.display())
-    })
-}
-
 fn stories(
     config: Config,
     section: Option<&str>,
     limit: usize,
-    view: crate::render::View,
+    view: crate::publish::render::View,
     explain: bool,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -447,8 +368,8 @@ fn stories(
         return Err(UsageError(format!("unknown section \"{s}\"")).into());
     }
     let store = open_store(&config)?;
-    let top = matches!(view, crate::render::View::Top { .. });
-    let (stories, _) = crate::http::stories_for(&store, section, limit, view)?;
+    let top = matches!(view, crate::publish::render::View::Top { .. });
+    let (stories, _) = crate::publish::rendered::stories_for(&store, section, limit, view)?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &stories)?;
@@ -606,17 +527,19 @@ async fn train(config: Config) -> anyhow::Result<()> {
         .into());
     }
     let store = open_store(&config)?;
-    let ctx = Context::new(Arc::new(config), store).await?;
+    let ctx = crate::service::startup::prepare(Arc::new(config), store)
+        .await?
+        .ctx;
     let (config, tagger) = (ctx.config.clone(), ctx.tagger.clone());
     let outcome = ctx
         .store
-        .call(move |s| crate::retrain::train_now(s, &config, &tagger))
+        .call(move |s| crate::service::retrain::train_now(s, &config, &tagger))
         .await?;
     match outcome {
-        crate::retrain::Trained::NotEnough(why) => {
+        crate::service::retrain::Trained::NotEnough(why) => {
             println!("learned tagger not trained: {why}");
         }
-        crate::retrain::Trained::Model(s) => {
+        crate::service::retrain::Trained::Model(s) => {
             let per: Vec<String> = s
                 .per_section
                 .iter()
@@ -637,7 +560,7 @@ async fn train(config: Config) -> anyhow::Result<()> {
                     .collect();
                 println!(
                     "left out for fewer than {} examples: {}",
-                    crate::retrain::MIN_PER_SECTION,
+                    crate::service::retrain::MIN_PER_SECTION,
                     left.join(", ")
                 );
             }

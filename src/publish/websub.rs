@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::render::Format;
+use crate::publish::render::Format;
 
 /// How long the publisher waits after a change for more changes before pinging.
 pub const QUIET: Duration = Duration::from_millis(500);
@@ -106,7 +106,7 @@ async fn ping(client: &reqwest::Client, hub: &url::Url, feed: &str) -> bool {
         let error = match sent {
             Ok(r) if r.status().is_success() => return true,
             Ok(r) => format!("hub answered {}", r.status()),
-            Err(e) => crate::fetch::error_chain(&e),
+            Err(e) => crate::text::error_chain(&e),
         };
         if attempt == ATTEMPTS {
             tracing::warn!(hub = %hub, feed, error, "websub: publish ping failed; giving up");

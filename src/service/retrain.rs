@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Tagging};
-use crate::learn::{Example, Model, TrainOptions, TrainReport};
-use crate::sections::Tagger;
 use crate::store::{Store, StoreError, TaggedStory};
+use crate::tag::learn::{Example, Model, TrainOptions, TrainReport};
+use crate::tag::rules::Tagger;
 
 /// The model's name in the store.
 pub const MODEL_NAME: &str = "sections";

@@ -5,7 +5,7 @@
 //! - [`Replay::Time`]: the headlines in timestamp order, each one refresh of its publisher's source with
 //!   the poll time set to the headline's timestamp (what a daemon polling continuously would see);
 //! - [`Replay::Poll`]: one RSS document per publisher, the rows' timestamps as `pubDate`, a `feeds.toml`
-//!   naming them as `file:` sources, and one first poll of all of them through [`crate::refresh`], as
+//!   naming them as `file:` sources, and one first poll of all of them through [`crate::ingest::refresh`], as
 //!   `syndic poll` does it (a new install reading real backlogs).
 //!
 //! [`shifted`] appends the set once more with its dates moved N days later, its story ids made distinct
@@ -20,9 +20,10 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use crate::config::{Config, SourceConfig};
 use crate::dedupe;
-use crate::normalize::{Item, canonical_url};
-use crate::sections::Tagger;
+use crate::ingest::normalize::canonical_url;
+use crate::model::Item;
 use crate::store::{FetchRecord, RefreshInput, Store};
+use crate::tag::rules::Tagger;
 
 /// One labelled headline.
 #[derive(Debug, Clone)]
@@ -338,10 +339,11 @@ fn poll_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
         let store = Store::open_with_window(&config.database, config.dedupe.window)
             .map_err(|e| e.to_string())?;
         let sources = config.sources.clone();
-        let ctx = crate::refresh::Context::new(Arc::new(config), store.clone())
+        let ctx = crate::service::startup::prepare(Arc::new(config), store.clone())
             .await
-            .map_err(|e| e.to_string())?;
-        for report in crate::refresh::refresh_all(&ctx, &sources).await {
+            .map_err(|e| e.to_string())?
+            .ctx;
+        for report in crate::ingest::refresh::refresh_all(&ctx, &sources).await {
             if report.is_error() {
                 return Err(format!("poll: {report}"));
             }

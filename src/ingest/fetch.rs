@@ -12,13 +12,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
 use crate::config::PollConfig;
-
-/// Cache validators remembered per source, sent back as `If-None-Match` / `If-Modified-Since`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Validators {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-}
+use crate::model::Validators;
+use crate::text::error_chain;
 
 /// What a response said about the source beyond its body.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -334,19 +329,6 @@ impl Fetcher {
             FetchError::Network(error_chain(&e))
         }
     }
-}
-
-/// An error with its causes, `: `-separated: the cause chain carries the useful part ("connection
-/// refused", "dns error").
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 /// The host of a URL when it is an IP address literal.

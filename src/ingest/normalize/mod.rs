@@ -11,6 +11,7 @@ use feed_rs::model::{Entry, Feed, Text};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::model::{Enclosure, FeedInfo, Item, MAX_ENCLOSURES};
 use crate::text::{hex, is_xml_illegal, strip_xml_illegal};
 
 /// Query parameters that only track the reader; removed from canonical URLs.
@@ -28,62 +29,6 @@ const GUID_CHARS: usize = 1000;
 const MAX_CATEGORIES: usize = 32;
 /// Longest article URL kept, in bytes.
 const URL_BYTES: usize = 4096;
-
-/// One entry of one source, in syndic's own model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Item {
-    /// Stable per-source key (hex).
-    pub key: String,
-    /// The entry's own id, if it had one.
-    pub guid: Option<String>,
-    /// Canonical absolute http(s) URL of the article.
-    pub url: Option<String>,
-    /// Plain text: entities decoded, tags stripped, whitespace collapsed. Empty only for a thin entry.
-    pub title: String,
-    /// Plain-text summary (from the summary, else the content), possibly empty.
-    pub summary: String,
-    /// Sanitized HTML content with absolute links.
-    pub content_html: Option<String>,
-    pub author: Option<String>,
-    pub categories: Vec<String>,
-    /// Media attached to the entry (podcast audio, images, video), at most [`MAX_ENCLOSURES`].
-    pub enclosures: Vec<Enclosure>,
-    pub published: Option<DateTime<Utc>>,
-    pub updated: Option<DateTime<Utc>>,
-}
-
-impl Item {
-    /// An entry with no title, link or text (only an id, a date, an author...): its fields are read, but
-    /// there is nothing to show a reader, so it is neither stored nor republished.
-    pub fn is_thin(&self) -> bool {
-        self.title.is_empty() && self.url.is_none()
-    }
-}
-
-/// A media file attached to an entry: RSS `<enclosure>`, Media RSS `media:content`, Atom
-/// `link rel="enclosure"`, JSON Feed `attachments`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Enclosure {
-    /// Absolute http(s) URL, without credentials (query kept: media hosts often need it).
-    pub url: String,
-    /// MIME type, as given or guessed from the file name.
-    pub mime_type: String,
-    /// Size in bytes, when the feed says.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub length: Option<u64>,
-}
-
-/// Most enclosures kept per entry.
-pub const MAX_ENCLOSURES: usize = 8;
-
-/// Metadata of the source feed itself.
-#[derive(Debug, Clone, Default)]
-pub struct FeedInfo {
-    pub title: Option<String>,
-    pub site_url: Option<String>,
-    /// When the feed says it last changed.
-    pub updated: Option<DateTime<Utc>>,
-}
 
 /// Converts a parsed feed. `base` is the URL the document was fetched from.
 pub fn normalize(feed: &Feed, base: &Url) -> (FeedInfo, Vec<Item>) {
@@ -651,7 +596,7 @@ fn sanitize_by_parser(html: &str, base: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::parse_feed;
+    use crate::ingest::parse::parse_feed;
 
     fn base() -> Url {
         Url::parse("https://news.example.com/feeds/world.xml").unwrap()

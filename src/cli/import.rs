@@ -59,7 +59,7 @@ pub fn parse_opml(bytes: &[u8]) -> Result<Vec<OpmlFeed>, String> {
         match start.local_name().as_ref() {
             "opml" => saw_opml = true,
             "outline" => {
-                let attr = |name: &str| crate::parse::attribute(start, name);
+                let attr = |name: &str| crate::ingest::parse::attribute(start, name);
                 let text = attr("title").or_else(|| attr("text"));
                 let folder = match attr("xmlUrl") {
                     Some(url) => {
@@ -200,11 +200,11 @@ fn section_of(config: &Config, label: &str) -> Option<String> {
 
 /// The feed's name, or its host when it has none, made unique among the configured names.
 fn unique_name(name: &str, url: &Url, names: &mut HashSet<String>) -> String {
-    let base = crate::normalize::clean_text(name);
+    let base = crate::ingest::normalize::clean_text(name);
     let base = if base.is_empty() {
         url.host_str().unwrap_or("feed").to_string()
     } else {
-        crate::normalize::truncate_chars(&base, 200)
+        crate::ingest::normalize::truncate_chars(&base, 200)
     };
     let mut candidate = base.clone();
     let mut n = 2;

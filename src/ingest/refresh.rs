@@ -16,16 +16,17 @@ use tokio::sync::{Mutex, Semaphore};
 use url::Url;
 
 use crate::config::{Config, MAX_HINT, SourceConfig};
-use crate::fetch::{FetchError, FetchMeta, FetchOutcome, Fetcher};
-use crate::normalize::normalize_limited;
-use crate::parse::{
+use crate::ingest::fetch::{FetchError, FetchMeta, FetchOutcome, Fetcher};
+use crate::ingest::normalize::normalize_limited;
+use crate::ingest::parse::{
     ParseError, announced_feeds, charset_of, feed_hint, looks_like_html, parse_feed,
 };
-use crate::sections::Tagger;
 use crate::store::{FetchRecord, FetchStatus, Hold, RefreshInput, RefreshStats, Store, StoreError};
+use crate::tag::rules::Tagger;
 use crate::text::hex;
 
-/// Everything a refresh needs, built once per config generation (start and each reload).
+/// Everything a refresh needs, built once per config generation (start and each reload) by the
+/// service's start-up steps, which register the sources and prepare the tagger first.
 #[derive(Clone)]
 pub struct Context {
     pub config: Arc<Config>,
@@ -33,8 +34,6 @@ pub struct Context {
     pub fetcher: Fetcher,
     pub tagger: Arc<Tagger>,
     pub source_ids: Arc<HashMap<String, i64>>,
-    /// When the installed learned-tagger model was trained, and the newest story id then.
-    pub model_trained: Option<(DateTime<Utc>, i64)>,
     limits: Arc<Limits>,
 }
 
@@ -46,27 +45,17 @@ struct Limits {
 }
 
 impl Context {
-    /// Registers the config's sources in the store, re-applies the section rules to the stories within
-    /// the dedupe window (the rules may have changed since they were tagged), and prepares the client.
-    pub async fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Context> {
-        let fetcher = Fetcher::new(&config.poll)?;
-        let sources = config.sources.clone();
-        let source_ids = store.call(move |s| s.sync_sources(&sources)).await?;
-        let tagger = Arc::new(Tagger::new(&config.sections, &config.sources));
-        let since = Utc::now() - config.dedupe.window;
-        let (t, c) = (tagger.clone(), config.clone());
-        let (model_trained, retagged) = store
-            .call(move |s| {
-                let trained = crate::retrain::load_stored(s, &c, &t)?;
-                Ok((trained, s.retag_since(since, &t)?))
-            })
-            .await?;
-        if !retagged.is_empty() {
-            tracing::info!(sections = ?retagged, "section rules changed: recent stories retagged");
-        }
+    /// The HTTP client and the limits for `config`, over sources already registered in `store` (their
+    /// ids by name) and a prepared tagger. Does no I/O.
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        source_ids: HashMap<String, i64>,
+        tagger: Arc<Tagger>,
+    ) -> Result<Context, FetchError> {
         Ok(Context {
+            fetcher: Fetcher::new(&config.poll)?,
             tagger,
-            model_trained,
             source_ids: Arc::new(source_ids),
             limits: Arc::new(Limits {
                 global: Semaphore::new(config.poll.concurrency),
@@ -75,7 +64,6 @@ impl Context {
             }),
             config,
             store,
-            fetcher,
         })
     }
 }

@@ -81,7 +81,7 @@ fn item(meta: &FeedMeta, story: &Story) -> Value {
 mod tests {
     use super::super::tests::{meta, story};
     use super::*;
-    use crate::render::Format;
+    use crate::publish::render::Format;
 
     #[test]
     fn a_story_is_a_json_feed_item_with_its_other_sources() {

@@ -16,7 +16,9 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use crate::schedule::Schedule;
+pub mod schedule;
+
+use schedule::Schedule;
 
 /// Longest dedupe window accepted, in hours (ten years).
 const MAX_WINDOW_HOURS: u64 = 10 * 366 * 24;
@@ -106,7 +108,7 @@ pub struct OutputConfig {
     pub websub_hub: Option<Url>,
 }
 
-/// `[tagging]`: the learned tagger (see [`crate::learn`]).
+/// `[tagging]`: the learned tagger (see [`crate::tag::learn`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaggingConfig {
     /// Train a text classifier on the stories whose sections are certain, and let it tag.
@@ -150,7 +152,7 @@ pub enum LearnApply {
     All,
 }
 
-/// A section and the rules that put stories in it (see [`crate::sections`]).
+/// A section and the rules that put stories in it (see [`crate::tag::rules`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SectionConfig {
     pub id: String,
