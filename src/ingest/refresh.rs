@@ -21,7 +21,10 @@ use crate::ingest::normalize::normalize_limited;
 use crate::ingest::parse::{
     ParseError, announced_feeds, charset_of, feed_hint, looks_like_html, parse_feed,
 };
-use crate::store::{FetchRecord, FetchStatus, Hold, RefreshInput, RefreshStats, Store, StoreError};
+use crate::model::{FeedInfo, Item};
+use crate::store::{
+    FetchRecord, FetchStatus, Hold, RefreshInput, RefreshStats, SourceState, Store, StoreError,
+};
 use crate::tag::rules::Tagger;
 use crate::text::hex;
 
@@ -215,6 +218,8 @@ pub async fn refresh_all(ctx: &Context, sources: &[SourceConfig]) -> Vec<Refresh
     join_all(sources.iter().map(|s| refresh(ctx, s, seen_at))).await
 }
 
+/// One refresh as steps: the source's stored state, the fetch (a 304 or an unchanged body is recorded
+/// and ends here), the parse ([`parse_document`], off the async workers), then one store transaction.
 async fn run(
     ctx: &Context,
     source: &SourceConfig,
@@ -233,35 +238,13 @@ async fn run(
         .and_then(|u| Url::parse(u).ok())
         .unwrap_or_else(|| source.url.clone());
     let now = Utc::now();
-    let normal_next = ctx.config.schedule_of(source).next_due(now, &source.name);
-    let honor = ctx.config.poll.honor_feed_hints;
-    let stored_hint = state
-        .hint_secs
-        .map(|s| Duration::from_secs(s.max(0) as u64));
-    // Hints stretch the interval, never shorten it, and never beyond MAX_HINT.
-    let next_due = |hint: Option<Duration>| -> (DateTime<Utc>, Option<i64>) {
-        let Some(hint) = hint.filter(|_| honor) else {
-            return (normal_next, None);
-        };
-        let hint = hint.min(MAX_HINT);
-        let hinted = now + chrono::Duration::from_std(hint).unwrap_or_default();
-        (normal_next.max(hinted), Some(hint.as_secs() as i64))
-    };
+    let next = NextCheck::new(ctx, source, &state, now);
     let fetched = ctx.fetcher.fetch(&url, &state.validators).await?;
-    let moved = |meta: &FetchMeta, notice: &mut Option<String>| {
-        let to = meta.moved_to.as_ref()?;
-        tracing::warn!(
-            source = %source.name, from = %url, to = %to,
-            "feed moved permanently: polling the new URL from now on; update its url in feeds.toml"
-        );
-        *notice = Some(format!(
-            "moved permanently to {to}: now polled there; update url in feeds.toml"
-        ));
-        Some(to.to_string())
-    };
+    let moved =
+        |meta: &FetchMeta, notice: &mut Option<String>| moved_to(source, &url, meta, notice);
     let (body, validators, final_url, content_type, meta) = match fetched {
         FetchOutcome::NotModified(meta) => {
-            let (next, hint_secs) = next_due(meta.max_age.max(stored_hint));
+            let (next, hint_secs) = next.due(meta.max_age.max(next.stored_hint));
             let rec = FetchRecord {
                 status: FetchStatus::NotModified,
                 next_check_at: Some(next),
@@ -282,7 +265,7 @@ async fn run(
     };
     let body_hash = hex(&Sha256::digest(&body)[..16]);
     if state.body_hash.as_deref() == Some(body_hash.as_str()) {
-        let (next, hint_secs) = next_due(meta.max_age.max(stored_hint));
+        let (next, hint_secs) = next.due(meta.max_age.max(next.stored_hint));
         let rec = FetchRecord {
             status: FetchStatus::Unchanged,
             validators: Some(validators),
@@ -295,9 +278,100 @@ async fn run(
         return Ok(Outcome::Unchanged);
     }
 
-    // Parsing is CPU work: keep it off the async workers.
     let max_entries = ctx.config.poll.max_entries;
-    let (info, items, feed_hint, left_out) = tokio::task::spawn_blocking(move || {
+    let parsed = parse_document(body, final_url, content_type, max_entries).await?;
+    let (next, hint_secs) = next.due(meta.max_age.max(parsed.hint));
+    let fetch = FetchRecord {
+        validators: Some(validators),
+        body_hash: Some(body_hash),
+        feed_title: parsed.info.title,
+        next_check_at: Some(next),
+        moved_to: moved(&meta, notice),
+        hint_secs,
+        ..FetchRecord::ok(now)
+    };
+    let stats = store_items(ctx, source, id, parsed.items, seen_at, fetch).await?;
+    if parsed.left_out > 0 {
+        tracing::warn!(
+            source = %source.name, left_out = parsed.left_out, max_entries,
+            "document has more entries than poll.max_entries: the oldest were left out"
+        );
+    }
+    Ok(Outcome::Updated(RefreshStats {
+        left_out: parsed.left_out,
+        ..stats
+    }))
+}
+
+/// When a source is checked next: its schedule, stretched (never shortened, never beyond
+/// [`MAX_HINT`]) by what the feed or server hints when `poll.honor_feed_hints` is on.
+struct NextCheck {
+    now: DateTime<Utc>,
+    normal: DateTime<Utc>,
+    honor: bool,
+    /// The hint stored from the last parsed document.
+    stored_hint: Option<Duration>,
+}
+
+impl NextCheck {
+    fn new(ctx: &Context, source: &SourceConfig, state: &SourceState, now: DateTime<Utc>) -> Self {
+        NextCheck {
+            now,
+            normal: ctx.config.schedule_of(source).next_due(now, &source.name),
+            honor: ctx.config.poll.honor_feed_hints,
+            stored_hint: state
+                .hint_secs
+                .map(|s| Duration::from_secs(s.max(0) as u64)),
+        }
+    }
+
+    /// The next check time and the hint to store (seconds), given this fetch's hint.
+    fn due(&self, hint: Option<Duration>) -> (DateTime<Utc>, Option<i64>) {
+        let Some(hint) = hint.filter(|_| self.honor) else {
+            return (self.normal, None);
+        };
+        let hint = hint.min(MAX_HINT);
+        let hinted = self.now + chrono::Duration::from_std(hint).unwrap_or_default();
+        (self.normal.max(hinted), Some(hint.as_secs() as i64))
+    }
+}
+
+/// Where a permanent redirect led, logged and noted for the operator; `None` when the feed did not move.
+fn moved_to(
+    source: &SourceConfig,
+    from: &Url,
+    meta: &FetchMeta,
+    notice: &mut Option<String>,
+) -> Option<String> {
+    let to = meta.moved_to.as_ref()?;
+    tracing::warn!(
+        source = %source.name, from = %from, to = %to,
+        "feed moved permanently: polling the new URL from now on; update its url in feeds.toml"
+    );
+    *notice = Some(format!(
+        "moved permanently to {to}: now polled there; update url in feeds.toml"
+    ));
+    Some(to.to_string())
+}
+
+/// A parsed document: its feed metadata, its entries worth storing, its polling hint and how many
+/// older entries `poll.max_entries` left out.
+struct Parsed {
+    info: FeedInfo,
+    items: Vec<Item>,
+    hint: Option<Duration>,
+    left_out: usize,
+}
+
+/// Parses and normalizes a fetched body on a blocking thread (parsing is CPU work: it stays off the
+/// async workers). An HTML page in place of a feed is an error naming the feeds it announces.
+async fn parse_document(
+    body: Vec<u8>,
+    final_url: Url,
+    content_type: Option<String>,
+    max_entries: usize,
+) -> Result<Parsed, RefreshError> {
+    tokio::task::spawn_blocking(move || {
         let charset = content_type.as_deref().and_then(charset_of);
         let feed = match parse_feed(&body, Some(final_url.as_str()), charset) {
             Ok(feed) => feed,
@@ -316,51 +390,47 @@ async fn run(
         let (info, mut items, left_out) = normalize_limited(&feed, &final_url, max_entries);
         // Entries with no title, link or text have nothing to show a reader.
         items.retain(|i| !i.is_thin());
-        Ok((info, items, hint, left_out))
+        Ok(Parsed {
+            info,
+            items,
+            hint,
+            left_out,
+        })
     })
     .await
-    .map_err(|e| RefreshError::Store(StoreError::Task(e.to_string())))??;
+    .map_err(|e| RefreshError::Store(StoreError::Task(e.to_string())))?
+}
 
-    let (next, hint_secs) = next_due(meta.max_age.max(feed_hint));
-    let moved_to = moved(&meta, notice);
+/// Stores a source's entries and its fetch record in one transaction (dedupe and tagging inside).
+async fn store_items(
+    ctx: &Context,
+    source: &SourceConfig,
+    id: i64,
+    items: Vec<Item>,
+    seen_at: DateTime<Utc>,
+    fetch: FetchRecord,
+) -> Result<RefreshStats, RefreshError> {
     let ctx2 = ctx.clone();
-    let window = ctx.config.dedupe.window;
-    let threshold = ctx.config.dedupe.title_threshold;
-    let decay_hours = ctx.config.dedupe.decay_hours;
+    let dedupe = ctx.config.dedupe.clone();
     let title_dedupe = source.dedupe;
-    let stats = ctx
+    Ok(ctx
         .store
         .call(move |s| {
             s.apply_refresh(&RefreshInput {
                 source_id: id,
                 items: &items,
                 now: seen_at,
-                window,
-                threshold,
-                decay_hours,
+                window: dedupe.window,
+                threshold: dedupe.title_threshold,
+                decay_hours: dedupe.decay_hours,
                 title_dedupe,
-                similarity: ctx2.config.dedupe.similarity,
-                veto: ctx2.config.dedupe.veto,
+                similarity: dedupe.similarity,
+                veto: dedupe.veto,
                 tagger: &ctx2.tagger,
-                fetch: FetchRecord {
-                    validators: Some(validators),
-                    body_hash: Some(body_hash),
-                    feed_title: info.title,
-                    next_check_at: Some(next),
-                    moved_to,
-                    hint_secs,
-                    ..FetchRecord::ok(now)
-                },
+                fetch,
             })
         })
-        .await?;
-    if left_out > 0 {
-        tracing::warn!(
-            source = %source.name, left_out, max_entries,
-            "document has more entries than poll.max_entries: the oldest were left out"
-        );
-    }
-    Ok(Outcome::Updated(RefreshStats { left_out, ..stats }))
+        .await?)
 }
 
 /// Records a failure: 410 marks the source gone; a Retry-After holds it until then; anything else

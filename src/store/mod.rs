@@ -4,10 +4,14 @@
 //! [`Store::call`], which runs the closure on tokio's blocking pool. SQLite has one writer anyway, and the
 //! read side is mostly served from the render cache.
 
+mod apply;
+mod index;
+mod lookup;
 mod models;
 mod retention;
 mod sources;
 mod stories;
+mod tags;
 
 use std::ffi::c_int;
 use std::path::Path;
@@ -18,12 +22,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
+pub use apply::{RefreshInput, RefreshStats};
 pub use models::{StoredModel, TaggedStory};
 pub use retention::Pruned;
 pub use sources::{FetchRecord, FetchStatus, HealthState, Hold, SourceHealth, SourceState};
 pub use stories::{
-    JoinInfo, JoinReason, MAX_TOP_HOURS, RefreshInput, RefreshStats, RefusalInfo, Story, StoryItem,
-    TopQuery, UnknownValue,
+    JoinInfo, JoinReason, MAX_TOP_HOURS, RefusalInfo, Story, StoryItem, TopQuery, UnknownValue,
 };
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
@@ -59,7 +63,7 @@ pub enum StoreError {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// The title-similarity index over the stories in the dedupe window. Always locked after `conn`.
-    index: Arc<Mutex<stories::IndexState>>,
+    index: Arc<Mutex<index::IndexState>>,
     /// Checkpoints run by the background checkpointer (for tests and metrics).
     checkpoints: Arc<AtomicU64>,
 }
@@ -97,7 +101,7 @@ impl Store {
         // fewer than one refresh uses: evicted statements were re-prepared over and over).
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn, &path.display().to_string())?;
-        let refingerprinted = stories::refingerprint(&mut conn)?;
+        let refingerprinted = index::refingerprint(&mut conn)?;
         if refingerprinted > 0 {
             tracing::info!(
                 items = refingerprinted,
@@ -109,7 +113,7 @@ impl Store {
         start_checkpointer(&mut conn, path, checkpoints.clone())?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
-            index: Arc::new(Mutex::new(stories::IndexState::default())),
+            index: Arc::new(Mutex::new(index::IndexState::default())),
             checkpoints,
         })
     }
@@ -132,7 +136,7 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_index(&self) -> MutexGuard<'_, stories::IndexState> {
+    fn lock_index(&self) -> MutexGuard<'_, index::IndexState> {
         // Index updates happen after a commit and cannot half-fail; a poisoned lock holds a usable index.
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Store, StoreError, from_ms, to_ms};
 use crate::config::SourceConfig;
 use crate::model::Validators;
+
+use super::{Store, StoreError, from_ms, to_ms};
 
 /// A source id and when it is next due (`None`: never checked).
 pub type NextCheck = (i64, Option<DateTime<Utc>>);

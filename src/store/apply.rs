@@ -1,0 +1,502 @@
+//! Applying one refresh: items, stories, sections and the fetch record in one transaction, the
+//! dedupe decision gathered and written, and the similarity index kept in step with what committed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::ALL_SECTION;
+use crate::dedupe::{
+    self, Decision, EntryDates, Incoming, IndexUpdate, KnownItem, Policy, TitleIndex, VetoRules,
+};
+use crate::model::Item;
+use crate::tag::rules::{ItemText, Tagger};
+use crate::text::hex;
+
+use super::index::IndexOp;
+use super::lookup::{ItemFields, candidates, find_item, similar_stories};
+use super::sources::{FetchRecord, write_fetch_record};
+use super::tags::{extend_tags, retag};
+use super::{Store, StoreError, to_ms};
+
+/// Everything one refresh writes, in one transaction.
+pub struct RefreshInput<'a> {
+    pub source_id: i64,
+    pub items: &'a [Item],
+    /// When the poll that fetched these items started: the first-seen time of new items and stories.
+    pub now: DateTime<Utc>,
+    pub window: chrono::Duration,
+    /// `[dedupe].title_threshold`: the similarity at which a title joins a story.
+    pub threshold: f64,
+    /// `[dedupe].decay_hours`: similarity decays with a story's idle time (0 = off).
+    pub decay_hours: f64,
+    /// False for a source with `dedupe = false`: its items never join or gather stories by title.
+    pub title_dedupe: bool,
+    /// `[dedupe].similarity`: false leaves only URL and identical-headline joins.
+    pub similarity: bool,
+    /// `[dedupe].veto`: the look-alike rules that refuse a similar-title join.
+    pub veto: VetoRules,
+    /// Section rules, and each source's default sections and tagging mode (from the current config).
+    pub tagger: &'a Tagger,
+    pub fetch: FetchRecord,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RefreshStats {
+    /// Entries in the document.
+    pub items: usize,
+    pub new_items: usize,
+    pub updated_items: usize,
+    /// New items that joined a story another source already reported.
+    pub joined: usize,
+    pub new_stories: usize,
+    /// Joins by reason ("url", "title", "similar").
+    pub joins_by_reason: BTreeMap<&'static str, usize>,
+    /// Entries of the document left out by `[poll].max_entries` (the oldest; set by the refresh).
+    pub left_out: usize,
+    /// Sections whose output changed (includes `all` when anything changed).
+    pub changed_sections: BTreeSet<String>,
+}
+
+impl Store {
+    /// Applies one refreshed source: items, stories, sections and the fetch record land together.
+    ///
+    /// The similarity index is read inside the transaction and updated only after it commits, so a failed
+    /// refresh leaves both the database and the index as they were.
+    pub fn apply_refresh(&self, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
+        // Title keys are computed before the store is locked: refreshes of other sources wait only for
+        // the database work.
+        let keys: Vec<TitleKeys> = input
+            .items
+            .iter()
+            .map(|item| match (input.title_dedupe, input.similarity) {
+                (true, true) => {
+                    let (fp, tokens) = dedupe::title_keys(&item.title);
+                    (fp, tokens, dedupe::NameLexicon::observe(&item.title))
+                }
+                (true, false) => (
+                    dedupe::title_fingerprint(&item.title),
+                    Vec::new(),
+                    Vec::new(),
+                ),
+                (false, _) => (String::new(), Vec::new(), Vec::new()),
+            })
+            .collect();
+        // Clustering time of each entry, judged against the document's own order.
+        let dates: Vec<EntryDates> = input
+            .items
+            .iter()
+            .map(|i| EntryDates {
+                published: i.published,
+                updated: i.updated,
+            })
+            .collect();
+        let events = dedupe::event_times(&dates, input.now);
+        let mut conn = self.lock();
+        let mut index = self.lock_index();
+        if index.window != Some(input.window) {
+            index.rebuild(&conn, input.now, input.window)?;
+        }
+        index.index.set_decay_hours(input.decay_hours);
+        let tx = conn.transaction()?;
+        let (stats, ops) = apply(&tx, input, keys, &events, &index.index)?;
+        write_fetch_record(&tx, input.source_id, &input.fetch)?;
+        tx.commit()?;
+        for op in ops {
+            op.apply(&mut index.index, input.threshold);
+        }
+        index.index.prune(input.now - input.window);
+        Ok(stats)
+    }
+
+    /// Rebuilds the similarity index from the stories first seen within `window` before `now`.
+    pub fn rebuild_index(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock();
+        self.lock_index().rebuild(&conn, now, window)
+    }
+
+    /// The story an item of a source belongs to.
+    pub fn story_of_item(&self, source_id: i64, key: &str) -> Result<Option<i64>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT story_id FROM items WHERE source_id = ?1 AND key = ?2",
+                params![source_id, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Runs `f` on the similarity index (read-only: explanations use its token weights).
+    pub fn with_index<T>(&self, f: impl FnOnce(&TitleIndex) -> T) -> T {
+        f(&self.lock_index().index)
+    }
+
+    /// Stories held by the similarity index (for metrics and tests).
+    pub fn index_len(&self) -> usize {
+        self.lock_index().index.len()
+    }
+}
+
+/// A title's fingerprint, similarity tokens, and what it teaches the name lexicon (empty when not used).
+type TitleKeys = (String, Vec<String>, Vec<(String, bool)>);
+
+/// Applies one refresh inside its transaction: each entry's [`dedupe::decide`] verdict, written as it
+/// says ([`apply_entry`]), then the sections of the stories it touched ([`retag_touched`]). Returns the
+/// stats and the index updates to make once the transaction commits.
+fn apply(
+    tx: &rusqlite::Connection,
+    input: &RefreshInput<'_>,
+    keys: Vec<TitleKeys>,
+    events: &[DateTime<Utc>],
+    index: &TitleIndex,
+) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
+    let source_name: String = tx.query_row(
+        "SELECT name FROM sources WHERE id = ?1",
+        [input.source_id],
+        |r| r.get(0),
+    )?;
+    let mut stats = RefreshStats {
+        items: input.items.len(),
+        ..RefreshStats::default()
+    };
+    let step = Step {
+        tx,
+        input,
+        index,
+        source_name: &source_name,
+        policy: Policy {
+            window: input.window,
+            threshold: input.threshold,
+            title_dedupe: input.title_dedupe,
+            similarity: input.similarity,
+            veto: input.veto,
+        },
+    };
+    let mut ops = Vec::new();
+    // Stories to retag: in full when one of their items changed, else only with the titles and summaries
+    // they gained (sections are a union over items, so new items can only add).
+    let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
+    for (item, keys, event) in oldest_first(input.items, keys, events) {
+        let Some((decision, story_id)) = step.apply_entry(item, keys, event, &mut ops)? else {
+            continue;
+        };
+        stats.count(&decision);
+        match (
+            &decision,
+            touched.entry(story_id).or_insert_with(|| Some(Vec::new())),
+        ) {
+            (Decision::SameItem { .. }, t) => *t = None,
+            (_, Some(added)) => added.push(item),
+            (_, None) => {}
+        }
+    }
+    retag_touched(tx, input.tagger, &source_name, touched, &mut stats)?;
+    Ok((stats, ops))
+}
+
+/// The entries oldest first by event time, so that within one refresh a higher story id means a newer
+/// story. Feeds list newest first, so entries of the same time keep that order when reversed.
+fn oldest_first<'a>(
+    items: &'a [Item],
+    keys: Vec<TitleKeys>,
+    events: &[DateTime<Utc>],
+) -> Vec<(&'a Item, TitleKeys, DateTime<Utc>)> {
+    let mut order: Vec<(&Item, TitleKeys, DateTime<Utc>)> = items
+        .iter()
+        .zip(keys)
+        .zip(events.iter().copied())
+        .map(|((item, keys), event)| (item, keys, event))
+        .rev()
+        .collect();
+    order.sort_by_key(|(_, _, event)| *event);
+    order
+}
+
+impl RefreshStats {
+    /// Counts one written entry by its decision.
+    fn count(&mut self, decision: &Decision) {
+        match decision {
+            Decision::SameItem { .. } => self.updated_items += 1,
+            Decision::Join { reason, .. } => {
+                self.new_items += 1;
+                self.joined += 1;
+                *self.joins_by_reason.entry(reason.as_str()).or_default() += 1;
+            }
+            Decision::New => {
+                self.new_items += 1;
+                self.new_stories += 1;
+            }
+        }
+    }
+}
+
+/// What every entry of one refresh is applied with.
+struct Step<'a> {
+    tx: &'a rusqlite::Connection,
+    input: &'a RefreshInput<'a>,
+    index: &'a TitleIndex,
+    source_name: &'a str,
+    policy: Policy,
+}
+
+impl Step<'_> {
+    /// One entry: gathers what [`dedupe::decide`] needs (the stored copy, the exact-match candidates,
+    /// the similar stories), writes the verdict and queues its index updates. `None` when the entry is
+    /// unchanged or was deleted by retention; else its decision and story.
+    fn apply_entry(
+        &self,
+        item: &Item,
+        (title_fp, tokens, observed): TitleKeys,
+        event: DateTime<Utc>,
+        ops: &mut Vec<IndexOp>,
+    ) -> Result<Option<(Decision, i64)>, StoreError> {
+        let (tx, input) = (self.tx, self.input);
+        let fields = ItemFields::of(item);
+        let url_key = item.url.as_deref().map(dedupe::url_key);
+        let stored = find_item(tx, input.source_id, &item.key)?;
+        if stored.is_none() && super::retention::is_tombstoned(tx, input.source_id, &item.key)? {
+            // Deleted by retention: a source still listing it does not bring it back.
+            return Ok(None);
+        }
+        if stored.as_ref().is_some_and(|st| st.fields == fields) {
+            // Unchanged (the steady state of a re-poll): nothing to normalize or match.
+            return Ok(None);
+        }
+        let incoming = Incoming {
+            source_id: input.source_id,
+            url_key: url_key.as_deref(),
+            title: &item.title,
+            title_fp: &title_fp,
+            tokens: &tokens,
+            event,
+        };
+        let known = stored.as_ref().map(|st| KnownItem {
+            item_id: st.id,
+            story_id: st.story_id,
+            title_rep: st.title_rep,
+            title_changed: st.fields.title != fields.title,
+        });
+        let cands = match known {
+            Some(_) => Vec::new(),
+            None => candidates(tx, &incoming, input.title_dedupe, input.window)?,
+        };
+        let similar = |k| similar_stories(tx, self.index, &incoming, &self.policy, k);
+        let verdict = dedupe::decide(&incoming, known, &cands, similar, self.index, &self.policy)?;
+        let (item_id, story_id) = write_item(
+            tx,
+            input,
+            item,
+            &fields,
+            self.source_name,
+            &verdict,
+            &incoming,
+            known.map(|k| k.item_id),
+        )?;
+        if verdict.extend_span {
+            ops.push(IndexOp::Span { story_id, event });
+        }
+        if self.policy.title_dedupe
+            && self.policy.similarity
+            && known.is_none_or(|k| k.title_changed)
+        {
+            ops.push(IndexOp::Learn { observed });
+        }
+        let source_id = input.source_id;
+        match verdict.index {
+            IndexUpdate::NewStory => ops.push(IndexOp::NewStory {
+                story_id,
+                first_seen: input.now,
+                event,
+                item_id,
+                source_id,
+                tokens,
+            }),
+            IndexUpdate::AddRep => ops.push(IndexOp::Rep {
+                story_id,
+                item_id,
+                source_id,
+                tokens,
+            }),
+            IndexUpdate::EditRep => ops.push(IndexOp::Edit {
+                story_id,
+                item_id,
+                tokens,
+            }),
+            IndexUpdate::None => {}
+        }
+        Ok(Some((verdict.decision, story_id)))
+    }
+}
+
+/// Recomputes the sections of the stories a refresh touched: in full when one of their items changed
+/// (`None`), else extended with the texts of the items they gained; the changed sections go in `stats`.
+fn retag_touched(
+    tx: &rusqlite::Connection,
+    tagger: &Tagger,
+    source_name: &str,
+    touched: BTreeMap<i64, Option<Vec<&Item>>>,
+    stats: &mut RefreshStats,
+) -> Result<(), StoreError> {
+    for (story_id, added) in touched {
+        let (before, after) = match added {
+            None => retag(tx, story_id, tagger)?,
+            Some(added) => {
+                let texts: Vec<ItemText<'_>> = added
+                    .iter()
+                    .map(|item| ItemText {
+                        source_name,
+                        title: &item.title,
+                        summary: &item.summary,
+                        url: item.url.as_deref(),
+                        categories: &item.categories,
+                    })
+                    .collect();
+                extend_tags(tx, story_id, tagger, &texts)?
+            }
+        };
+        stats.changed_sections.extend(before);
+        stats.changed_sections.extend(after);
+        stats.changed_sections.insert(ALL_SECTION.to_string());
+    }
+    Ok(())
+}
+
+/// Writes one item as its verdict says: a new story first when it starts one, the story's event span
+/// when it joins one, then the item itself (a known (source, key) keeps its story, first-seen time and
+/// how it joined). Returns the item's id and its story's. (`known_id`: the item's id when it is stored
+/// already.)
+#[allow(clippy::too_many_arguments)]
+fn write_item(
+    tx: &rusqlite::Connection,
+    input: &RefreshInput<'_>,
+    item: &Item,
+    fields: &ItemFields,
+    source_name: &str,
+    verdict: &dedupe::Verdict,
+    incoming: &Incoming<'_>,
+    known_id: Option<i64>,
+) -> Result<(i64, i64), StoreError> {
+    let now_ms = to_ms(input.now);
+    let event_ms = to_ms(incoming.event);
+    let (story_id, reason, score, matched) = write_story(
+        tx,
+        verdict.decision,
+        source_name,
+        item,
+        fields,
+        now_ms,
+        event_ms,
+    )?;
+    let miss = verdict.near_miss.as_ref();
+    tx.prepare_cached(
+        "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
+            content, author, categories, published, updated, first_seen, changed_at,
+            match_reason, match_score, match_item, title_rep, enclosures, event_at, fp_version,
+            miss_item, miss_score, miss_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
+            ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
+         ON CONFLICT (source_id, key) DO UPDATE SET
+            guid = excluded.guid, url = excluded.url, url_key = excluded.url_key,
+            title = excluded.title, title_fp = excluded.title_fp, summary = excluded.summary,
+            content = excluded.content, author = excluded.author, categories = excluded.categories,
+            enclosures = excluded.enclosures, published = excluded.published, updated = excluded.updated,
+            changed_at = excluded.changed_at, title_rep = excluded.title_rep,
+            fp_version = excluded.fp_version",
+    )?
+    .execute(params![
+        input.source_id,
+        item.key,
+        story_id,
+        item.guid,
+        fields.url,
+        incoming.url_key,
+        fields.title,
+        verdict.title_fp,
+        fields.summary,
+        fields.content,
+        fields.author,
+        fields.categories,
+        fields.published,
+        fields.updated,
+        now_ms,
+        reason,
+        score,
+        matched,
+        verdict.title_rep,
+        fields.enclosures,
+        event_ms,
+        dedupe::FINGERPRINT_VERSION,
+        miss.map(|m| m.item_id),
+        miss.map(|m| m.score),
+        miss.map(|m| m.veto.to_string()),
+    ])?;
+    let item_id = match known_id {
+        Some(id) => id,
+        None => tx.last_insert_rowid(),
+    };
+    Ok((item_id, story_id))
+}
+
+/// A story id and how an item joined it: reason, score and matched item, as the item row stores them.
+type StorySide = (i64, &'static str, Option<f64>, Option<i64>);
+
+/// The story side of a verdict: a new story row, or a joined story's event span widened (written
+/// only when the item falls outside it). Returns the story id and how the item joined it (reason,
+/// score, matched item) as the item row stores them.
+fn write_story(
+    tx: &rusqlite::Connection,
+    decision: Decision,
+    source_name: &str,
+    item: &Item,
+    fields: &ItemFields,
+    now_ms: i64,
+    event_ms: i64,
+) -> Result<StorySide, StoreError> {
+    Ok(match decision {
+        Decision::SameItem { story_id } => (story_id, "new", None, None),
+        Decision::Join {
+            story_id,
+            item_id,
+            reason,
+        } => {
+            // Written only when the item falls outside the span (most joins fall inside it).
+            tx.prepare_cached(
+                "UPDATE stories SET event_lo = MIN(event_lo, ?2), event_hi = MAX(event_hi, ?2)
+                 WHERE id = ?1 AND (event_lo > ?2 OR event_hi < ?2)",
+            )?
+            .execute(params![story_id, event_ms])?;
+            (story_id, reason.as_str(), reason.score(), Some(item_id))
+        }
+        Decision::New => {
+            tx.prepare_cached(
+                // `updated` is not maintained: a story changes when its items do (see `stories_by`).
+                "INSERT INTO stories (uid, first_seen, published, updated, event_lo, event_hi)
+                 VALUES (?1, ?2, ?3, ?2, ?4, ?4)",
+            )?
+            .execute(params![
+                story_uid(source_name, &item.key),
+                now_ms,
+                fields.published.unwrap_or(now_ms).min(now_ms),
+                event_ms,
+            ])?;
+            (tx.last_insert_rowid(), "new", None, None)
+        }
+    })
+}
+
+/// Public story id: stable for the same first item of the same source, even across database rebuilds.
+fn story_uid(source_name: &str, item_key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(source_name.as_bytes());
+    h.update(b"\0");
+    h.update(item_key.as_bytes());
+    hex(&h.finalize()[..10])
+}

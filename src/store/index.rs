@@ -1,0 +1,187 @@
+//! The store's similarity index: built from the stories within the dedupe window, changed only by
+//! what a committed refresh says ([`IndexOp`]); and the re-fingerprinting of stored items when the title
+//! normalization changes.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use crate::dedupe::{self, TitleIndex};
+
+use super::{StoreError, from_ms, to_ms};
+
+/// The similarity index and the window it was built for (`None`: not built yet).
+#[derive(Default)]
+pub(crate) struct IndexState {
+    pub(crate) index: TitleIndex,
+    pub(crate) window: Option<chrono::Duration>,
+}
+
+impl IndexState {
+    /// Loads the representatives of every story first seen within the window, in first-seen order, each
+    /// story's first item first, with the story's event span: the index the running daemon had built,
+    /// item for item.
+    pub(super) fn rebuild(
+        &mut self,
+        conn: &rusqlite::Connection,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        let mut index = TitleIndex::new();
+        let mut stmt = conn.prepare(
+            "SELECT s.id, s.first_seen, i.id, i.source_id, i.title, s.event_lo, s.event_hi
+             FROM stories s JOIN items i ON i.story_id = s.id AND i.title_rep = 1
+             WHERE s.first_seen >= ?1
+             ORDER BY s.first_seen, s.id, i.match_reason <> 'new', i.id",
+        )?;
+        let rows = stmt.query_map([to_ms(now - window)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+                (r.get::<_, i64>(5)?, r.get::<_, i64>(6)?),
+            ))
+        })?;
+        for row in rows {
+            let (story_id, first_seen, item_id, source_id, title, (lo, hi)) = row?;
+            let tokens = dedupe::title_tokens(&title);
+            index.learn_names(&title);
+            if index.contains(story_id) {
+                index.restore_rep(story_id, item_id, source_id, &tokens);
+            } else {
+                let span = (from_ms(lo), from_ms(hi));
+                index.insert_story(
+                    story_id,
+                    from_ms(first_seen),
+                    span,
+                    item_id,
+                    source_id,
+                    &tokens,
+                );
+            }
+        }
+        self.index = index;
+        self.window = Some(window);
+        Ok(())
+    }
+}
+
+/// A change to the similarity index, applied once the refresh's transaction has committed.
+pub(super) enum IndexOp {
+    NewStory {
+        story_id: i64,
+        first_seen: DateTime<Utc>,
+        event: DateTime<Utc>,
+        item_id: i64,
+        source_id: i64,
+        tokens: Vec<String>,
+    },
+    /// A joined item whose title was admitted as a representative (decided in the transaction).
+    Rep {
+        story_id: i64,
+        item_id: i64,
+        source_id: i64,
+        tokens: Vec<String>,
+    },
+    /// A representative's title was edited in place.
+    Edit {
+        story_id: i64,
+        item_id: i64,
+        tokens: Vec<String>,
+    },
+    /// An item at this event time joined the story: its span grows.
+    Span { story_id: i64, event: DateTime<Utc> },
+    /// A new headline: the name lexicon learns what it observed in it.
+    Learn { observed: Vec<(String, bool)> },
+}
+
+impl IndexOp {
+    pub(super) fn apply(self, index: &mut TitleIndex, threshold: f64) {
+        match self {
+            IndexOp::NewStory {
+                story_id,
+                first_seen,
+                event,
+                item_id,
+                source_id,
+                tokens,
+            } => index.insert_story(
+                story_id,
+                first_seen,
+                (event, event),
+                item_id,
+                source_id,
+                &tokens,
+            ),
+            IndexOp::Rep {
+                story_id,
+                item_id,
+                source_id,
+                tokens,
+            } => index.restore_rep(story_id, item_id, source_id, &tokens),
+            IndexOp::Edit {
+                story_id,
+                item_id,
+                tokens,
+            } => {
+                index.edit_rep(story_id, item_id, &tokens, threshold);
+            }
+            IndexOp::Span { story_id, event } => index.extend_span(story_id, event),
+            IndexOp::Learn { observed } => index.record_names(observed),
+        }
+    }
+}
+
+/// Re-fingerprints stored items whose title fingerprint was computed by an older normalization
+/// ([`dedupe::FINGERPRINT_VERSION`]), in batches, so that exact-title joins keep meeting them. Items
+/// stored without a fingerprint (titles too short, or a source with `dedupe = false`) stay without one.
+/// Returns how many fingerprints changed.
+pub(super) fn refingerprint(conn: &mut rusqlite::Connection) -> Result<usize, StoreError> {
+    const BATCH: i64 = 5000;
+    let version = dedupe::FINGERPRINT_VERSION;
+    // One row says whether there is anything to do, so a start-up does not scan every item.
+    let stored: i64 = conn.query_row(
+        "SELECT value FROM meta WHERE key = 'fingerprint_version'",
+        [],
+        |r| r.get(0),
+    )?;
+    if stored >= version {
+        return Ok(0);
+    }
+    let mut changed = 0;
+    loop {
+        let tx = conn.transaction()?;
+        let rows: Vec<(i64, String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, title, title_fp FROM items WHERE fp_version < ?1 ORDER BY id LIMIT ?2",
+            )?;
+            stmt.query_map(params![version, BATCH], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        if rows.is_empty() {
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'fingerprint_version'",
+                [version],
+            )?;
+            tx.commit()?;
+            return Ok(changed);
+        }
+        {
+            let mut update =
+                tx.prepare("UPDATE items SET title_fp = ?2, fp_version = ?3 WHERE id = ?1")?;
+            for (id, title, old) in &rows {
+                let fp = if old.is_empty() {
+                    String::new()
+                } else {
+                    dedupe::title_fingerprint(title)
+                };
+                changed += usize::from(fp != *old);
+                update.execute(params![id, fp, version])?;
+            }
+        }
+        tx.commit()?;
+    }
+}

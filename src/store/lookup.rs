@@ -1,0 +1,187 @@
+//! What the dedupe decision needs from the store, read inside the refresh's transaction: the stored
+//! copy of an entry, the stories with the same URL or title fingerprint, and the similar stories' stored
+//! event spans.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::dedupe::{
+    self, Candidate, Incoming, Policy, Similar, TitleIndex, TitleProbe, VetoRules,
+};
+use crate::model::Item;
+
+use super::{StoreError, from_ms, to_ms};
+
+/// The stored copy of an item, for change detection.
+pub(super) struct Stored {
+    pub(super) id: i64,
+    pub(super) story_id: i64,
+    pub(super) title_rep: bool,
+    pub(super) fields: ItemFields,
+}
+
+#[derive(PartialEq)]
+pub(super) struct ItemFields {
+    pub(super) url: Option<String>,
+    pub(super) title: String,
+    pub(super) summary: String,
+    pub(super) content: Option<String>,
+    pub(super) author: Option<String>,
+    pub(super) categories: String,
+    pub(super) enclosures: String,
+    pub(super) published: Option<i64>,
+    pub(super) updated: Option<i64>,
+}
+
+impl ItemFields {
+    pub(super) fn of(item: &Item) -> ItemFields {
+        ItemFields {
+            url: item.url.clone(),
+            title: item.title.clone(),
+            summary: item.summary.clone(),
+            content: item.content_html.clone(),
+            author: item.author.clone(),
+            categories: serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
+            enclosures: serde_json::to_string(&item.enclosures).unwrap_or_else(|_| "[]".into()),
+            published: item.published.map(to_ms),
+            updated: item.updated.map(to_ms),
+        }
+    }
+}
+
+/// The index's best similar stories for an incoming item, with the titles the veto reads: the matched
+/// representative's and the story's first.
+pub(super) fn similar_stories(
+    tx: &rusqlite::Connection,
+    index: &TitleIndex,
+    item: &Incoming<'_>,
+    policy: &Policy,
+    k: usize,
+) -> Result<Vec<Similar>, StoreError> {
+    let probe = TitleProbe {
+        source_id: item.source_id,
+        tokens: item.tokens,
+        event: item.event,
+    };
+    let found = index.best_matches(&probe, policy.threshold, policy.window, k);
+    // The matched representative's title and the story's first title, in one statement.
+    let mut titles = tx.prepare_cached("SELECT id, title FROM items WHERE id IN (?1, ?2)")?;
+    let mut out = Vec::with_capacity(found.len());
+    for m in found {
+        if m.score >= dedupe::SAME_WORDS_SCORE || policy.veto == VetoRules::NONE {
+            // Nothing for the veto to read.
+            out.push(Similar {
+                found: m,
+                title: String::new(),
+                lead_title: String::new(),
+            });
+            continue;
+        }
+        let lead = index.lead_of(m.story_id).unwrap_or(m.item_id);
+        let (mut title, mut lead_title) = (String::new(), String::new());
+        for row in titles.query_map([m.item_id, lead], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })? {
+            let (id, t) = row?;
+            if id == lead {
+                lead_title.clone_from(&t);
+            }
+            if id == m.item_id {
+                title = t;
+            }
+        }
+        out.push(Similar {
+            found: m,
+            title,
+            lead_title,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn find_item(
+    tx: &rusqlite::Connection,
+    source_id: i64,
+    key: &str,
+) -> Result<Option<Stored>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT story_id, url, title, summary, content, author, categories, published, updated, id,
+                title_rep, enclosures
+         FROM items WHERE source_id = ?1 AND key = ?2",
+    )?;
+    Ok(stmt
+        .query_row(params![source_id, key], |r| {
+            Ok(Stored {
+                id: r.get(9)?,
+                story_id: r.get(0)?,
+                title_rep: r.get(10)?,
+                fields: ItemFields {
+                    url: r.get(1)?,
+                    title: r.get(2)?,
+                    summary: r.get(3)?,
+                    content: r.get(4)?,
+                    author: r.get(5)?,
+                    categories: r.get(6)?,
+                    enclosures: r.get(11)?,
+                    published: r.get(7)?,
+                    updated: r.get(8)?,
+                },
+            })
+        })
+        .optional()?)
+}
+
+/// Stored items sharing the URL key, or (in a story the item's event time fits) the title fingerprint.
+pub(super) fn candidates(
+    tx: &rusqlite::Connection,
+    item: &Incoming<'_>,
+    title_dedupe: bool,
+    window: chrono::Duration,
+) -> Result<Vec<Candidate>, StoreError> {
+    // Only what `dedupe::exact_match` can pick: items with the same URL (any source), else items of
+    // other sources with the same fingerprint in a story within the window of the item's event time.
+    // (No ORDER BY: it would tempt the planner into walking stories by date instead of using the item
+    // indexes.)
+    let mut out = Vec::new();
+    let map = |r: &rusqlite::Row<'_>| {
+        Ok(Candidate {
+            item_id: r.get(6)?,
+            story_id: r.get(0)?,
+            source_id: r.get(1)?,
+            url_key: r.get(2)?,
+            title_fp: r.get(3)?,
+            story_span: (from_ms(r.get(4)?), from_ms(r.get(5)?)),
+        })
+    };
+    if let Some(key) = item.url_key {
+        let mut stmt = tx.prepare_cached(
+            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id
+             FROM items i JOIN stories s ON s.id = i.story_id WHERE i.url_key = ?1",
+        )?;
+        for c in stmt.query_map([key], map)? {
+            out.push(c?);
+        }
+        if !out.is_empty() {
+            return Ok(out);
+        }
+    }
+    if title_dedupe && !item.title_fp.is_empty() {
+        let mut stmt = tx.prepare_cached(
+            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id
+             FROM items i JOIN stories s ON s.id = i.story_id
+             WHERE i.title_fp = ?1 AND s.event_hi >= ?2 AND s.event_lo <= ?3 AND i.source_id <> ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                item.title_fp,
+                to_ms(item.event - window),
+                to_ms(item.event + window),
+                item.source_id
+            ],
+            map,
+        )?;
+        for c in rows {
+            out.push(c?);
+        }
+    }
+    Ok(out)
+}
