@@ -1,5 +1,5 @@
-use super::*;
 use super::validate::parse_source_url;
+use super::*;
 
 const GOOD: &str = r#"
 [server]

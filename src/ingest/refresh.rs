@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Semaphore};
-
 use url::Url;
 
 use crate::config::{Config, MAX_HINT, SourceConfig};
