@@ -1,10 +1,17 @@
-//! Text helpers several stages share (ground floor: imports nothing of syndic's): lower-case folding
-//! for matching, hex encoding for keys and ETags, the characters XML 1.0 cannot carry, and an
+//! Text helpers several stages share (ground floor: imports nothing of syndic's): the word splitter,
+//! lower-case folding for matching, hex encoding for keys and ETags, the characters XML 1.0 cannot carry, and an
 //! error's cause chain as one line.
 
 /// Lower case for matching: Unicode lower-casing, plus the one common fold it misses ("ß" → "ss").
 pub fn fold(s: &str) -> String {
     s.to_lowercase().replace('ß', "ss")
+}
+
+/// The one word splitter: runs of letters and digits (Unicode), everything else a separator. Headline
+/// keys, section rules and the learned tagger's features all read words through it.
+pub fn words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
 }
 
 /// Lower-case hex of bytes (keys, uids, ETags).

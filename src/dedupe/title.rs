@@ -97,10 +97,7 @@ const DECORATION_WORDS: &[&str] = &[
 
 fn is_decoration(segment: &str) -> bool {
     let mut words = 0;
-    for w in segment
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for w in crate::text::words(segment) {
         let lw = w.to_lowercase();
         let ordinal = lw.trim_start_matches(|c: char| c.is_ascii_digit());
         if !(ordinal.is_empty() || DECORATION_WORDS.contains(&ordinal)) {
@@ -215,11 +212,7 @@ fn words(normalized: &str) -> Vec<String> {
     } else {
         Cow::Borrowed(normalized)
     };
-    joined
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+    crate::text::words(&joined).map(str::to_string).collect()
 }
 
 /// Light suffix stemming: "files"/"filed"/"filing" → "fil", enough for headline inflections.

@@ -397,10 +397,8 @@ pub fn jaccard_baseline(rows: &[Row], window: chrono::Duration) -> Vec<i64> {
     let sets: Vec<HashSet<String>> = rows
         .iter()
         .map(|r| {
-            r.title
-                .to_lowercase()
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty() && !dedupe::is_stop_word(w))
+            crate::text::words(&r.title.to_lowercase())
+                .filter(|w| !dedupe::is_stop_word(w))
                 .map(str::to_string)
                 .collect()
         })

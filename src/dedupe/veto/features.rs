@@ -26,7 +26,9 @@ pub struct TitleFeatures {
     pub(super) content_places: Vec<Option<&'static str>>,
 }
 
-/// Splits a title into words with their original case: letters, digits and inner `.`/`,` of figures.
+/// Splits a title into words with their original case and positions: letters, digits and inner `.`/`,`
+/// of figures. Unlike [`crate::text::words`] it keeps figures whole ("1.5", "10,000") and where each
+/// word stands (the veto compares figures and reads names by position).
 pub(super) fn raw_words(title: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::with_capacity(16);
     let mut start = None;
