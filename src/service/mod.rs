@@ -1,6 +1,9 @@
 //! The service: what runs the stages together.
 //!
-//! - [`daemon`]: start-up steps, scheduler loop, SIGHUP reload, graceful shutdown, watchdog.
+//! - [`daemon`]: the daemon's start (listener, HTTP threads, tasks), the `Service` both stages share,
+//!   graceful shutdown.
+//! - `scheduler`: the loop that starts due refreshes, retraining and reloads.
+//! - `tasks`: retention, WebSub pings and the systemd watchdog.
 //! - [`retrain`]: trains the learned tagger on stored stories whose sections are certain; the daemon
 //!   starts it on the counts refreshes report.
 //! - [`startup`]: the named start-up steps of each config generation (sources, tagger, retagging).
@@ -9,4 +12,6 @@
 pub mod daemon;
 pub mod notify;
 pub mod retrain;
+mod scheduler;
 pub mod startup;
+mod tasks;
