@@ -132,7 +132,8 @@ pub enum Sort {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Runs a parsed command line.
+/// Runs a parsed command line: one match arm per command, each a call to the function behind it (a
+/// dispatch table kept in one place, so its length follows the number of commands).
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli.config)?;
     match cli.command {

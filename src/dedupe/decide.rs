@@ -265,38 +265,10 @@ pub fn decide<E>(
     index: &TitleIndex,
     policy: &Policy,
 ) -> Result<Verdict, E> {
-    let similar_titles = policy.similar_titles();
     if let Some(k) = known {
-        // A headline edited into different news keeps its story (no split) but no longer anchors
-        // exact-title joins, so it cannot pull that other news in.
-        let fits = !k.title_changed
-            || item.title_fp.is_empty()
-            || index
-                .edit_fits(k.story_id, k.item_id, item.tokens, policy.threshold)
-                .unwrap_or(true);
-        let still_rep = k.title_rep
-            && (!k.title_changed
-                || !similar_titles
-                || index.edit_keeps(k.story_id, k.item_id, item.tokens, policy.threshold));
-        return Ok(Verdict {
-            decision: Decision::SameItem {
-                story_id: k.story_id,
-            },
-            near_miss: None,
-            title_fp: if fits {
-                item.title_fp.to_string()
-            } else {
-                String::new()
-            },
-            title_rep: still_rep,
-            index: if similar_titles && k.title_rep && k.title_changed {
-                IndexUpdate::EditRep
-            } else {
-                IndexUpdate::None
-            },
-            extend_span: false,
-        });
+        return Ok(same_item(item, k, index, policy));
     }
+    let similar_titles = policy.similar_titles();
     let fp = if policy.title_dedupe {
         item.title_fp
     } else {
@@ -357,4 +329,40 @@ pub fn decide<E>(
             extend_span: false,
         },
     })
+}
+
+/// The verdict for an entry stored already: it keeps its story. A headline edited into different news
+/// keeps its story (no split) but no longer anchors exact-title joins, so it cannot pull that other
+/// news in; it stays a representative only while its new title still fits the story.
+fn same_item(item: &Incoming<'_>, k: KnownItem, index: &TitleIndex, policy: &Policy) -> Verdict {
+    let similar_titles = policy.similar_titles();
+    // A headline edited into different news keeps its story (no split) but no longer anchors
+    // exact-title joins, so it cannot pull that other news in.
+    let fits = !k.title_changed
+        || item.title_fp.is_empty()
+        || index
+            .edit_fits(k.story_id, k.item_id, item.tokens, policy.threshold)
+            .unwrap_or(true);
+    let still_rep = k.title_rep
+        && (!k.title_changed
+            || !similar_titles
+            || index.edit_keeps(k.story_id, k.item_id, item.tokens, policy.threshold));
+    Verdict {
+        decision: Decision::SameItem {
+            story_id: k.story_id,
+        },
+        near_miss: None,
+        title_fp: if fits {
+            item.title_fp.to_string()
+        } else {
+            String::new()
+        },
+        title_rep: still_rep,
+        index: if similar_titles && k.title_rep && k.title_changed {
+            IndexUpdate::EditRep
+        } else {
+            IndexUpdate::None
+        },
+        extend_span: false,
+    }
 }

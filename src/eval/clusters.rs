@@ -269,7 +269,8 @@ fn time_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
 }
 
 /// One RSS document per publisher (newest first, as feeds list them), one `feeds.toml`, one first poll
-/// of every source through the refresh path of `syndic poll`.
+/// of every source through the refresh path of `syndic poll`. Kept as one script so it reads as the
+/// user path it reproduces (write the feeds, write the config, open the store, poll, read the labels).
 fn poll_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>, String> {
     let feeds = dir.join("feeds");
     let _ = std::fs::remove_dir_all(&feeds);

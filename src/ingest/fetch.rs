@@ -179,11 +179,23 @@ impl Fetcher {
         if url.scheme() == "file" {
             return self.read_file(url).await;
         }
+        let (resp, meta) = self.follow_redirects(url, known).await?;
+        self.read_response(resp, meta).await
+    }
+
+    /// GETs `url` with the conditional headers, following redirects (at most [`MAX_REDIRECTS`], no
+    /// loops, http(s) only; from a public origin never to a private address unless allowed). Returns the
+    /// final response, with `moved_to` set when every hop was permanent.
+    async fn follow_redirects(
+        &self,
+        url: &Url,
+        known: &Validators,
+    ) -> Result<(reqwest::Response, FetchMeta), FetchError> {
         let mut chain: Vec<Url> = vec![url.clone()];
         let mut meta = FetchMeta::default();
         let mut permanent = true;
         let mut public_origin = false;
-        let mut resp = loop {
+        let resp = loop {
             let current = chain.last().expect("chain starts with the URL").clone();
             let guard = public_origin && !self.allow_private_redirects;
             if guard
@@ -219,28 +231,7 @@ impl Fetcher {
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 break resp;
             }
-            let next = resp
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|loc| current.join(loc.trim()).ok())
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or(FetchError::BadRedirect {
-                    status: status.as_u16(),
-                })?;
-            let shown = |chain: &[Url], next: &Url| {
-                chain
-                    .iter()
-                    .chain(std::iter::once(next))
-                    .map(Url::to_string)
-                    .collect::<Vec<_>>()
-            };
-            if chain.contains(&next) {
-                return Err(FetchError::RedirectLoop(shown(&chain, &next)));
-            }
-            if chain.len() > MAX_REDIRECTS {
-                return Err(FetchError::TooManyRedirects(shown(&chain, &next)));
-            }
+            let next = redirect_target(&chain, &current, status, &resp)?;
             let moved = matches!(
                 status,
                 StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
@@ -251,6 +242,16 @@ impl Fetcher {
             }
             chain.push(next);
         };
+        Ok((resp, meta))
+    }
+
+    /// The final response as an outcome: 304 and 410 and other error statuses typed, the body streamed
+    /// under the size cap.
+    async fn read_response(
+        &self,
+        mut resp: reqwest::Response,
+        mut meta: FetchMeta,
+    ) -> Result<FetchOutcome, FetchError> {
         meta.max_age = max_age(resp.headers());
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
@@ -329,6 +330,39 @@ impl Fetcher {
             FetchError::Network(error_chain(&e))
         }
     }
+}
+
+/// Where a redirect leads (resolved against the current URL, http(s) only), unless it loops back or
+/// the chain is already [`MAX_REDIRECTS`] long.
+fn redirect_target(
+    chain: &[Url],
+    current: &Url,
+    status: StatusCode,
+    resp: &reqwest::Response,
+) -> Result<Url, FetchError> {
+    let next = resp
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| current.join(loc.trim()).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or(FetchError::BadRedirect {
+            status: status.as_u16(),
+        })?;
+    let shown = |chain: &[Url], next: &Url| {
+        chain
+            .iter()
+            .chain(std::iter::once(next))
+            .map(Url::to_string)
+            .collect::<Vec<_>>()
+    };
+    if chain.contains(&next) {
+        return Err(FetchError::RedirectLoop(shown(chain, &next)));
+    }
+    if chain.len() > MAX_REDIRECTS {
+        return Err(FetchError::TooManyRedirects(shown(chain, &next)));
+    }
+    Ok(next)
 }
 
 /// The host of a URL when it is an IP address literal.

@@ -155,7 +155,28 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
     // The key hashes the whole guid (stable); the stored copy is cut.
     let key = item_key(guid, url.as_deref(), &title, content_html.as_deref());
     let guid = guid.map(|g| truncate_chars(g, GUID_CHARS));
-    let author = entry
+    let author = author_of(entry);
+    let categories = categories_of(entry);
+    let updated = entry.updated;
+    Some(Item {
+        key,
+        guid,
+        url,
+        title,
+        summary,
+        content_html,
+        author,
+        categories,
+        enclosures: enclosures(entry, &base),
+        published: entry.published.or(updated).filter(plausible),
+        updated: updated.filter(plausible),
+    })
+}
+
+/// The entry's first author name, cleaned: an RSS "me@example.com (Name)" gives "Name", and a
+/// "Name (me@example.com)" keeps the name (syndic republishes no addresses).
+fn author_of(entry: &Entry) -> Option<String> {
+    entry
         .authors
         .iter()
         .filter_map(|p| {
@@ -174,7 +195,11 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
                 truncate_chars(n.trim(), NAME_CHARS)
             })
         })
-        .find(|n| !n.is_empty());
+        .find(|n| !n.is_empty())
+}
+
+/// The entry's categories, at most [`MAX_CATEGORIES`], each once whatever its case.
+fn categories_of(entry: &Entry) -> Vec<String> {
     let mut categories: Vec<String> = Vec::new();
     // An Atom category's label ("The economy") is for people, its term ("economy") what section rules
     // name: both are kept (once, whatever the case).
@@ -190,20 +215,7 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
             }
         }
     }
-    let updated = entry.updated;
-    Some(Item {
-        key,
-        guid,
-        url,
-        title,
-        summary,
-        content_html,
-        author,
-        categories,
-        enclosures: enclosures(entry, &base),
-        published: entry.published.or(updated).filter(plausible),
-        updated: updated.filter(plausible),
-    })
+    categories
 }
 
 /// A date a feed could mean: from 1970 to 2200 (year 1 or 9999 is a placeholder or garbage, and

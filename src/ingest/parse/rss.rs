@@ -151,6 +151,10 @@ pub(super) fn plain_text(content: String) -> feed_rs::model::Text {
 }
 
 /// The channel's extras and those of every `<item>`, in document order (`None`: the XML did not read).
+///
+/// One loop over the reader's events, as streaming XML readers are written: its state (the item being
+/// read, the depth, the field whose text is gathering) lives in the loop, and each event's handling is
+/// a few lines.
 pub(super) fn rss_extras(body: &[u8]) -> Option<(ChannelExtras, Vec<ItemExtras>)> {
     use quick_xml::events::{BytesStart, Event};
     use quick_xml::name::ResolveResult;
@@ -246,26 +250,8 @@ pub(super) fn rss_extras(body: &[u8]) -> Option<(ChannelExtras, Vec<ItemExtras>)
             (_, Event::End(e)) => {
                 depth = depth.saturating_sub(1);
                 if let Some((field, text)) = reading.take() {
-                    let text = text.trim().to_string();
-                    if !text.is_empty() {
-                        let item = items.last_mut().filter(|_| in_item);
-                        match (field, item) {
-                            (Field::Subject, Some(i)) => i.subjects.push(text),
-                            (Field::Title, Some(i)) => i.title = i.title.take().or(Some(text)),
-                            (Field::Author, Some(i)) => i.author = i.author.take().or(Some(text)),
-                            (Field::Issued, Some(i)) => i.issued = i.issued.take().or(Some(text)),
-                            (Field::Modified, Some(i)) => {
-                                i.modified = i.modified.take().or(Some(text));
-                            }
-                            (Field::ChannelTitle, _) => {
-                                channel.title = channel.title.take().or(Some(text));
-                            }
-                            (Field::ChannelDate, _) => {
-                                channel.date = channel.date.take().or(Some(text));
-                            }
-                            _ => {}
-                        }
-                    }
+                    let item = items.last_mut().filter(|_| in_item);
+                    keep_field(field, text.trim(), item, &mut channel);
                 } else if e.local_name().as_ref() == "item" {
                     in_item = false;
                 }
@@ -275,4 +261,27 @@ pub(super) fn rss_extras(body: &[u8]) -> Option<(ChannelExtras, Vec<ItemExtras>)
         }
     }
     Some((channel, items))
+}
+
+/// Keeps a field's text where it belongs (the first value wins); blank text is ignored.
+fn keep_field(
+    field: Field,
+    text: &str,
+    item: Option<&mut ItemExtras>,
+    channel: &mut ChannelExtras,
+) {
+    if text.is_empty() {
+        return;
+    }
+    let text = text.to_string();
+    match (field, item) {
+        (Field::Subject, Some(i)) => i.subjects.push(text),
+        (Field::Title, Some(i)) => i.title = i.title.take().or(Some(text)),
+        (Field::Author, Some(i)) => i.author = i.author.take().or(Some(text)),
+        (Field::Issued, Some(i)) => i.issued = i.issued.take().or(Some(text)),
+        (Field::Modified, Some(i)) => i.modified = i.modified.take().or(Some(text)),
+        (Field::ChannelTitle, _) => channel.title = channel.title.take().or(Some(text)),
+        (Field::ChannelDate, _) => channel.date = channel.date.take().or(Some(text)),
+        _ => {}
+    }
 }

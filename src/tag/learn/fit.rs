@@ -41,13 +41,31 @@ pub(super) fn fit_model(
     let k = labels.len();
     let d = 1usize << opts.bits;
     let n = rows.len();
-    // Class weights: each present class carries the same total weight.
+    let class_weight = class_weights(all, rows, k);
+    let idf = idf(all, rows, d);
+    let nb = fit_nb(all, rows, k, opts.bits, 1.0);
+    let w = sgd(all, rows, &idf, &class_weight, lambda, k, opts);
+    Model {
+        labels: labels.to_vec(),
+        bits: opts.bits,
+        idf,
+        w,
+        nb,
+        nb_weight: 0.0,
+        temperature: 1.0,
+        trained_on: n,
+    }
+}
+
+/// Class weights: each present class carries the same total weight.
+fn class_weights(all: &Prepared, rows: &[usize], k: usize) -> Vec<f32> {
+    let n = rows.len();
     let mut per_class = vec![0usize; k];
     for &i in rows {
         per_class[all.labels[i]] += 1;
     }
     let present = per_class.iter().filter(|c| **c > 0).count().max(1);
-    let class_weight: Vec<f32> = per_class
+    per_class
         .iter()
         .map(|c| {
             if *c == 0 {
@@ -56,27 +74,39 @@ pub(super) fn fit_model(
                 n as f32 / (present as f32 * *c as f32)
             }
         })
-        .collect();
+        .collect()
+}
 
-    // IDF (smoothed, as in the usual tf-idf).
+/// IDF per bucket over `rows` (smoothed, as in the usual tf-idf).
+fn idf(all: &Prepared, rows: &[usize], d: usize) -> Vec<f32> {
+    let n = rows.len();
     let mut df = vec![0u32; d];
     for &i in rows {
         for (f, _) in &all.feats[i].all {
             df[*f as usize] += 1;
         }
     }
-    let idf: Vec<f32> = df
-        .iter()
+    df.iter()
         .map(|c| ((1.0 + n as f32) / (1.0 + *c as f32)).ln() + 1.0)
-        .collect();
-    drop(df);
+        .collect()
+}
 
-    let nb = fit_nb(all, rows, k, opts.bits, 1.0);
-
-    // Regression: SGD on the softmax log loss with L2, weights kept as scale * w.
+/// The regression's weights (bucket-major): SGD on the softmax log loss with L2, in a fixed shuffled
+/// order per epoch, weights kept as `scale · w` so the shrink costs one multiplication.
+fn sgd(
+    all: &Prepared,
+    rows: &[usize],
+    idf: &[f32],
+    class_weight: &[f32],
+    lambda: f32,
+    k: usize,
+    opts: &TrainOptions,
+) -> Vec<f32> {
+    let d = 1usize << opts.bits;
+    let n = rows.len();
     let xs: Vec<Vec<(u32, f32)>> = rows
         .iter()
-        .map(|&i| weigh(&idf, &all.feats[i].all))
+        .map(|&i| weigh(idf, &all.feats[i].all))
         .collect();
     let ys: Vec<usize> = rows.iter().map(|&i| all.labels[i]).collect();
     let mut w = vec![0f32; d * k];
@@ -130,16 +160,7 @@ pub(super) fn fit_model(
     for v in &mut w {
         *v = (f64::from(*v) * scale) as f32;
     }
-    Model {
-        labels: labels.to_vec(),
-        bits: opts.bits,
-        idf,
-        w,
-        nb,
-        nb_weight: 0.0,
-        temperature: 1.0,
-        trained_on: n,
-    }
+    w
 }
 
 /// Complement naive Bayes weights per class (bucket-major), smoothed by `alpha`: a word scores for a

@@ -126,6 +126,90 @@ pub struct TrainReport {
 /// One held-out example's scores: (regression logits, naive Bayes scores, true label).
 type Scored = (Vec<f32>, Vec<f32>, usize);
 
+/// Examples a model can be trained on: some, each labelled within `k`, with at least two labels.
+fn check_examples(k: usize, examples: &[Example<'_>]) -> Result<(), LearnError> {
+    if examples.is_empty() {
+        return Err(LearnError::BadExamples("no examples".into()));
+    }
+    if let Some(e) = examples.iter().find(|e| e.label >= k) {
+        return Err(LearnError::BadExamples(format!("label {} of {k}", e.label)));
+    }
+    let mut present = vec![false; k];
+    for e in examples {
+        present[e.label] = true;
+    }
+    if present.iter().filter(|p| **p).count() < 2 {
+        return Err(LearnError::TooFewLabels);
+    }
+    Ok(())
+}
+
+/// The (fit, held-out) splits settings are chosen on: predictions for examples the model did not see,
+/// from five folds when there are few examples (one held-out tenth would be a handful of stories, and
+/// its choice noise), from every tenth example otherwise. Folds follow the caller's order, which is
+/// arbitrary but fixed.
+fn folds(n: usize) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let split = |held: &dyn Fn(usize) -> bool| {
+        let (hold, fit): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| held(i));
+        (fit, hold)
+    };
+    if n < CV_BELOW {
+        (0..CV_FOLDS)
+            .map(|p| split(&|i| i % CV_FOLDS == p))
+            .collect()
+    } else {
+        vec![split(&|i| i % 10 == 9)]
+    }
+}
+
+/// The settings (regularization, naive Bayes smoothing and weight, temperature) with the lowest
+/// held-out log loss over `folds`.
+fn choose_settings(
+    labels: &[String],
+    all: &Prepared,
+    folds: &[(Vec<usize>, Vec<usize>)],
+    held_out: usize,
+    opts: &TrainOptions,
+) -> Option<TrainReport> {
+    let k = labels.len();
+    let mut best: Option<(f64, TrainReport)> = None;
+    for &lambda in &opts.lambdas {
+        // Out-of-fold (regression, naive Bayes) scores per smoothing strength.
+        let mut scored: Vec<Vec<Scored>> = vec![Vec::with_capacity(held_out); opts.nb_alphas.len()];
+        for (fit, hold) in folds {
+            let mut m = fit_model(labels, all, fit, lambda, opts);
+            for (a, &alpha) in opts.nb_alphas.iter().enumerate() {
+                m.nb = fit_nb(all, fit, k, opts.bits, alpha);
+                scored[a].extend(hold.iter().map(|&i| {
+                    let (lr, nb) = m.parts(&all.feats[i]);
+                    (lr, nb, all.labels[i])
+                }));
+            }
+        }
+        for (a, &alpha) in opts.nb_alphas.iter().enumerate() {
+            for &nbw in &opts.nb_weights {
+                let combined: Vec<(Vec<f32>, usize)> = scored[a]
+                    .iter()
+                    .map(|(lr, nb, y)| (lr.iter().zip(nb).map(|(a, b)| a + nbw * b).collect(), *y))
+                    .collect();
+                let (t, loss) = fit_temperature(&combined);
+                let correct = combined.iter().filter(|(s, y)| argmax(s) == *y).count();
+                let report = TrainReport {
+                    lambda,
+                    nb_alpha: alpha,
+                    nb_weight: nbw,
+                    temperature: t,
+                    holdout_accuracy: correct as f32 / combined.len() as f32,
+                };
+                if best.as_ref().is_none_or(|(l, _)| loss < *l) {
+                    best = Some((loss, report));
+                }
+            }
+        }
+    }
+    best.map(|(_, r)| r)
+}
+
 impl Model {
     /// Trains on `examples` whose labels index `labels`.
     pub fn train(
@@ -134,19 +218,7 @@ impl Model {
         opts: &TrainOptions,
     ) -> Result<(Model, TrainReport), LearnError> {
         let k = labels.len();
-        if examples.is_empty() {
-            return Err(LearnError::BadExamples("no examples".into()));
-        }
-        if let Some(e) = examples.iter().find(|e| e.label >= k) {
-            return Err(LearnError::BadExamples(format!("label {} of {k}", e.label)));
-        }
-        let mut present = vec![false; k];
-        for e in examples {
-            present[e.label] = true;
-        }
-        if present.iter().filter(|p| **p).count() < 2 {
-            return Err(LearnError::TooFewLabels);
-        }
+        check_examples(k, examples)?;
         let all = Prepared {
             feats: examples
                 .iter()
@@ -154,64 +226,14 @@ impl Model {
                 .collect(),
             labels: examples.iter().map(|e| e.label).collect(),
         };
-        // Settings are chosen on predictions for examples the model did not see: from five folds when
-        // there are few examples (one held-out tenth would be a handful of stories, and its choice
-        // noise), from every tenth example otherwise. Folds follow the caller's order, which is
-        // arbitrary but fixed.
-        let n = examples.len();
-        let split = |held: &dyn Fn(usize) -> bool| {
-            let (hold, fit): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| held(i));
-            (fit, hold)
-        };
-        let folds: Vec<(Vec<usize>, Vec<usize>)> = if n < CV_BELOW {
-            (0..CV_FOLDS)
-                .map(|p| split(&|i| i % CV_FOLDS == p))
-                .collect()
-        } else {
-            vec![split(&|i| i % 10 == 9)]
-        };
+        let folds = folds(examples.len());
         let held_out: usize = folds.iter().map(|(_, h)| h.len()).sum();
-        let mut best: Option<(f64, TrainReport)> = None;
-        if held_out >= k.max(10) {
-            for &lambda in &opts.lambdas {
-                // Out-of-fold (regression, naive Bayes) scores per smoothing strength.
-                let mut scored: Vec<Vec<Scored>> =
-                    vec![Vec::with_capacity(held_out); opts.nb_alphas.len()];
-                for (fit, hold) in &folds {
-                    let mut m = fit_model(labels, &all, fit, lambda, opts);
-                    for (a, &alpha) in opts.nb_alphas.iter().enumerate() {
-                        m.nb = fit_nb(&all, fit, k, opts.bits, alpha);
-                        scored[a].extend(hold.iter().map(|&i| {
-                            let (lr, nb) = m.parts(&all.feats[i]);
-                            (lr, nb, all.labels[i])
-                        }));
-                    }
-                }
-                for (a, &alpha) in opts.nb_alphas.iter().enumerate() {
-                    for &nbw in &opts.nb_weights {
-                        let combined: Vec<(Vec<f32>, usize)> = scored[a]
-                            .iter()
-                            .map(|(lr, nb, y)| {
-                                (lr.iter().zip(nb).map(|(a, b)| a + nbw * b).collect(), *y)
-                            })
-                            .collect();
-                        let (t, loss) = fit_temperature(&combined);
-                        let correct = combined.iter().filter(|(s, y)| argmax(s) == *y).count();
-                        let report = TrainReport {
-                            lambda,
-                            nb_alpha: alpha,
-                            nb_weight: nbw,
-                            temperature: t,
-                            holdout_accuracy: correct as f32 / combined.len() as f32,
-                        };
-                        if best.as_ref().is_none_or(|(l, _)| loss < *l) {
-                            best = Some((loss, report));
-                        }
-                    }
-                }
-            }
-        }
-        let report = best.map(|(_, r)| r).unwrap_or(TrainReport {
+        let best = if held_out >= k.max(10) {
+            choose_settings(labels, &all, &folds, held_out, opts)
+        } else {
+            None
+        };
+        let report = best.unwrap_or(TrainReport {
             lambda: opts.lambdas.first().copied().unwrap_or(1e-5),
             nb_alpha: 1.0,
             nb_weight: 0.5,
