@@ -62,7 +62,7 @@ pub(super) fn stories(
         }
         if explain {
             for (section, origin) in s.sections.iter().zip(&s.section_origins) {
-                writeln!(out, "      section {section}: {}", explain_origin(origin))?;
+                writeln!(out, "      section {section}: {}", origin)?;
             }
         }
     }
@@ -173,19 +173,6 @@ pub(super) fn explain_refusal(item: &crate::store::StoryItem) -> Option<String> 
         r.score.unwrap_or(0.0),
         r.reason
     ))
-}
-
-/// A section tag's origin ("source:NAME", "keyword:WORDS") in words.
-pub(super) fn explain_origin(origin: &str) -> String {
-    match origin.split_once(':') {
-        Some(("source", name)) => format!("default section of source \"{name}\""),
-        Some(("keyword", words)) => format!("keyword rule \"{words}\""),
-        Some(("category", name)) => format!("the source's own category \"{name}\""),
-        Some(("path", rule)) => format!("article URL path rule \"{rule}\""),
-        Some(("regex", pattern)) => format!("regex rule /{pattern}/"),
-        Some(("learned", confidence)) => format!("learned tagger, confidence {confidence}"),
-        _ => origin.to_string(),
-    }
 }
 
 pub(super) fn sources(config: Config, json: bool) -> anyhow::Result<()> {

@@ -157,7 +157,7 @@ pub fn stories_of(items: &[Item], now: DateTime<Utc>) -> Vec<Story> {
             first_seen: now,
             updated: now,
             sections: vec!["all".into()],
-            section_origins: vec!["source:corpus".into()],
+            section_origins: vec![crate::tag::rules::Origin::Source("corpus".into())],
             items: vec![StoryItem {
                 source: "corpus".into(),
                 title: it.title.clone(),

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::config::{Config, Tagging};
 use crate::store::{Store, StoreError, TaggedStory};
 use crate::tag::learn::{Example, Model, TrainOptions, TrainReport};
-use crate::tag::rules::Tagger;
+use crate::tag::rules::{Origin, Tagger};
 
 /// The model's name in the store.
 pub const MODEL_NAME: &str = "sections";
@@ -59,10 +59,12 @@ fn certain_examples(config: &Config, stories: &[TaggedStory]) -> Vec<(usize, Str
             continue;
         }
         for (section, origin) in &st.sections {
-            let certain = match origin.split_once(':') {
-                Some(("source", name)) => dedicated.contains(name),
-                Some(("category" | "path" | "keyword" | "regex", _)) => true,
-                _ => false,
+            let certain = match origin {
+                Origin::Source(name) => dedicated.contains(name.as_str()),
+                Origin::Category(_) | Origin::Path(_) | Origin::Keyword(_) | Origin::Regex(_) => {
+                    true
+                }
+                Origin::Learned(_) => false,
             };
             if certain && configured.contains(section.as_str()) {
                 out.push((i, section.clone()));

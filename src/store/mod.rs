@@ -475,6 +475,66 @@ mod tests {
     }
 
     #[test]
+    fn section_origins_and_refusals_are_typed_and_an_unknown_one_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("o.db")).unwrap();
+        store
+            .lock()
+            .execute_batch(
+                "INSERT INTO sources (id, name, url) VALUES (1, 'a', 'http://a.invalid/');
+                 INSERT INTO stories (id, uid, first_seen, published, updated) VALUES (1, 'u', 0, 0, 0);
+                 INSERT INTO items (source_id, key, story_id, title, title_fp, summary, first_seen,
+                     changed_at, match_reason, miss_reason)
+                 VALUES (1, 'k1', 1, 'A', '', '', 0, 0, 'new', 'different places: chile / japan');
+                 INSERT INTO story_sections (story_id, section, origin)
+                 VALUES (1, 'asia', 'keyword:tokyo'), (1, 'world', 'learned:0.93');",
+            )
+            .unwrap();
+        let story = &store.stories(None, 10).unwrap()[0];
+        assert_eq!(
+            story.section_origins,
+            vec![
+                crate::tag::rules::Origin::Keyword("tokyo".into()),
+                crate::tag::rules::Origin::Learned("0.93".into())
+            ]
+        );
+        let refused = story.items[0].refused.as_ref().unwrap();
+        assert_eq!(refused.reason.kind, crate::dedupe::VetoKind::Places);
+        assert_eq!(
+            refused.reason.to_string(),
+            "different places: chile / japan"
+        );
+        let json = serde_json::to_value(story).unwrap();
+        assert_eq!(json["section_origins"][0], "keyword:tokyo");
+        assert_eq!(
+            json["items"][0]["refused"]["reason"],
+            "different places: chile / japan"
+        );
+
+        store
+            .lock()
+            .execute_batch("UPDATE story_sections SET origin = 'oracle:x' WHERE section = 'asia'")
+            .unwrap();
+        let err = store.stories(None, 10).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown value \"oracle:x\" in story_sections.origin"),
+            "{err}"
+        );
+        store
+            .lock()
+            .execute_batch(
+                "UPDATE story_sections SET origin = 'keyword:tokyo' WHERE section = 'asia';
+                 UPDATE items SET miss_reason = 'bad vibes' WHERE key = 'k1'",
+            )
+            .unwrap();
+        let err = store.stories(None, 10).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown value \"bad vibes\" in items.miss_reason"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn fetch_statuses_are_typed_and_an_unknown_one_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
+use crate::tag::rules::Origin;
+
 use super::stories::ITEM_ORDER;
+use super::tags::origin_at;
 use super::{Store, StoreError, from_ms, to_ms};
 
 /// One stored section of a story that did not come from the learned tagger, with the story's lead text.
@@ -12,8 +15,8 @@ pub struct TaggedStory {
     pub story_id: i64,
     pub title: String,
     pub summary: String,
-    /// (section, origin as stored), the learned tagger's own tags left out.
-    pub sections: Vec<(String, String)>,
+    /// (section, origin), the learned tagger's own tags left out.
+    pub sections: Vec<(String, Origin)>,
 }
 
 /// A model as stored.
@@ -42,7 +45,11 @@ impl Store {
         )?;
         let mut out: Vec<TaggedStory> = Vec::new();
         let rows = stmt.query_map([limit as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                origin_at(r, 2)?,
+            ))
         })?;
         for row in rows {
             let (id, section, origin) = row?;

@@ -6,6 +6,10 @@ use serde::Serialize;
 
 use crate::config::ALL_SECTION;
 
+use crate::dedupe::Veto;
+use crate::tag::rules::Origin;
+
+use super::tags::origin_at;
 use super::{Store, StoreError, from_ms, to_ms};
 
 /// The order of a story's items; the first is the representative. Earliest seen first; among items seen
@@ -23,7 +27,7 @@ pub struct Story {
     pub updated: DateTime<Utc>,
     pub sections: Vec<String>,
     /// Why each section applies (same order as `sections`): "source:NAME", "keyword:WORDS", ...
-    pub section_origins: Vec<String>,
+    pub section_origins: Vec<Origin>,
     pub items: Vec<StoryItem>,
 }
 
@@ -114,8 +118,8 @@ pub struct StoryItem {
 /// A near-miss the look-alike veto refused, as stored with the item.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RefusalInfo {
-    /// The veto, in words ("different places: chile / japan").
-    pub reason: String,
+    /// The veto (in words, "different places: chile / japan", when shown or serialized).
+    pub reason: Veto,
     /// The similarity score it had reached.
     pub score: Option<f64>,
     /// The stored item it resembled: its source and title.
@@ -251,8 +255,8 @@ impl Store {
                 continue;
             }
             let tags = sections_stmt
-                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<Vec<(String, String)>, _>>()?;
+                .query_map([id], |r| Ok((r.get(0)?, origin_at(r, 1)?)))?
+                .collect::<Result<Vec<(String, Origin)>, _>>()?;
             out.push(Story {
                 id,
                 uid,
@@ -371,11 +375,30 @@ fn story_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoryItem> {
             matched_source: r.get(11).ok().flatten(),
             matched_title: r.get(12).ok().flatten(),
         }),
-        refused: r.get::<_, Option<String>>(15)?.map(|reason| RefusalInfo {
-            reason,
-            score: r.get(16).ok().flatten(),
-            matched_source: r.get(17).ok().flatten(),
-            matched_title: r.get(18).ok().flatten(),
-        }),
+        refused: r
+            .get::<_, Option<String>>(15)?
+            .map(|text| refusal(&text))
+            .transpose()?
+            .map(|reason| RefusalInfo {
+                reason,
+                score: r.get(16).ok().flatten(),
+                matched_source: r.get(17).ok().flatten(),
+                matched_title: r.get(18).ok().flatten(),
+            }),
+    })
+}
+
+/// A stored refusal (`items.miss_reason`) parsed; an unknown form is an error naming the known ones.
+fn refusal(text: &str) -> rusqlite::Result<Veto> {
+    Veto::parse_stored(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            15,
+            rusqlite::types::Type::Text,
+            Box::new(UnknownValue {
+                column: "items.miss_reason",
+                value: text.to_string(),
+                known: "different places|names|figures|days: OURS / THEIRS",
+            }),
+        )
     })
 }

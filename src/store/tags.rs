@@ -10,7 +10,7 @@ use crate::config::ALL_SECTION;
 use crate::tag::rules::{ItemText, Origin, Tagger};
 
 use super::stories::ITEM_ORDER;
-use super::{Store, StoreError, to_ms};
+use super::{Store, StoreError, UnknownValue, to_ms};
 
 impl Store {
     /// Re-applies the section rules to every story first seen since `since` (after a config change:
@@ -78,11 +78,7 @@ pub(super) fn retag(
             categories,
         })
         .collect();
-    let new: Vec<(String, String)> = tagger
-        .tag(&texts)
-        .into_iter()
-        .map(|(s, o)| (s, o.encode()))
-        .collect();
+    let new: Vec<(String, Origin)> = tagger.tag(&texts).into_iter().collect();
     let old = sections_of(tx, story_id)?;
     if old != new {
         tx.prepare_cached("DELETE FROM story_sections WHERE story_id = ?1")?
@@ -91,10 +87,10 @@ pub(super) fn retag(
             "INSERT INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
         )?;
         for (section, origin) in &new {
-            ins.execute(params![story_id, section, origin])?;
+            ins.execute(params![story_id, section, origin.encode()])?;
         }
     }
-    let names = |v: Vec<(String, String)>| v.into_iter().map(|(s, _)| s).collect();
+    let names = |v: Vec<(String, Origin)>| v.into_iter().map(|(s, _)| s).collect();
     Ok((names(old), names(new)))
 }
 
@@ -102,12 +98,28 @@ pub(super) fn retag(
 pub(super) fn sections_of(
     tx: &rusqlite::Connection,
     story_id: i64,
-) -> Result<Vec<(String, String)>, StoreError> {
+) -> Result<Vec<(String, Origin)>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
     )?;
-    let rows = stmt.query_map([story_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map([story_id], |r| Ok((r.get(0)?, origin_at(r, 1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The stored origin in column `idx`, parsed; an unknown form is an error naming the known ones.
+pub(super) fn origin_at(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Origin> {
+    let text: String = r.get(idx)?;
+    Origin::decode(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            Box::new(UnknownValue {
+                column: "story_sections.origin",
+                value: text,
+                known: Origin::KINDS,
+            }),
+        )
+    })
 }
 
 /// Adds the sections of a story's new items to the ones it has (a join or a new story: nothing was
@@ -125,14 +137,14 @@ pub(super) fn extend_tags(
         "INSERT OR REPLACE INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
     )?;
     let mut after: BTreeSet<String> = old.iter().map(|(s, _)| s.clone()).collect();
-    let has_sections = old.iter().any(|(_, o)| !Origin::is_learned_encoded(o));
+    let has_sections = old.iter().any(|(_, o)| !o.is_learned());
     for (section, origin) in tagger.tag_story(added, has_sections) {
         let replace = match old.iter().find(|(s, _)| *s == section) {
             None => true,
             Some((_, was)) => match origin {
-                Origin::Source(_) => !Origin::is_source_encoded(was),
+                Origin::Source(_) => !was.is_source(),
                 Origin::Learned(_) => false,
-                _ => Origin::is_learned_encoded(was),
+                _ => was.is_learned(),
             },
         };
         if replace {

@@ -102,15 +102,56 @@ impl VetoKind {
     }
 }
 
-impl fmt::Display for Veto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
+impl VetoKind {
+    /// The rule's finding in words, as a stored refusal begins.
+    fn finding(self) -> &'static str {
+        match self {
             VetoKind::Places => "different places",
             VetoKind::Names => "different names",
             VetoKind::Numbers => "different figures",
             VetoKind::Calendar => "different days",
-        };
-        write!(f, "{what}: {} / {}", self.ours, self.theirs)
+        }
+    }
+}
+
+impl Veto {
+    /// A refusal as stored (its [`fmt::Display`] form, "different places: chile / japan") read back;
+    /// `None` when the text is not one.
+    pub fn parse_stored(text: &str) -> Option<Veto> {
+        let (finding, words) = text.split_once(": ")?;
+        let kind = [
+            VetoKind::Places,
+            VetoKind::Names,
+            VetoKind::Numbers,
+            VetoKind::Calendar,
+        ]
+        .into_iter()
+        .find(|k| k.finding() == finding)?;
+        let (ours, theirs) = words.split_once(" / ")?;
+        Some(Veto {
+            kind,
+            ours: ours.to_string(),
+            theirs: theirs.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Veto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} / {}",
+            self.kind.finding(),
+            self.ours,
+            self.theirs
+        )
+    }
+}
+
+impl serde::Serialize for Veto {
+    /// In words, as stored and as `--json` output has always carried it.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -309,7 +309,7 @@ pub(crate) mod tests {
             first_seen: t,
             updated: t,
             sections: vec!["asia".into()],
-            section_origins: vec!["source:A".into()],
+            section_origins: vec![crate::tag::rules::Origin::Source("A".into())],
             items: titles
                 .iter()
                 .map(|(source, title, url)| StoryItem {

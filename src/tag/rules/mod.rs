@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use regex::Regex;
@@ -54,15 +55,55 @@ impl Origin {
         }
     }
 
-    /// Whether the stored form is the learned tagger's (the weakest origin: any other replaces it, and
-    /// it is never trained on).
-    pub fn is_learned_encoded(encoded: &str) -> bool {
-        encoded.starts_with("learned:")
+    /// The stored form read back (see [`Origin::encode`]); `None` for a form this version does not
+    /// know.
+    pub fn decode(encoded: &str) -> Option<Origin> {
+        let (kind, value) = encoded.split_once(':')?;
+        let value = value.to_string();
+        Some(match kind {
+            "source" => Origin::Source(value),
+            "category" => Origin::Category(value),
+            "path" => Origin::Path(value),
+            "keyword" => Origin::Keyword(value),
+            "regex" => Origin::Regex(value),
+            "learned" => Origin::Learned(value),
+            _ => return None,
+        })
     }
 
-    /// Whether the stored form is a source default (the strongest origin: it replaces a rule's).
-    pub fn is_source_encoded(encoded: &str) -> bool {
-        encoded.starts_with("source:")
+    /// The stored forms' prefixes, for an error naming what is known.
+    pub const KINDS: &'static str = "source:, category:, path:, keyword:, regex:, learned:";
+
+    /// Whether it is the learned tagger's (the weakest origin: any other replaces it, and it is never
+    /// trained on).
+    pub fn is_learned(&self) -> bool {
+        matches!(self, Origin::Learned(_))
+    }
+
+    /// Whether it is a source default (the strongest origin: it replaces a rule's).
+    pub fn is_source(&self) -> bool {
+        matches!(self, Origin::Source(_))
+    }
+}
+
+impl fmt::Display for Origin {
+    /// The origin in words, as `syndic stories --explain` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Source(name) => write!(f, "default section of source \"{name}\""),
+            Origin::Keyword(words) => write!(f, "keyword rule \"{words}\""),
+            Origin::Category(name) => write!(f, "the source's own category \"{name}\""),
+            Origin::Path(rule) => write!(f, "article URL path rule \"{rule}\""),
+            Origin::Regex(pattern) => write!(f, "regex rule /{pattern}/"),
+            Origin::Learned(confidence) => write!(f, "learned tagger, confidence {confidence}"),
+        }
+    }
+}
+
+impl serde::Serialize for Origin {
+    /// As stored (`"source:Wire"`), which is what `--json` output has always carried.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.encode())
     }
 }
 
