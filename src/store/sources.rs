@@ -317,13 +317,7 @@ impl Store {
                 .get::<_, Option<String>>(6)?
                 .map(|s| FetchStatus::parse_stored(&s))
                 .transpose()
-                .map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        6,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })?;
+                .map_err(|e| e.at(6))?;
             let state = if gone_at.is_some() {
                 HealthState::Gone
             } else if retry_until.is_some_and(|t| t > now) {

@@ -76,6 +76,13 @@ pub struct UnknownValue {
     pub known: &'static str,
 }
 
+impl UnknownValue {
+    /// As the error reading the row returns it (`idx`: the value's column in the query).
+    pub(super) fn at(self, idx: usize) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(self))
+    }
+}
+
 /// How an item joined its story (absent for the item that started it).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct JoinInfo {
@@ -355,9 +362,7 @@ fn story_ids(
 /// One row of the story items query as a [`StoryItem`]; an unknown stored join reason is an error.
 fn story_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoryItem> {
     let cats: String = r.get(6)?;
-    let reason = JoinReason::parse_stored(&r.get::<_, String>(9)?).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e))
-    })?;
+    let reason = JoinReason::parse_stored(&r.get::<_, String>(9)?).map_err(|e| e.at(9))?;
     Ok(StoryItem {
         source: r.get(0)?,
         title: r.get(1)?,
@@ -391,14 +396,11 @@ fn story_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoryItem> {
 /// A stored refusal (`items.miss_reason`) parsed; an unknown form is an error naming the known ones.
 fn refusal(text: &str) -> rusqlite::Result<Veto> {
     Veto::parse_stored(text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            15,
-            rusqlite::types::Type::Text,
-            Box::new(UnknownValue {
-                column: "items.miss_reason",
-                value: text.to_string(),
-                known: "different places|names|figures|days: OURS / THEIRS",
-            }),
-        )
+        UnknownValue {
+            column: "items.miss_reason",
+            value: text.to_string(),
+            known: "different places|names|figures|days: OURS / THEIRS",
+        }
+        .at(15)
     })
 }

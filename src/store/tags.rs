@@ -110,15 +110,12 @@ pub(super) fn sections_of(
 pub(super) fn origin_at(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Origin> {
     let text: String = r.get(idx)?;
     Origin::decode(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            rusqlite::types::Type::Text,
-            Box::new(UnknownValue {
-                column: "story_sections.origin",
-                value: text,
-                known: Origin::KINDS,
-            }),
-        )
+        UnknownValue {
+            column: "story_sections.origin",
+            value: text,
+            known: Origin::KINDS,
+        }
+        .at(idx)
     })
 }
 
