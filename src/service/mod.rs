@@ -4,6 +4,7 @@
 //!   graceful shutdown.
 //! - `scheduler`: the loop that starts due refreshes, retraining and reloads.
 //! - `tasks`: retention, WebSub pings and the systemd watchdog.
+//! - `shared`: the `Service` they share (refresh context and HTTP state), and the stop flag.
 //! - [`retrain`]: trains the learned tagger on stored stories whose sections are certain; the daemon
 //!   starts it on the counts refreshes report.
 //! - [`startup`]: the named start-up steps of each config generation (sources, tagger, retagging).
@@ -13,5 +14,6 @@ pub mod daemon;
 pub mod notify;
 pub mod retrain;
 mod scheduler;
+mod shared;
 pub mod startup;
 mod tasks;

@@ -15,7 +15,7 @@ use crate::ingest::refresh::{self, Context};
 use crate::service::notify::Notifier;
 use crate::service::startup::{self, Started};
 
-use super::daemon::{MAX_TICK, Service, stopped};
+use super::shared::{MAX_TICK, Service, stopped};
 
 /// Runs until the stop flag is set: each pass starts the due refreshes, maybe a retraining, and sleeps
 /// until the next source is due, a refresh finishes or SIGHUP asks for a reload.

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::publish::http::AppState;
 use crate::service::notify::Notifier;
 
-use super::daemon::{MAX_TICK, Service, stopped};
+use super::shared::{MAX_TICK, Service, stopped};
 
 /// How often retention runs, and how many stories one of its transactions deletes.
 pub(super) const RETENTION_EVERY: Duration = Duration::from_secs(3600);

@@ -5,8 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::tag::rules::Origin;
 
-use super::stories::ITEM_ORDER;
-use super::tags::origin_at;
+use super::stories::{ITEM_ORDER, origin_at};
 use super::{Store, StoreError, from_ms, to_ms};
 
 /// One stored section of a story that did not come from the learned tagger, with the story's lead text.

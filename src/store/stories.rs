@@ -9,7 +9,6 @@ use crate::config::ALL_SECTION;
 use crate::dedupe::Veto;
 use crate::tag::rules::Origin;
 
-use super::tags::origin_at;
 use super::{Store, StoreError, from_ms, to_ms};
 
 /// The order of a story's items; the first is the representative. Earliest seen first; among items seen
@@ -402,5 +401,18 @@ fn refusal(text: &str) -> rusqlite::Result<Veto> {
             known: "different places|names|figures|days: OURS / THEIRS",
         }
         .at(15)
+    })
+}
+
+/// The stored origin in column `idx`, parsed; an unknown form is an error naming the known ones.
+pub(super) fn origin_at(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Origin> {
+    let text: String = r.get(idx)?;
+    Origin::decode(&text).ok_or_else(|| {
+        UnknownValue {
+            column: "story_sections.origin",
+            value: text,
+            known: Origin::KINDS,
+        }
+        .at(idx)
     })
 }

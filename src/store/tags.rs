@@ -9,8 +9,8 @@ use rusqlite::params;
 use crate::config::ALL_SECTION;
 use crate::tag::rules::{ItemText, Origin, Tagger};
 
-use super::stories::ITEM_ORDER;
-use super::{Store, StoreError, UnknownValue, to_ms};
+use super::stories::{ITEM_ORDER, origin_at};
+use super::{Store, StoreError, to_ms};
 
 impl Store {
     /// Re-applies the section rules to every story first seen since `since` (after a config change:
@@ -104,19 +104,6 @@ pub(super) fn sections_of(
     )?;
     let rows = stmt.query_map([story_id], |r| Ok((r.get(0)?, origin_at(r, 1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// The stored origin in column `idx`, parsed; an unknown form is an error naming the known ones.
-pub(super) fn origin_at(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Origin> {
-    let text: String = r.get(idx)?;
-    Origin::decode(&text).ok_or_else(|| {
-        UnknownValue {
-            column: "story_sections.origin",
-            value: text,
-            known: Origin::KINDS,
-        }
-        .at(idx)
-    })
 }
 
 /// Adds the sections of a story's new items to the ones it has (a join or a new story: nothing was
