@@ -53,60 +53,55 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("syndic");
-        let fetches = Family::<Labels, Counter>::default();
-        registry.register(
-            "fetches",
-            "Source refreshes by outcome (updated, unchanged, not_modified, failed)",
-            fetches.clone(),
-        );
-        let refresh_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 14));
-        registry.register(
-            "refresh_duration_seconds",
-            "Time one source refresh took (fetch, parse, store)",
-            refresh_seconds.clone(),
-        );
-        let joins = Family::<Labels, Counter>::default();
-        registry.register(
-            "joins",
-            "New items that joined an existing story, by reason (url, title, similar)",
-            joins.clone(),
-        );
-        let new_stories = Counter::default();
-        registry.register("new_stories", "Stories started", new_stories.clone());
-        let http_requests = Family::<Labels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by route and status",
-            http_requests.clone(),
-        );
-        let items = Gauge::default();
-        registry.register("items_stored", "Items in the database", items.clone());
-        let stories = Gauge::default();
-        registry.register("stories_stored", "Stories in the database", stories.clone());
-        let error_streak = Family::<Labels, Gauge>::default();
-        registry.register(
-            "source_error_streak",
-            "Consecutive failed refreshes of each source",
-            error_streak.clone(),
-        );
-        let tags = Family::<Labels, Gauge>::default();
-        registry.register(
-            "tags",
-            "Stored section tags by origin (source, category, path, keyword, regex, learned)",
-            tags.clone(),
-        );
-        let last_success = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "last_successful_poll_timestamp_seconds",
-            "When any source was last refreshed successfully (Unix time)",
-            last_success.clone(),
-        );
-        let websub_pings = Family::<Labels, Counter>::default();
-        registry.register(
-            "websub_pings",
-            "WebSub publish pings by result (accepted, failed after retries)",
-            websub_pings.clone(),
-        );
+        let r = &mut registry;
+        // Fields in registration order: the page lists the metrics in it.
+        let mut metrics = Metrics {
+            fetches: registered(
+                r,
+                "fetches",
+                "Source refreshes by outcome (updated, unchanged, not_modified, failed)",
+            ),
+            refresh_seconds: {
+                let h = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+                r.register(
+                    "refresh_duration_seconds",
+                    "Time one source refresh took (fetch, parse, store)",
+                    h.clone(),
+                );
+                h
+            },
+            joins: registered(
+                r,
+                "joins",
+                "New items that joined an existing story, by reason (url, title, similar)",
+            ),
+            new_stories: registered(r, "new_stories", "Stories started"),
+            http_requests: registered(r, "http_requests", "HTTP requests by route and status"),
+            items: registered(r, "items_stored", "Items in the database"),
+            stories: registered(r, "stories_stored", "Stories in the database"),
+            error_streak: registered(
+                r,
+                "source_error_streak",
+                "Consecutive failed refreshes of each source",
+            ),
+            tags: registered(
+                r,
+                "tags",
+                "Stored section tags by origin (source, category, path, keyword, regex, learned)",
+            ),
+            last_success: registered(
+                r,
+                "last_successful_poll_timestamp_seconds",
+                "When any source was last refreshed successfully (Unix time)",
+            ),
+            websub_pings: registered(
+                r,
+                "websub_pings",
+                "WebSub publish pings by result (accepted, failed after retries)",
+            ),
+            request_counters: Default::default(),
+            registry,
+        };
         let build = Family::<Labels, Gauge>::default();
         build
             .get_or_create(&vec![(
@@ -114,22 +109,10 @@ impl Metrics {
                 env!("CARGO_PKG_VERSION").to_string(),
             )])
             .set(1);
-        registry.register("build_info", "syndic's version", build);
-        Metrics {
-            registry,
-            fetches,
-            refresh_seconds,
-            joins,
-            new_stories,
-            http_requests,
-            items,
-            stories,
-            error_streak,
-            tags,
-            last_success,
-            websub_pings,
-            request_counters: Default::default(),
-        }
+        metrics
+            .registry
+            .register("build_info", "syndic's version", build);
+        metrics
     }
 
     /// Counts one refresh that took `elapsed`.
@@ -218,4 +201,14 @@ impl Metrics {
         encode(&mut out, &self.registry).map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(out)
     }
+}
+
+/// A new metric registered under `name` (clones share its value, so the returned one is live).
+fn registered<M>(registry: &mut Registry, name: &str, help: &str) -> M
+where
+    M: prometheus_client::registry::Metric + Clone + Default,
+{
+    let metric = M::default();
+    registry.register(name, help, metric.clone());
+    metric
 }
