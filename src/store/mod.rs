@@ -8,6 +8,7 @@ mod apply;
 mod index;
 mod lookup;
 mod models;
+pub mod pg;
 mod retention;
 mod sources;
 mod stories;
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema5.sql"),
     include_str!("schema6.sql"),
     include_str!("schema7.sql"),
+    include_str!("schema8.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,8 @@ pub enum StoreError {
     Folder(String, std::io::Error),
     #[error("database task failed: {0}")]
     Task(String),
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
 }
 
 #[derive(Clone)]

@@ -14,6 +14,7 @@ mod fetch;
 mod hostile;
 mod http;
 mod learned;
+mod pg;
 mod pipeline;
 mod polite;
 mod publish;

@@ -1,0 +1,224 @@
+//! The PostgreSQL engine's foundation against a real server: `SYNDIC_TEST_POSTGRES` names it (a
+//! `postgres://` URL of a role that may create databases; `.ci/run` starts a throwaway one). Each test
+//! creates and drops a database of its own. Without the variable the tests skip, except under CI.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use syndic::store::Store;
+use syndic::store::pg::Pg;
+
+/// A database of its own on the test server, dropped when the test ends.
+struct TestDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// `None` (after saying so) where no server is configured; under CI a missing server fails.
+    fn create(tag: &str) -> Option<TestDb> {
+        let Ok(admin) = std::env::var("SYNDIC_TEST_POSTGRES") else {
+            let msg = "SYNDIC_TEST_POSTGRES is not set: run `bash .ci/run` (it starts a PostgreSQL \
+                       server) or point it at one";
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("{msg}; CI must have it");
+            }
+            eprintln!("SKIPPED: {msg}");
+            return None;
+        };
+        let name = format!("syndic_test_{tag}_{}", std::process::id());
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("test server");
+        // One statement each: a multi-statement batch runs as one transaction, which these refuse.
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        Some(TestDb {
+            admin,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+#[test]
+fn migrations_create_the_sqlite_tables_and_columns_and_run_once() {
+    let Some(db) = TestDb::create("schema") else {
+        return;
+    };
+    let pg = Pg::connect(&db.url).unwrap();
+    let before = pg.state().unwrap();
+    assert_eq!(before.applied, 0, "an empty database");
+    assert!(
+        before
+            .server_version
+            .split('.')
+            .next()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            >= 13,
+        "{}",
+        before.server_version
+    );
+    let after = pg.migrate().unwrap();
+    assert_eq!(after.applied, after.known);
+    assert_eq!(
+        pg.migrate().unwrap(),
+        after,
+        "a second start changes nothing"
+    );
+
+    // The same tables and columns as a fresh SQLite store, so an operator's SQL works on both.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    drop(Store::open(&path).unwrap());
+    let lite = rusqlite::Connection::open(&path).unwrap();
+    let mut sqlite: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let tables: Vec<String> = lite
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for t in tables {
+        let cols: BTreeSet<String> = lite
+            .prepare(&format!("SELECT name FROM pragma_table_info('{t}')"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        sqlite.insert(t, cols);
+    }
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut postgres: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for row in c
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name <> 'schema_version'",
+            &[],
+        )
+        .unwrap()
+    {
+        postgres.entry(row.get(0)).or_default().insert(row.get(1));
+    }
+    assert_eq!(postgres, sqlite);
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error_without_the_password() {
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://syndic:s3cret@127.0.0.1:{port}/news");
+    let err = Pg::connect(&url)
+        .err()
+        .expect("nothing listens there")
+        .to_string();
+    assert!(
+        err.contains("cannot connect to postgres://syndic:***@127.0.0.1"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
+fn each_due_source_is_claimed_by_exactly_one_node_and_an_expired_lease_goes_to_another() {
+    let Some(db) = TestDb::create("lease") else {
+        return;
+    };
+    let pg = Pg::connect(&db.url).unwrap();
+    pg.migrate().unwrap();
+    let now = Utc::now();
+    let due = now.timestamp_millis() - 1000;
+    let later = now.timestamp_millis() + 3_600_000;
+    let mut sql = String::from("INSERT INTO sources (name, url, next_check_at, gone_at) VALUES ");
+    for n in 0..300 {
+        // 280 due, 10 not due yet, 10 gone.
+        let (next, gone) = match n {
+            0..280 => (due.to_string(), "NULL".to_string()),
+            280..290 => (later.to_string(), "NULL".to_string()),
+            _ => (due.to_string(), due.to_string()),
+        };
+        sql.push_str(&format!(
+            "{}('s{n}', 'http://127.0.0.1/{n}', {next}, {gone})",
+            if n == 0 { "" } else { ", " }
+        ));
+    }
+    pg.batch(&sql).unwrap();
+
+    // Three nodes claim in small batches at the same time, each over its own connection.
+    let lease = Duration::seconds(120);
+    let url = Arc::new(db.url.clone());
+    let nodes: Vec<_> = (0..3)
+        .map(|k| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let pg = Pg::connect(&url).unwrap();
+                let node = format!("node-{k}");
+                let mut mine = Vec::new();
+                loop {
+                    let got = pg.claim_due(&node, now, lease, 7).unwrap();
+                    if got.is_empty() {
+                        break;
+                    }
+                    mine.extend(got);
+                }
+                mine
+            })
+        })
+        .collect();
+    let claimed: Vec<Vec<i64>> = nodes.into_iter().map(|h| h.join().unwrap()).collect();
+    let all: Vec<i64> = claimed.iter().flatten().copied().collect();
+    let unique: BTreeSet<i64> = all.iter().copied().collect();
+    assert_eq!(
+        all.len(),
+        280,
+        "every due source once: {:?}",
+        claimed.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert_eq!(unique.len(), 280, "no source claimed twice");
+
+    // While the leases hold nobody else gets them; once they expire (the node died) another does.
+    assert!(pg.claim_due("node-9", now, lease, 1000).unwrap().is_empty());
+    let after = now + lease + Duration::milliseconds(1);
+    assert_eq!(
+        pg.claim_due("node-9", after, lease, 1000).unwrap().len(),
+        280
+    );
+    let holders = pg.leases(after).unwrap();
+    assert_eq!(
+        holders
+            .iter()
+            .filter(|(_, n)| n.as_deref() == Some("node-9"))
+            .count(),
+        280
+    );
+    // Only the holder gives a lease back.
+    let first = *unique.iter().next().unwrap();
+    assert!(!pg.release("node-0", first).unwrap());
+    assert!(pg.release("node-9", first).unwrap());
+    assert_eq!(
+        pg.claim_due("node-1", after, lease, 1000).unwrap(),
+        vec![first]
+    );
+}
