@@ -1,4 +1,4 @@
-//! The commands that do work: `poll`, `render --out`, `import-opml`, `train`.
+//! The commands that do work: `poll`, `render --out`, `import-opml`, `train`, `migrate`.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -195,4 +195,40 @@ pub(super) async fn train(config: Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+pub(super) async fn migrate(config: Config, to: String) -> anyhow::Result<()> {
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        return Err(UsageError(format!(
+            "--to {}: want a postgres:// URL (postgres://user[:password]@host[:port]/database)",
+            crate::store::pg::redacted(&to)
+        ))
+        .into());
+    }
+    let store = open_store(&config)?;
+    // The PostgreSQL client is synchronous (it runs a runtime of its own): off the async workers.
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let pg = crate::store::pg::Pg::connect(&to)?;
+        let before = pg.state()?;
+        println!(
+            "{}: PostgreSQL {}, schema {} of {}",
+            crate::store::pg::redacted(&to),
+            before.server_version,
+            before.applied,
+            before.known
+        );
+        let counts = store.copy_to(&pg)?;
+        let after = pg.state()?;
+        for (table, n) in &counts {
+            println!("  {table}: {n} rows");
+        }
+        println!(
+            "copied {} into PostgreSQL (schema {} of {})",
+            config.database.display(),
+            after.applied,
+            after.known
+        );
+        Ok(())
+    })
+    .await?
 }

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::store::Store;
 
-use act::{import_opml, poll, render, train};
+use act::{import_opml, migrate, poll, render, train};
 use show::{explain_pair, sources, stories};
 
 #[derive(Debug, Parser)]
@@ -98,6 +98,14 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Copy the SQLite database into a PostgreSQL database (postgres://user[:password]@host[:port]/db):
+    /// its schema first, then every table in one transaction. Safe to run again: rows already copied
+    /// are kept or updated, none doubled. Prints the server's version, the schema state and the rows
+    /// per table.
+    Migrate {
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Train the learned tagger now on the stored stories (`[tagging].learn` must be on), store the
     /// model, re-score recent stories, and print what it learned.
     Train,
@@ -178,6 +186,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sources { json, opml: false } => sources(config, json),
         Command::Train => train(config).await,
+        Command::Migrate { to } => migrate(config, to).await,
         Command::Explain {
             first,
             second,

@@ -222,3 +222,239 @@ fn each_due_source_is_claimed_by_exactly_one_node_and_an_expired_lease_goes_to_a
         vec![first]
     );
 }
+
+/// Each table's rows in SQLite, as text (a table's columns joined, rows sorted).
+fn sqlite_rows(db: &std::path::Path, table: &str) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let cols: Vec<String> = c
+        .prepare(&format!(
+            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+        ))
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Scores to 12 places: the engines print a double's digits differently.
+    let cast: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            if c.ends_with("_score") {
+                format!("COALESCE(CAST(ROUND({c}, 12) AS TEXT), '-')")
+            } else {
+                format!("COALESCE(CAST({c} AS TEXT), '-')")
+            }
+        })
+        .collect();
+    let mut rows: Vec<String> = c
+        .prepare(&format!("SELECT {} FROM {table}", cast.join(" || '|' || ")))
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows.sort();
+    rows
+}
+
+/// The same in PostgreSQL, in SQLite's column order.
+fn pg_rows(url: &str, table: &str) -> Vec<String> {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let cols: Vec<String> = c
+        .query(
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+            &[&table],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // In SQLite's column order, so the rows compare as text.
+    let lite_order = sqlite_columns(table);
+    assert_eq!(
+        cols.iter().collect::<BTreeSet<_>>(),
+        lite_order.iter().collect::<BTreeSet<_>>()
+    );
+    let cast: Vec<String> = lite_order
+        .iter()
+        .map(|c| {
+            if c == "data" {
+                format!("COALESCE(encode({c}, 'escape'), '-')")
+            } else if c.ends_with("_score") {
+                format!("COALESCE(CAST(ROUND({c}::numeric, 12)::float8 AS TEXT), '-')")
+            } else {
+                format!("COALESCE(CAST({c} AS TEXT), '-')")
+            }
+        })
+        .collect();
+    let mut rows: Vec<String> = c
+        .query(
+            &format!("SELECT {} FROM {table}", cast.join(" || '|' || ")),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// A table's columns in a fresh SQLite store, in order.
+fn sqlite_columns(table: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    drop(Store::open(&path).unwrap());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.prepare(&format!(
+        "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+    ))
+    .unwrap()
+    .query_map([], |r| r.get(0))
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+#[test]
+fn syndic_migrate_copies_a_polled_store_and_running_it_again_doubles_nothing() {
+    use crate::support::{Env, FixtureServer, Route, rss_feed, source};
+    let Some(db) = TestDb::create("migrate") else {
+        return;
+    };
+    let server = FixtureServer::start();
+    let wire = |n: usize| -> Vec<(String, String, String)> {
+        (0..n)
+            .map(|i| {
+                (
+                    format!("w{i}"),
+                    format!("Ceasefire talks resume in Geneva, round {i}"),
+                    format!("https://wire.example/{i}"),
+                )
+            })
+            .collect()
+    };
+    server.set("/wire.xml", Route::rss(rss_feed("Wire", &wire(3))));
+    server.set(
+        "/desk.xml",
+        Route::rss(rss_feed(
+            "Desk",
+            &[
+                (
+                    "d1",
+                    "Ceasefire talks resume in Geneva, round 0",
+                    "https://desk.example/1",
+                ),
+                (
+                    "d2",
+                    "Tokyo stocks close at a record high",
+                    "https://desk.example/2",
+                ),
+            ],
+        )),
+    );
+    let env = Env::new(
+        &(source("Wire", &server.url("/wire.xml"), &["world"])
+            + &source("Desk", &server.url("/desk.xml"), &["asia"])),
+    );
+    env.ok(&["poll"]);
+    let out = env.ok(&["migrate", "--to", &db.url]);
+    assert!(out.contains("PostgreSQL 1"), "{out}");
+    assert!(out.contains("schema 0 of 1"), "{out}");
+    assert!(out.contains("items: 5 rows"), "{out}");
+    let sqlite = env.path("test.db");
+    let tables = [
+        "sources",
+        "stories",
+        "items",
+        "story_sections",
+        "tombstones",
+        "meta",
+    ];
+    let same = |what: &str| {
+        for t in tables {
+            let mut lite = sqlite_rows(&sqlite, t);
+            let mut pg = pg_rows(&db.url, t);
+            if t == "meta" {
+                pg.retain(|r| !r.starts_with("migrated_from_sqlite"));
+            }
+            // match_score / miss_score: REAL in both, printed alike for the values syndic stores.
+            lite.sort();
+            pg.sort();
+            assert!(!lite.is_empty() || t == "tombstones", "{what}: {t} is empty");
+            assert_eq!(pg, lite, "{what}: table {t}");
+        }
+    };
+    same("first copy");
+    let items = sqlite_rows(&sqlite, "items");
+    assert_eq!(items.len(), 5);
+    assert!(
+        items.iter().any(|r| r.contains("|similar|") || r.contains("|title|")),
+        "a joined item, with its reason and score, is among the copied rows: {items:#?}"
+    );
+
+    // Again: nothing doubles, nothing changes.
+    let again = env.ok(&["migrate", "--to", &db.url]);
+    assert!(again.contains("schema 1 of 1"), "{again}");
+    same("second copy");
+
+    // More polling, then a copy brings the new rows over, and new ids continue after the copied ones.
+    server.set("/wire.xml", Route::rss(rss_feed("Wire", &wire(5))));
+    env.ok(&["poll"]);
+    env.ok(&["migrate", "--to", &db.url]);
+    same("after another poll");
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let id: i64 = c
+        .query_one(
+            "INSERT INTO stories (uid, first_seen, published, updated) VALUES ('x', 0, 0, 0)
+             RETURNING id",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let max: i64 = rusqlite::Connection::open(&sqlite)
+        .unwrap()
+        .query_row("SELECT MAX(id) FROM stories", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, max + 1);
+}
+
+#[test]
+fn syndic_migrate_says_clearly_what_is_wrong_with_the_target() {
+    use crate::support::Env;
+    let env = Env::new("");
+    let out = env.syndic(&["migrate", "--to", "mysql://db.example/news"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("want a postgres:// URL"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = env.syndic(&[
+        "migrate",
+        "--to",
+        &format!("postgres://syndic:hunter2@127.0.0.1:{port}/news"),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot connect to postgres://syndic:***@127.0.0.1"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+
+    // A database nodes already wrote to (stories not copied by migrate) is refused.
+    let Some(db) = TestDb::create("refuse") else {
+        return;
+    };
+    let pg = Pg::connect(&db.url).unwrap();
+    pg.migrate().unwrap();
+    pg.batch("INSERT INTO stories (uid, first_seen, published, updated) VALUES ('n1', 0, 0, 0)")
+        .unwrap();
+    let out = env.syndic(&["migrate", "--to", &db.url]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("migrate into an empty database"), "{err}");
+}

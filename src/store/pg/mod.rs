@@ -1,10 +1,13 @@
 //! The PostgreSQL engine's foundation: connecting (with a clear error), versioned migrations that
 //! create the SQLite engine's tables with the same table and column names, the server and schema
 //! state `syndic check` reports, and leased polling (each due source claimed by exactly one node per
-//! tick, `FOR UPDATE SKIP LOCKED`; a dead node's leases expire and go to the others).
+//! tick, `FOR UPDATE SKIP LOCKED`; a dead node's leases expire and go to the others), and the copy of
+//! an SQLite store into it (`syndic migrate`).
 //!
 //! The client is the synchronous `postgres` crate: the store's seam is synchronous (each call runs on a
 //! blocking thread, as the SQLite engine's do), so both engines keep one shape.
+
+mod copy;
 
 use std::sync::{Mutex, MutexGuard};
 
