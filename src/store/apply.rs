@@ -19,6 +19,7 @@ use crate::text::hex;
 use super::index::IndexOp;
 use super::lookup::{ItemFields, candidates, find_item, similar_stories};
 use super::sources::{FetchRecord, write_fetch_record};
+use super::sql::Conn;
 use super::tags::{extend_tags, retag};
 use super::{Store, StoreError, to_ms};
 
@@ -103,7 +104,7 @@ impl Store {
         index.index.set_decay_hours(input.decay_hours);
         let tx = conn.transaction()?;
         let (stats, ops) = apply(&tx, input, keys, &events, &index.index)?;
-        write_fetch_record(&tx, input.source_id, &input.fetch)?;
+        write_fetch_record(&mut Conn::Lite(&tx), input.source_id, &input.fetch)?;
         tx.commit()?;
         for op in ops {
             op.apply(&mut index.index, input.threshold);

@@ -11,6 +11,7 @@ mod models;
 pub mod pg;
 mod retention;
 mod sources;
+pub mod sql;
 mod stories;
 mod tags;
 

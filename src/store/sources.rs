@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use crate::config::SourceConfig;
 use crate::model::Validators;
 
+use super::sql::Conn;
 use super::{Store, StoreError, from_ms, to_ms};
 
 /// A source id and when it is next due (`None`: never checked).
@@ -211,113 +211,123 @@ impl Store {
         &self,
         sources: &[SourceConfig],
     ) -> Result<HashMap<String, i64>, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        tx.execute("UPDATE sources SET active = 0", [])?;
-        let mut ids = HashMap::new();
-        for s in sources {
-            let url = s.url.as_str();
-            let existing: Option<(i64, String)> = tx
-                .query_row(
-                    "SELECT id, url FROM sources WHERE name = ?1",
-                    [&s.name],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let id = match existing {
-                Some((id, old)) if old == url => {
-                    tx.execute("UPDATE sources SET active = 1 WHERE id = ?1", [id])?;
-                    id
-                }
-                Some((id, _)) => {
-                    // A new URL starts afresh: no validators, move, 410, hold or backoff of the old one.
-                    tx.execute(
-                        "UPDATE sources SET active = 1, url = ?2, etag = NULL, last_modified = NULL,
-                         body_hash = NULL, next_check_at = NULL, moved_to = NULL, gone_at = NULL,
-                         retry_until = NULL, error_streak = 0 WHERE id = ?1",
-                        params![id, url],
-                    )?;
-                    id
-                }
-                None => {
-                    tx.execute(
-                        "INSERT INTO sources (name, url) VALUES (?1, ?2)",
-                        params![s.name, url],
-                    )?;
-                    tx.last_insert_rowid()
-                }
-            };
-            ids.insert(s.name.clone(), id);
-        }
-        tx.commit()?;
-        Ok(ids)
+        sync_sources(&mut Conn::Lite(&self.lock()), sources)
     }
 
     pub fn source_state(&self, source_id: i64) -> Result<SourceState, StoreError> {
-        let conn = self.lock();
-        let state = conn.query_row(
-            "SELECT etag, last_modified, body_hash, next_check_at, error_streak, moved_to, gone_at,
-                    retry_until, hint_secs
-             FROM sources WHERE id = ?1",
-            [source_id],
-            |r| {
-                Ok(SourceState {
-                    validators: Validators {
-                        etag: r.get(0)?,
-                        last_modified: r.get(1)?,
-                    },
-                    body_hash: r.get(2)?,
-                    next_check_at: r.get::<_, Option<i64>>(3)?.map(from_ms),
-                    error_streak: r.get(4)?,
-                    moved_to: r.get(5)?,
-                    gone_at: r.get::<_, Option<i64>>(6)?.map(from_ms),
-                    retry_until: r.get::<_, Option<i64>>(7)?.map(from_ms),
-                    hint_secs: r.get(8)?,
-                })
-            },
-        )?;
-        Ok(state)
+        source_state(&mut Conn::Lite(&self.lock()), source_id)
     }
 
     /// Records a fetch that stored nothing (not modified, or an error).
     pub fn record_fetch(&self, source_id: i64, rec: &FetchRecord) -> Result<(), StoreError> {
-        let conn = self.lock();
-        write_fetch_record(&conn, source_id, rec)
+        write_fetch_record(&mut Conn::Lite(&self.lock()), source_id, rec)
     }
 
     /// `(id, next_check_at)` of every active source that is not gone; `None` means "never checked: due
     /// now".
     pub fn next_checks(&self) -> Result<Vec<NextCheck>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, next_check_at FROM sources WHERE active = 1 AND gone_at IS NULL",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.map(from_ms)))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        next_checks(&mut Conn::Lite(&self.lock()))
     }
 
     /// Health of every source, configured ones first (in name order), then inactive ones.
     pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT s.name, s.url, s.active, s.feed_title, s.last_fetch_at, s.last_success_at,
-                    s.last_status, s.last_error, s.error_streak, s.next_check_at,
-                    (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id),
-                    s.moved_to, s.gone_at, s.retry_until, s.hint_secs
-             FROM sources s ORDER BY s.active DESC, s.name",
-        )?;
-        let now = Utc::now();
-        let rows = stmt.query_map([], |r| {
-            let gone_at = r.get::<_, Option<i64>>(12)?.map(from_ms);
-            let retry_until = r.get::<_, Option<i64>>(13)?.map(from_ms);
-            let streak: i64 = r.get(8)?;
+        source_health(&mut Conn::Lite(&self.lock()))
+    }
+}
+
+// The functions behind those methods, on either engine (see `sql::Conn`).
+
+pub(super) fn sync_sources(
+    conn: &mut Conn<'_>,
+    sources: &[SourceConfig],
+) -> Result<HashMap<String, i64>, StoreError> {
+    conn.transaction(|tx| {
+        tx.exec("UPDATE sources SET active = 0", &[])?;
+        let mut ids = HashMap::new();
+        for s in sources {
+            let url = s.url.as_str();
+            let existing = tx.query_opt(
+                "SELECT id, url FROM sources WHERE name = ?1",
+                &[s.name.as_str().into()],
+                |r| Ok((r.int(0)?, r.text(1)?)),
+            )?;
+            let id = match existing {
+                Some((id, old)) if old == url => {
+                    tx.exec("UPDATE sources SET active = 1 WHERE id = ?1", &[id.into()])?;
+                    id
+                }
+                Some((id, _)) => {
+                    // A new URL starts afresh: no validators, move, 410, hold or backoff of the old one.
+                    tx.exec(
+                        "UPDATE sources SET active = 1, url = ?2, etag = NULL, last_modified = NULL,
+                         body_hash = NULL, next_check_at = NULL, moved_to = NULL, gone_at = NULL,
+                         retry_until = NULL, error_streak = 0 WHERE id = ?1",
+                        &[id.into(), url.into()],
+                    )?;
+                    id
+                }
+                None => tx.insert_id(
+                    "INSERT INTO sources (name, url) VALUES (?1, ?2)",
+                    &[s.name.as_str().into(), url.into()],
+                )?,
+            };
+            ids.insert(s.name.clone(), id);
+        }
+        Ok(ids)
+    })
+}
+
+pub(super) fn source_state(conn: &mut Conn<'_>, source_id: i64) -> Result<SourceState, StoreError> {
+    conn.query_opt(
+        "SELECT etag, last_modified, body_hash, next_check_at, error_streak, moved_to, gone_at,
+                retry_until, hint_secs
+         FROM sources WHERE id = ?1",
+        &[source_id.into()],
+        |r| {
+            Ok(SourceState {
+                validators: Validators {
+                    etag: r.opt_text(0)?,
+                    last_modified: r.opt_text(1)?,
+                },
+                body_hash: r.opt_text(2)?,
+                next_check_at: r.opt_int(3)?.map(from_ms),
+                error_streak: r.int(4)?,
+                moved_to: r.opt_text(5)?,
+                gone_at: r.opt_int(6)?.map(from_ms),
+                retry_until: r.opt_int(7)?.map(from_ms),
+                hint_secs: r.opt_int(8)?,
+            })
+        },
+    )?
+    .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+}
+
+pub(super) fn next_checks(conn: &mut Conn<'_>) -> Result<Vec<NextCheck>, StoreError> {
+    conn.query(
+        "SELECT id, next_check_at FROM sources WHERE active = 1 AND gone_at IS NULL",
+        &[],
+        |r| Ok((r.int(0)?, r.opt_int(1)?.map(from_ms))),
+    )
+}
+
+pub(super) fn source_health(conn: &mut Conn<'_>) -> Result<Vec<SourceHealth>, StoreError> {
+    let now = Utc::now();
+    conn.query(
+        "SELECT s.name, s.url, s.active, s.feed_title, s.last_fetch_at, s.last_success_at,
+                s.last_status, s.last_error, s.error_streak, s.next_check_at,
+                (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id),
+                s.moved_to, s.gone_at, s.retry_until, s.hint_secs
+         FROM sources s ORDER BY s.active DESC, s.name",
+        &[],
+        |r| {
+            let gone_at = r.opt_int(12)?.map(from_ms);
+            let retry_until = r.opt_int(13)?.map(from_ms);
+            let streak = r.int(8)?;
             let status = r
-                .get::<_, Option<String>>(6)?
+                .opt_text(6)?
                 .map(|s| FetchStatus::parse_stored(&s))
                 .transpose()
-                .map_err(|e| e.at(6))?;
+                .map_err(|e| StoreError::Sqlite(e.at(6)))?;
             let state = if gone_at.is_some() {
                 HealthState::Gone
             } else if retry_until.is_some_and(|t| t > now) {
@@ -330,35 +340,35 @@ impl Store {
                 HealthState::Ok
             };
             Ok(SourceHealth {
-                name: r.get(0)?,
-                url: r.get(1)?,
-                active: r.get(2)?,
-                feed_title: r.get(3)?,
-                last_fetch_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
-                last_success_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
+                name: r.text(0)?,
+                url: r.text(1)?,
+                active: r.int(2)? != 0,
+                feed_title: r.opt_text(3)?,
+                last_fetch_at: r.opt_int(4)?.map(from_ms),
+                last_success_at: r.opt_int(5)?.map(from_ms),
                 status,
-                last_error: r.get(7)?,
-                error_streak: r.get(8)?,
-                next_check_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
-                items: r.get(10)?,
-                moved_to: r.get(11)?,
+                last_error: r.opt_text(7)?,
+                error_streak: streak,
+                next_check_at: r.opt_int(9)?.map(from_ms),
+                items: r.int(10)?,
+                moved_to: r.opt_text(11)?,
                 gone_at,
                 retry_until,
-                hint_secs: r.get(14)?,
+                hint_secs: r.opt_int(14)?,
                 state,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+        },
+    )
 }
 
 pub(super) fn write_fetch_record(
-    conn: &rusqlite::Connection,
+    conn: &mut Conn<'_>,
     source_id: i64,
     rec: &FetchRecord,
 ) -> Result<(), StoreError> {
     let ok = rec.status != FetchStatus::Error;
-    conn.prepare_cached(
+    let validators = rec.validators.as_ref();
+    conn.exec(
         "UPDATE sources SET
             last_fetch_at = ?2,
             last_status = ?3,
@@ -372,28 +382,26 @@ pub(super) fn write_fetch_record(
             next_check_at = CASE WHEN ?13 THEN NULL ELSE COALESCE(?11, next_check_at) END,
             moved_to = COALESCE(?12, moved_to),
             gone_at = CASE WHEN ?13 THEN ?2 WHEN ?5 THEN NULL ELSE gone_at END,
-            retry_until = CASE WHEN ?5 THEN NULL ELSE ?14 END,
+            retry_until = CASE WHEN ?5 THEN NULL ELSE CAST(?14 AS BIGINT) END,
             hint_secs = CASE WHEN ?5 THEN ?15 ELSE hint_secs END
          WHERE id = ?1",
-    )?
-    .execute(params![
-        source_id,
-        to_ms(rec.at),
-        rec.status.as_str(),
-        rec.error,
-        ok,
-        rec.validators.is_some(),
-        rec.validators.as_ref().and_then(|v| v.etag.clone()),
-        rec.validators
-            .as_ref()
-            .and_then(|v| v.last_modified.clone()),
-        rec.body_hash,
-        rec.feed_title,
-        rec.next_check_at.map(to_ms),
-        rec.moved_to,
-        rec.gone,
-        rec.retry_until.map(to_ms),
-        rec.hint_secs,
-    ])?;
+        &[
+            source_id.into(),
+            to_ms(rec.at).into(),
+            rec.status.as_str().into(),
+            (&rec.error).into(),
+            ok.into(),
+            validators.is_some().into(),
+            validators.and_then(|v| v.etag.as_deref()).into(),
+            validators.and_then(|v| v.last_modified.as_deref()).into(),
+            (&rec.body_hash).into(),
+            (&rec.feed_title).into(),
+            rec.next_check_at.map(to_ms).into(),
+            (&rec.moved_to).into(),
+            rec.gone.into(),
+            rec.retry_until.map(to_ms).into(),
+            rec.hint_secs.into(),
+        ],
+    )?;
     Ok(())
 }

@@ -382,7 +382,10 @@ fn syndic_migrate_copies_a_polled_store_and_running_it_again_doubles_nothing() {
             // match_score / miss_score: REAL in both, printed alike for the values syndic stores.
             lite.sort();
             pg.sort();
-            assert!(!lite.is_empty() || t == "tombstones", "{what}: {t} is empty");
+            assert!(
+                !lite.is_empty() || t == "tombstones",
+                "{what}: {t} is empty"
+            );
             assert_eq!(pg, lite, "{what}: table {t}");
         }
     };
@@ -390,7 +393,9 @@ fn syndic_migrate_copies_a_polled_store_and_running_it_again_doubles_nothing() {
     let items = sqlite_rows(&sqlite, "items");
     assert_eq!(items.len(), 5);
     assert!(
-        items.iter().any(|r| r.contains("|similar|") || r.contains("|title|")),
+        items
+            .iter()
+            .any(|r| r.contains("|similar|") || r.contains("|title|")),
         "a joined item, with its reason and score, is among the copied rows: {items:#?}"
     );
 
@@ -457,4 +462,147 @@ fn syndic_migrate_says_clearly_what_is_wrong_with_the_target() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("migrate into an empty database"), "{err}");
+}
+
+/// The sources operations, run alike on a store of each engine: the same calls give the same answers.
+#[test]
+fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
+    use syndic::config::Config;
+    use syndic::model::Validators;
+    use syndic::store::{FetchRecord, FetchStatus};
+    let Some(db) = TestDb::create("sources") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = |urls: &[(&str, &str)]| {
+        let mut text = String::from("[[section]]\nid = \"world\"\ntitle = \"World\"\n");
+        for (name, url) in urls {
+            text += &format!(
+                "[[source]]\nname = \"{name}\"\nurl = \"{url}\"\nsections = [\"world\"]\n"
+            );
+        }
+        Config::from_toml(&dir.path().join("feeds.toml"), &text).unwrap()
+    };
+    let first = config(&[
+        ("Wire", "http://127.0.0.1:1/wire.xml"),
+        ("Desk", "http://127.0.0.1:1/desk.xml"),
+        ("Old", "http://127.0.0.1:1/old.xml"),
+    ]);
+    // Old leaves the config; Desk moves to a new URL (its fetch state starts afresh).
+    let second = config(&[
+        ("Wire", "http://127.0.0.1:1/wire.xml"),
+        ("Desk", "http://127.0.0.1:1/desk2.xml"),
+    ]);
+    let at = Utc::now();
+    let ok = FetchRecord {
+        validators: Some(Validators {
+            etag: Some("\"v1\"".into()),
+            last_modified: Some("Wed, 02 Dec 2026 10:00:00 GMT".into()),
+        }),
+        body_hash: Some("abc".into()),
+        feed_title: Some("The Wire".into()),
+        next_check_at: Some(at + Duration::minutes(15)),
+        hint_secs: Some(900),
+        ..FetchRecord::ok(at)
+    };
+    let failed = FetchRecord::error(at, "fetch: timed out after 5s".into());
+    let gone = FetchRecord {
+        gone: true,
+        ..FetchRecord::error(at, "410 Gone".into())
+    };
+
+    // Each step's answer, as text, per engine.
+    let lite_dir = tempfile::tempdir().unwrap();
+    let lite = Store::open(&lite_dir.path().join("s.db")).unwrap();
+    let pg = Pg::connect(&db.url).unwrap();
+    pg.migrate().unwrap();
+    let mut answers: Vec<Vec<String>> = Vec::new();
+    for engine in 0..2 {
+        let mut said = Vec::new();
+        let ids = if engine == 0 {
+            lite.sync_sources(&first.sources).unwrap()
+        } else {
+            pg.sync_sources(&first.sources).unwrap()
+        };
+        let (wire, desk, old) = (ids["Wire"], ids["Desk"], ids["Old"]);
+        let record = |id: i64, rec: &FetchRecord| {
+            if engine == 0 {
+                lite.record_fetch(id, rec).unwrap()
+            } else {
+                pg.record_fetch(id, rec).unwrap()
+            }
+        };
+        record(wire, &ok);
+        record(desk, &ok);
+        record(desk, &failed);
+        record(desk, &failed);
+        record(old, &gone);
+        let state = |id: i64| {
+            let s = if engine == 0 {
+                lite.source_state(id).unwrap()
+            } else {
+                pg.source_state(id).unwrap()
+            };
+            format!("{s:?}")
+        };
+        said.push(state(wire));
+        said.push(state(desk));
+        let checks = |said: &mut Vec<String>| {
+            let mut c = if engine == 0 {
+                lite.next_checks().unwrap()
+            } else {
+                pg.next_checks().unwrap()
+            };
+            c.sort();
+            said.push(format!(
+                "{:?}",
+                c.iter()
+                    .map(|(id, t)| (*id == wire, t.map(|t| t.timestamp_millis())))
+                    .collect::<Vec<_>>()
+            ));
+        };
+        checks(&mut said);
+        let health = |said: &mut Vec<String>| {
+            let h = if engine == 0 {
+                lite.source_health().unwrap()
+            } else {
+                pg.source_health().unwrap()
+            };
+            said.push(serde_json::to_string(&h).unwrap());
+        };
+        health(&mut said);
+        let again = if engine == 0 {
+            lite.sync_sources(&second.sources).unwrap()
+        } else {
+            pg.sync_sources(&second.sources).unwrap()
+        };
+        assert_eq!(again["Desk"], desk, "a moved source keeps its id");
+        said.push(state(desk));
+        health(&mut said);
+        answers.push(said);
+    }
+    assert_eq!(answers[0], answers[1]);
+    // And they say what they should (not merely the same thing twice).
+    let health: serde_json::Value = serde_json::from_str(answers[0].last().unwrap()).unwrap();
+    let by_name = |n: &str| {
+        health
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("Wire")["state"], "ok");
+    assert_eq!(by_name("Desk")["error_streak"], 0, "a new URL starts afresh");
+    let moved = &answers[0][answers[0].len() - 2];
+    assert!(moved.contains("etag: None") && moved.contains("body_hash: None"), "{moved}");
+    assert_eq!(by_name("Old")["active"], false);
+    assert_eq!(by_name("Old")["state"], "gone");
+    assert!(
+        answers[0][1].contains("error_streak: 2"),
+        "{}",
+        answers[0][1]
+    );
+    let _ = FetchStatus::Ok;
 }

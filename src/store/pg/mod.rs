@@ -13,7 +13,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use super::{StoreError, to_ms};
+use std::collections::HashMap;
+
+use super::sources::{self, NextCheck};
+use super::sql::Conn;
+use super::{FetchRecord, SourceHealth, SourceState, StoreError, to_ms};
+use crate::config::SourceConfig;
 
 /// Migrations in order; the applied count is kept in `schema_version`.
 const MIGRATIONS: &[&str] = &[include_str!("schema1.sql")];
@@ -145,6 +150,42 @@ impl Pg {
             &[&to_ms(now)],
         )?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Runs `f` on this database as a [`Conn`], the seam the store's engine-neutral functions take.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        f(&mut Conn::Pg(&mut self.lock()))
+    }
+
+    /// As [`crate::store::Store::sync_sources`].
+    pub fn sync_sources(
+        &self,
+        sources: &[SourceConfig],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        self.with(|c| sources::sync_sources(c, sources))
+    }
+
+    /// As [`crate::store::Store::source_state`].
+    pub fn source_state(&self, source_id: i64) -> Result<SourceState, StoreError> {
+        self.with(|c| sources::source_state(c, source_id))
+    }
+
+    /// As [`crate::store::Store::record_fetch`].
+    pub fn record_fetch(&self, source_id: i64, rec: &FetchRecord) -> Result<(), StoreError> {
+        self.with(|c| sources::write_fetch_record(c, source_id, rec))
+    }
+
+    /// As [`crate::store::Store::next_checks`].
+    pub fn next_checks(&self) -> Result<Vec<NextCheck>, StoreError> {
+        self.with(sources::next_checks)
+    }
+
+    /// As [`crate::store::Store::source_health`].
+    pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
+        self.with(sources::source_health)
     }
 
     /// Runs `sql` as one batch (tests and `syndic migrate` fill tables with it).

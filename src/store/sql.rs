@@ -1,0 +1,234 @@
+//! The SQL both engines run: one statement text, written with SQLite's `?N` placeholders (PostgreSQL
+//! gets them as `$N`), with parameters and rows of a few plain types. The store's functions take a
+//! [`Conn`] and so serve either engine; where the dialects differ, the function says so.
+
+use std::error::Error;
+
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+
+use super::StoreError;
+
+/// A statement parameter, for either engine.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Bool(bool),
+    Text(Option<&'a str>),
+    Bytes(&'a [u8]),
+}
+
+impl From<i64> for Value<'_> {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Value<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<bool> for Value<'_> {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(v: &'a str) -> Self {
+        Value::Text(Some(v))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Value<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl<'a> From<&'a Option<String>> for Value<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Value::Text(v.as_deref())
+    }
+}
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value as Lite, ValueRef};
+        Ok(match *self {
+            Value::Int(None) | Value::Real(None) | Value::Text(None) => {
+                ToSqlOutput::Owned(Lite::Null)
+            }
+            Value::Int(Some(v)) => ToSqlOutput::Owned(Lite::Integer(v)),
+            Value::Real(Some(v)) => ToSqlOutput::Owned(Lite::Real(v)),
+            Value::Bool(v) => ToSqlOutput::Owned(Lite::Integer(i64::from(v))),
+            Value::Text(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Value::Bytes(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+        })
+    }
+}
+
+impl ToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        // The checked forms: a parameter of the wrong type is an error, never reinterpreted bytes.
+        match *self {
+            Value::Int(v) => ToSql::to_sql_checked(&v, ty, out),
+            Value::Real(v) => ToSql::to_sql_checked(&v, ty, out),
+            Value::Bool(v) => ToSql::to_sql_checked(&v, ty, out),
+            Value::Text(v) => ToSql::to_sql_checked(&v, ty, out),
+            Value::Bytes(v) => ToSql::to_sql_checked(&v, ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// A result row, read by column index, from either engine. Integers are 64-bit in both.
+pub trait Row {
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
+}
+
+impl Row for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
+}
+
+impl Row for postgres::Row {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+/// A connection of either engine, inside the caller's transaction when it has one.
+pub enum Conn<'c> {
+    Lite(&'c rusqlite::Connection),
+    Pg(&'c mut postgres::Client),
+}
+
+impl Conn<'_> {
+    /// Runs a statement; returns the rows it changed.
+    pub fn exec(&mut self, sql: &str, params: &[Value<'_>]) -> Result<usize, StoreError> {
+        match self {
+            Conn::Lite(c) => Ok(c
+                .prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(params))?),
+            Conn::Pg(c) => Ok(c.execute(pg_sql(sql).as_str(), &pg_params(params))? as usize),
+        }
+    }
+
+    /// Runs an `INSERT` and returns the new row's `id`.
+    pub fn insert_id(&mut self, sql: &str, params: &[Value<'_>]) -> Result<i64, StoreError> {
+        match self {
+            Conn::Lite(c) => {
+                c.prepare_cached(sql)?
+                    .execute(rusqlite::params_from_iter(params))?;
+                Ok(c.last_insert_rowid())
+            }
+            Conn::Pg(c) => {
+                let sql = format!("{} RETURNING id", pg_sql(sql));
+                Ok(c.query_one(sql.as_str(), &pg_params(params))?.try_get(0)?)
+            }
+        }
+    }
+
+    /// Every row of a query, each read by `f`.
+    pub fn query<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        mut f: impl FnMut(&dyn Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Conn::Lite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    out.push(f(r)?);
+                }
+                Ok(out)
+            }
+            Conn::Pg(c) => c
+                .query(pg_sql(sql).as_str(), &pg_params(params))?
+                .iter()
+                .map(|r| f(r))
+                .collect(),
+        }
+    }
+
+    /// The first row of a query, if any.
+    pub fn query_opt<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        f: impl FnMut(&dyn Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.query(sql, params, f)?.into_iter().next())
+    }
+
+    /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise.
+    pub fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.batch("BEGIN")?;
+        match f(self) {
+            Ok(v) => {
+                self.batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Conn::Lite(c) => Ok(c.execute_batch(sql)?),
+            Conn::Pg(c) => Ok(c.batch_execute(sql)?),
+        }
+    }
+}
+
+/// SQLite's `?N` placeholders as PostgreSQL's `$N` (statements hold no `?` in string literals).
+fn pg_sql(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+fn pg_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
