@@ -263,7 +263,9 @@ impl Step<'_> {
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
         let stored = find_item(tx, input.source_id, &item.key)?;
-        if stored.is_none() && super::retention::is_tombstoned(tx, input.source_id, &item.key)? {
+        if stored.is_none()
+            && super::retention::is_tombstoned(&mut Conn::Lite(tx), input.source_id, &item.key)?
+        {
             // Deleted by retention: a source still listing it does not bring it back.
             return Ok(None);
         }

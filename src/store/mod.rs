@@ -62,6 +62,8 @@ pub enum StoreError {
     Task(String),
     #[error("PostgreSQL: {0}")]
     Postgres(String),
+    #[error("database: {0}")]
+    Unknown(#[from] UnknownValue),
 }
 
 #[derive(Clone)]

@@ -1,11 +1,11 @@
 //! The learned tagger's side of the store: training examples out, trained models in.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use crate::tag::rules::Origin;
 
-use super::stories::{ITEM_ORDER, origin_at};
+use super::sql::{Conn, Value};
+use super::stories::{ITEM_ORDER, decode_origin};
 use super::{Store, StoreError, from_ms, to_ms};
 
 /// One stored section of a story that did not come from the learned tagger, with the story's lead text.
@@ -32,49 +32,7 @@ impl Store {
     /// The newest `limit` stories that have a section from a source default or a rule, each with its
     /// lead item's title and summary.
     pub fn tagged_stories(&self, limit: usize) -> Result<Vec<TaggedStory>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT s.id, ss.section, ss.origin FROM stories s
-             JOIN story_sections ss ON ss.story_id = s.id
-             WHERE s.id IN (
-                 SELECT DISTINCT story_id FROM story_sections WHERE origin NOT LIKE 'learned:%'
-                 ORDER BY story_id DESC LIMIT ?1)
-               AND ss.origin NOT LIKE 'learned:%'
-             ORDER BY s.id DESC, ss.section",
-        )?;
-        let mut out: Vec<TaggedStory> = Vec::new();
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                origin_at(r, 2)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, section, origin) = row?;
-            match out.last_mut() {
-                Some(t) if t.story_id == id => t.sections.push((section, origin)),
-                _ => out.push(TaggedStory {
-                    story_id: id,
-                    title: String::new(),
-                    summary: String::new(),
-                    sections: vec![(section, origin)],
-                }),
-            }
-        }
-        let mut lead = conn.prepare_cached(&format!(
-            "SELECT i.title, i.summary FROM items i WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER} LIMIT 1"
-        ))?;
-        for t in &mut out {
-            if let Some((title, summary)) = lead
-                .query_row([t.story_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
-            {
-                t.title = title;
-                t.summary = summary;
-            }
-        }
-        Ok(out)
+        tagged_stories(&mut Conn::Lite(&self.lock()), limit)
     }
 
     /// Stores (replacing) the model `name`.
@@ -86,30 +44,94 @@ impl Store {
         stories_at: i64,
         data: &[u8],
     ) -> Result<(), StoreError> {
-        self.lock().execute(
-            "INSERT OR REPLACE INTO models (name, trained_at, examples, stories_at, data)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name, to_ms(trained_at), examples as i64, stories_at, data],
-        )?;
-        Ok(())
+        let model = (name, trained_at, examples, stories_at, data);
+        save_model(&mut Conn::Lite(&self.lock()), model)
     }
 
     /// The stored model `name`, if any.
     pub fn load_model(&self, name: &str) -> Result<Option<StoredModel>, StoreError> {
-        Ok(self
-            .lock()
-            .query_row(
-                "SELECT trained_at, examples, stories_at, data FROM models WHERE name = ?1",
-                [name],
-                |r| {
-                    Ok(StoredModel {
-                        trained_at: from_ms(r.get(0)?),
-                        examples: r.get(1)?,
-                        stories_at: r.get(2)?,
-                        data: r.get(3)?,
-                    })
-                },
-            )
-            .optional()?)
+        load_model(&mut Conn::Lite(&self.lock()), name)
     }
+}
+
+// The functions behind those methods, on either engine (see `sql::Conn`).
+
+pub(super) fn tagged_stories(
+    conn: &mut Conn<'_>,
+    limit: usize,
+) -> Result<Vec<TaggedStory>, StoreError> {
+    let rows = conn.query(
+        "SELECT s.id, ss.section, ss.origin FROM stories s
+         JOIN story_sections ss ON ss.story_id = s.id
+         WHERE s.id IN (
+             SELECT DISTINCT story_id FROM story_sections WHERE origin NOT LIKE 'learned:%'
+             ORDER BY story_id DESC LIMIT ?1)
+           AND ss.origin NOT LIKE 'learned:%'
+         ORDER BY s.id DESC, ss.section",
+        &[(limit as i64).into()],
+        |r| Ok((r.int(0)?, r.text(1)?, decode_origin(r.text(2)?)?)),
+    )?;
+    let mut out: Vec<TaggedStory> = Vec::new();
+    for (id, section, origin) in rows {
+        match out.last_mut() {
+            Some(t) if t.story_id == id => t.sections.push((section, origin)),
+            _ => out.push(TaggedStory {
+                story_id: id,
+                title: String::new(),
+                summary: String::new(),
+                sections: vec![(section, origin)],
+            }),
+        }
+    }
+    let lead = format!(
+        "SELECT i.title, i.summary FROM items i WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER} LIMIT 1"
+    );
+    for t in &mut out {
+        if let Some((title, summary)) = conn.query_opt(&lead, &[t.story_id.into()], |r| {
+            Ok((r.text(0)?, r.text(1)?))
+        })? {
+            t.title = title;
+            t.summary = summary;
+        }
+    }
+    Ok(out)
+}
+
+/// A model to store: name, when trained, examples, the newest story id then, its bytes.
+type NewModel<'a> = (&'a str, DateTime<Utc>, usize, i64, &'a [u8]);
+
+pub(super) fn save_model(conn: &mut Conn<'_>, model: NewModel<'_>) -> Result<(), StoreError> {
+    let (name, trained_at, examples, stories_at, data) = model;
+    conn.exec(
+        "INSERT INTO models (name, trained_at, examples, stories_at, data)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (name) DO UPDATE SET trained_at = excluded.trained_at,
+             examples = excluded.examples, stories_at = excluded.stories_at, data = excluded.data",
+        &[
+            name.into(),
+            to_ms(trained_at).into(),
+            (examples as i64).into(),
+            stories_at.into(),
+            Value::Bytes(data),
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn load_model(
+    conn: &mut Conn<'_>,
+    name: &str,
+) -> Result<Option<StoredModel>, StoreError> {
+    conn.query_opt(
+        "SELECT trained_at, examples, stories_at, data FROM models WHERE name = ?1",
+        &[name.into()],
+        |r| {
+            Ok(StoredModel {
+                trained_at: from_ms(r.int(0)?),
+                examples: r.int(1)?,
+                stories_at: r.int(2)?,
+                data: r.bytes(3)?,
+            })
+        },
+    )
 }

@@ -4,8 +4,8 @@
 //! churn the file stops growing.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
+use super::sql::Conn;
 use super::{Store, StoreError, to_ms};
 
 /// What one pruning pass deleted.
@@ -27,39 +27,8 @@ impl Store {
         now: DateTime<Utc>,
         batch: usize,
     ) -> Result<Pruned, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let ids: Vec<i64> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT story_id FROM items GROUP BY story_id HAVING MAX(first_seen) < ?1 LIMIT ?2",
-            )?;
-            stmt.query_map(params![to_ms(before), batch as i64], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        let mut pruned = Pruned::default();
-        for id in &ids {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO tombstones (source_id, key, deleted_at)
-                 SELECT source_id, key, ?2 FROM items WHERE story_id = ?1",
-            )?
-            .execute(params![id, to_ms(now)])?;
-            tx.prepare_cached("DELETE FROM story_sections WHERE story_id = ?1")?
-                .execute([id])?;
-            pruned.items += tx
-                .prepare_cached("DELETE FROM items WHERE story_id = ?1")?
-                .execute([id])?;
-            tx.prepare_cached("DELETE FROM stories WHERE id = ?1")?
-                .execute([id])?;
-            pruned.stories += 1;
-        }
-        pruned.tombstones_expired = tx
-            .prepare_cached(
-                "DELETE FROM tombstones WHERE (source_id, key) IN
-                 (SELECT source_id, key FROM tombstones WHERE deleted_at < ?1 LIMIT ?2)",
-            )?
-            .execute(params![to_ms(tombstones_before), batch as i64])?;
-        tx.commit()?;
-        Ok(pruned)
+        let times = (before, tombstones_before, now);
+        prune(&mut Conn::Lite(&self.lock()), times, batch)
     }
 
     /// The database file's size in bytes (pages × page size), for retention figures.
@@ -79,13 +48,55 @@ impl Store {
     }
 }
 
+/// The function behind [`Store::prune`], on either engine; `times`: (stories before, tombstones
+/// before, now).
+pub(super) fn prune(
+    conn: &mut Conn<'_>,
+    (before, tombstones_before, now): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+    batch: usize,
+) -> Result<Pruned, StoreError> {
+    conn.transaction(|tx| {
+        let ids = tx.query(
+            "SELECT story_id FROM items GROUP BY story_id HAVING MAX(first_seen) < ?1 LIMIT ?2",
+            &[to_ms(before).into(), (batch as i64).into()],
+            |r| r.int(0),
+        )?;
+        let mut pruned = Pruned::default();
+        for id in ids {
+            tx.exec(
+                "INSERT INTO tombstones (source_id, key, deleted_at)
+                 SELECT source_id, key, ?2 FROM items WHERE story_id = ?1
+                 ON CONFLICT (source_id, key) DO UPDATE SET deleted_at = excluded.deleted_at",
+                &[id.into(), to_ms(now).into()],
+            )?;
+            tx.exec(
+                "DELETE FROM story_sections WHERE story_id = ?1",
+                &[id.into()],
+            )?;
+            pruned.items += tx.exec("DELETE FROM items WHERE story_id = ?1", &[id.into()])?;
+            tx.exec("DELETE FROM stories WHERE id = ?1", &[id.into()])?;
+            pruned.stories += 1;
+        }
+        pruned.tombstones_expired = tx.exec(
+            "DELETE FROM tombstones WHERE (source_id, key) IN
+             (SELECT source_id, key FROM tombstones WHERE deleted_at < ?1 LIMIT ?2)",
+            &[to_ms(tombstones_before).into(), (batch as i64).into()],
+        )?;
+        Ok(pruned)
+    })
+}
+
 /// Whether an entry was deleted by retention (and must not be stored again).
 pub(super) fn is_tombstoned(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     source_id: i64,
     key: &str,
 ) -> Result<bool, StoreError> {
     Ok(tx
-        .prepare_cached("SELECT 1 FROM tombstones WHERE source_id = ?1 AND key = ?2")?
-        .exists(params![source_id, key])?)
+        .query_opt(
+            "SELECT 1 FROM tombstones WHERE source_id = ?1 AND key = ?2",
+            &[source_id.into(), key.into()],
+            |_| Ok(()),
+        )?
+        .is_some())
 }

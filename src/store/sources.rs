@@ -326,8 +326,7 @@ pub(super) fn source_health(conn: &mut Conn<'_>) -> Result<Vec<SourceHealth>, St
             let status = r
                 .opt_text(6)?
                 .map(|s| FetchStatus::parse_stored(&s))
-                .transpose()
-                .map_err(|e| StoreError::Sqlite(e.at(6)))?;
+                .transpose()?;
             let state = if gone_at.is_some() {
                 HealthState::Gone
             } else if retry_until.is_some_and(|t| t > now) {

@@ -99,6 +99,7 @@ pub trait Row {
     fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
     fn text(&self, i: usize) -> Result<String, StoreError>;
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError>;
 }
 
 impl Row for rusqlite::Row<'_> {
@@ -114,6 +115,9 @@ impl Row for rusqlite::Row<'_> {
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         Ok(self.get(i)?)
     }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        Ok(self.get(i)?)
+    }
 }
 
 impl Row for postgres::Row {
@@ -127,6 +131,9 @@ impl Row for postgres::Row {
         Ok(self.try_get(i)?)
     }
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
         Ok(self.try_get(i)?)
     }
 }

@@ -407,12 +407,18 @@ fn refusal(text: &str) -> rusqlite::Result<Veto> {
 /// The stored origin in column `idx`, parsed; an unknown form is an error naming the known ones.
 pub(super) fn origin_at(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Origin> {
     let text: String = r.get(idx)?;
-    Origin::decode(&text).ok_or_else(|| {
-        UnknownValue {
-            column: "story_sections.origin",
-            value: text,
-            known: Origin::KINDS,
-        }
-        .at(idx)
-    })
+    Origin::decode(&text).ok_or_else(|| unknown_origin(text).at(idx))
+}
+
+/// A stored origin parsed, on either engine.
+pub(super) fn decode_origin(text: String) -> Result<Origin, StoreError> {
+    Origin::decode(&text).ok_or_else(|| unknown_origin(text).into())
+}
+
+fn unknown_origin(value: String) -> UnknownValue {
+    UnknownValue {
+        column: "story_sections.origin",
+        value,
+        known: Origin::KINDS,
+    }
 }

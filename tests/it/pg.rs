@@ -594,9 +594,16 @@ fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
             .clone()
     };
     assert_eq!(by_name("Wire")["state"], "ok");
-    assert_eq!(by_name("Desk")["error_streak"], 0, "a new URL starts afresh");
+    assert_eq!(
+        by_name("Desk")["error_streak"],
+        0,
+        "a new URL starts afresh"
+    );
     let moved = &answers[0][answers[0].len() - 2];
-    assert!(moved.contains("etag: None") && moved.contains("body_hash: None"), "{moved}");
+    assert!(
+        moved.contains("etag: None") && moved.contains("body_hash: None"),
+        "{moved}"
+    );
     assert_eq!(by_name("Old")["active"], false);
     assert_eq!(by_name("Old")["state"], "gone");
     assert!(
@@ -605,4 +612,105 @@ fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
         answers[0][1]
     );
     let _ = FetchStatus::Ok;
+}
+
+/// Models, training examples and retention, run alike on a store of each engine over the same rows.
+#[test]
+fn models_examples_and_retention_behave_alike_on_both_engines() {
+    let Some(db) = TestDb::create("retention") else {
+        return;
+    };
+    // Two sources; three stories: one old (both items 40 days old), one recent, one mixed (an old and
+    // a recent item: kept, its newest item counts). Sections from a rule, a source and the tagger.
+    let day = 86_400_000i64;
+    let now = Utc::now();
+    let t = now.timestamp_millis();
+    let rows = format!(
+        "INSERT INTO sources (id, name, url) VALUES (1, 'a', 'http://a.invalid/'), (2, 'b', 'http://b.invalid/');
+         INSERT INTO stories (id, uid, first_seen, published, updated) VALUES
+             (1, 'old', {old}, {old}, {old}), (2, 'new', {t}, {t}, {t}), (3, 'mixed', {old}, {old}, {old});
+         INSERT INTO items (id, source_id, key, story_id, title, title_fp, summary, first_seen, changed_at) VALUES
+             (1, 1, 'k1', 1, 'Old news one', '', 'Old summary', {old}, {old}),
+             (2, 2, 'k2', 1, 'Old news two', '', '', {old}, {old}),
+             (3, 1, 'k3', 2, 'Tokyo stocks close at a record high', '', 'Markets', {t}, {t}),
+             (4, 1, 'k4', 3, 'Mixed story starts', '', '', {old}, {old}),
+             (5, 2, 'k5', 3, 'Mixed story goes on', '', '', {t}, {t});
+         INSERT INTO story_sections (story_id, section, origin) VALUES
+             (1, 'world', 'keyword:news'), (2, 'asia', 'source:a'), (2, 'business', 'learned:0.93'),
+             (3, 'world', 'regex:Mixed');",
+        old = t - 40 * day,
+    );
+    let lite_dir = tempfile::tempdir().unwrap();
+    let lite = Store::open(&lite_dir.path().join("r.db")).unwrap();
+    rusqlite::Connection::open(lite_dir.path().join("r.db"))
+        .unwrap()
+        .execute_batch(&rows)
+        .unwrap();
+    let pg = Pg::connect(&db.url).unwrap();
+    pg.migrate().unwrap();
+    pg.batch(&rows).unwrap();
+
+    let trained = now - Duration::hours(1);
+    let model = b"syndicM1\x00\x01binary\xffmodel".to_vec();
+    let mut answers = Vec::new();
+    for engine in 0..2 {
+        let mut said = Vec::new();
+        let examples = if engine == 0 {
+            lite.save_model("sections", trained, 2, 3, &model).unwrap();
+            lite.save_model("sections", trained, 3, 3, &model).unwrap();
+            (
+                lite.tagged_stories(10).unwrap(),
+                lite.load_model("sections").unwrap(),
+            )
+        } else {
+            pg.save_model("sections", trained, 2, 3, &model).unwrap();
+            pg.save_model("sections", trained, 3, 3, &model).unwrap();
+            (
+                pg.tagged_stories(10).unwrap(),
+                pg.load_model("sections").unwrap(),
+            )
+        };
+        said.push(format!("{:?}", examples.0));
+        let stored = examples.1.expect("a stored model");
+        assert_eq!(stored.data, model);
+        assert_eq!(stored.examples, 3, "saving again replaces");
+        said.push(format!(
+            "{:?}",
+            (
+                stored.trained_at.timestamp_millis(),
+                stored.examples,
+                stored.stories_at
+            )
+        ));
+        let pruned = if engine == 0 {
+            lite.prune(now - Duration::days(30), now - Duration::days(90), now, 500)
+                .unwrap()
+        } else {
+            pg.prune(now - Duration::days(30), now - Duration::days(90), now, 500)
+                .unwrap()
+        };
+        said.push(format!("{pruned:?}"));
+        // Tombstones then expire after their own period.
+        let expired = if engine == 0 {
+            lite.prune(now - Duration::days(30), now + Duration::days(1), now, 500)
+                .unwrap()
+        } else {
+            pg.prune(now - Duration::days(30), now + Duration::days(1), now, 500)
+                .unwrap()
+        };
+        said.push(format!("{expired:?}"));
+        answers.push(said);
+    }
+    assert_eq!(answers[0], answers[1]);
+    // What they say: the learned tag is no example; the old story goes with both its items.
+    assert!(!answers[0][0].contains("Learned"), "{}", answers[0][0]);
+    assert!(answers[0][0].contains("Tokyo stocks"), "{}", answers[0][0]);
+    assert_eq!(
+        answers[0][2],
+        "Pruned { stories: 1, items: 2, tombstones_expired: 0 }"
+    );
+    assert_eq!(
+        answers[0][3],
+        "Pruned { stories: 0, items: 0, tombstones_expired: 2 }"
+    );
 }

@@ -17,7 +17,10 @@ use std::collections::HashMap;
 
 use super::sources::{self, NextCheck};
 use super::sql::Conn;
-use super::{FetchRecord, SourceHealth, SourceState, StoreError, to_ms};
+use super::{
+    FetchRecord, Pruned, SourceHealth, SourceState, StoreError, StoredModel, TaggedStory, to_ms,
+};
+use super::{models, retention};
 use crate::config::SourceConfig;
 
 /// Migrations in order; the applied count is kept in `schema_version`.
@@ -186,6 +189,39 @@ impl Pg {
     /// As [`crate::store::Store::source_health`].
     pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
         self.with(sources::source_health)
+    }
+
+    /// As [`crate::store::Store::tagged_stories`].
+    pub fn tagged_stories(&self, limit: usize) -> Result<Vec<TaggedStory>, StoreError> {
+        self.with(|c| models::tagged_stories(c, limit))
+    }
+
+    /// As [`crate::store::Store::save_model`].
+    pub fn save_model(
+        &self,
+        name: &str,
+        trained_at: DateTime<Utc>,
+        examples: usize,
+        stories_at: i64,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        self.with(|c| models::save_model(c, (name, trained_at, examples, stories_at, data)))
+    }
+
+    /// As [`crate::store::Store::load_model`].
+    pub fn load_model(&self, name: &str) -> Result<Option<StoredModel>, StoreError> {
+        self.with(|c| models::load_model(c, name))
+    }
+
+    /// As [`crate::store::Store::prune`].
+    pub fn prune(
+        &self,
+        before: DateTime<Utc>,
+        tombstones_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        batch: usize,
+    ) -> Result<Pruned, StoreError> {
+        self.with(|c| retention::prune(c, (before, tombstones_before, now), batch))
     }
 
     /// Runs `sql` as one batch (tests and `syndic migrate` fill tables with it).
