@@ -350,7 +350,7 @@ fn retag_touched(
 ) -> Result<(), StoreError> {
     for (story_id, added) in touched {
         let (before, after) = match added {
-            None => retag(tx, story_id, tagger)?,
+            None => retag(&mut Conn::Lite(tx), story_id, tagger)?,
             Some(added) => {
                 let texts: Vec<ItemText<'_>> = added
                     .iter()
@@ -362,7 +362,7 @@ fn retag_touched(
                         categories: &item.categories,
                     })
                     .collect();
-                extend_tags(tx, story_id, tagger, &texts)?
+                extend_tags(&mut Conn::Lite(tx), story_id, tagger, &texts)?
             }
         };
         stats.changed_sections.extend(before);

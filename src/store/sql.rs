@@ -100,6 +100,7 @@ pub trait Row {
     fn text(&self, i: usize) -> Result<String, StoreError>;
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
     fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError>;
+    fn opt_real(&self, i: usize) -> Result<Option<f64>, StoreError>;
 }
 
 impl Row for rusqlite::Row<'_> {
@@ -118,6 +119,9 @@ impl Row for rusqlite::Row<'_> {
     fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
         Ok(self.get(i)?)
     }
+    fn opt_real(&self, i: usize) -> Result<Option<f64>, StoreError> {
+        Ok(self.get(i)?)
+    }
 }
 
 impl Row for postgres::Row {
@@ -134,6 +138,9 @@ impl Row for postgres::Row {
         Ok(self.try_get(i)?)
     }
     fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_real(&self, i: usize) -> Result<Option<f64>, StoreError> {
         Ok(self.try_get(i)?)
     }
 }
@@ -221,6 +228,11 @@ impl Conn<'_> {
                 Err(e)
             }
         }
+    }
+
+    /// Whether this is PostgreSQL (for the few statements whose dialects differ).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Conn::Pg(_))
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {

@@ -1,7 +1,6 @@
 //! Items, stories and their sections: applying a refresh, and reading stories back for rendering.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::Serialize;
 
 use crate::config::ALL_SECTION;
@@ -9,6 +8,7 @@ use crate::config::ALL_SECTION;
 use crate::dedupe::Veto;
 use crate::tag::rules::Origin;
 
+use super::sql::{Conn, Row};
 use super::{Store, StoreError, from_ms, to_ms};
 
 /// The order of a story's items; the first is the representative. Earliest seen first; among items seen
@@ -75,13 +75,6 @@ pub struct UnknownValue {
     pub known: &'static str,
 }
 
-impl UnknownValue {
-    /// As the error reading the row returns it (`idx`: the value's column in the query).
-    pub(super) fn at(self, idx: usize) -> rusqlite::Error {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(self))
-    }
-}
-
 /// How an item joined its story (absent for the item that started it).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct JoinInfo {
@@ -134,10 +127,6 @@ pub struct RefusalInfo {
 }
 
 type StoryRow = (i64, String, i64);
-
-fn story_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoryRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-}
 
 impl Story {
     /// Distinct sources that reported the story.
@@ -220,8 +209,6 @@ impl Store {
         self.stories_query(section, limit, 0, top)
     }
 
-    /// One page of stories (newest first, or by how many sources reported them for a top view), each
-    /// with its items and sections.
     fn stories_query(
         &self,
         section: Option<&str>,
@@ -229,98 +216,124 @@ impl Store {
         offset: usize,
         top: Option<TopQuery>,
     ) -> Result<Vec<Story>, StoreError> {
-        let conn = self.lock();
-        let section = section.filter(|s| *s != ALL_SECTION);
-        let ids = story_ids(&conn, section, limit, offset, top)?;
-        let mut items_stmt = conn.prepare_cached(&format!(
-            "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
-                        i.published, i.first_seen, i.match_reason, i.match_score, msrc.name, m.title,
-                        i.changed_at, i.enclosures, i.miss_reason, i.miss_score, xsrc.name, x.title
-                 FROM items i JOIN sources src ON src.id = i.source_id
-                 LEFT JOIN items m ON m.id = i.match_item
-                 LEFT JOIN sources msrc ON msrc.id = m.source_id
-                 LEFT JOIN items x ON x.id = i.miss_item
-                 LEFT JOIN sources xsrc ON xsrc.id = x.source_id
-                 WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
-        ))?;
-        let mut sections_stmt = conn.prepare_cached(
-            "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
-        )?;
-        let mut out = Vec::with_capacity(ids.len());
-        for (id, uid, first_seen) in ids {
-            // When the story last changed: the latest refresh that added or changed one of its items
-            // (kept with the items, so a join writes no story row).
-            let mut updated = first_seen;
-            let items = items_stmt
-                .query_map([id], |r| {
-                    updated = updated.max(r.get(13)?);
-                    story_item(r)
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            if items.is_empty() {
-                continue;
-            }
-            let tags = sections_stmt
-                .query_map([id], |r| Ok((r.get(0)?, origin_at(r, 1)?)))?
-                .collect::<Result<Vec<(String, Origin)>, _>>()?;
-            out.push(Story {
-                id,
-                uid,
-                first_seen: from_ms(first_seen),
-                updated: from_ms(updated),
-                sections: tags.iter().map(|(s, _)| s.clone()).collect(),
-                section_origins: tags.into_iter().map(|(_, o)| o).collect(),
-                items,
-            });
-        }
-        Ok(out)
+        let page = (limit, offset, top);
+        stories_query(&mut Conn::Lite(&self.lock()), section, page)
     }
 
     /// The newest story's id: grows by one per story stored, and costs one index lookup (where a
     /// count reads the whole table), so "stories stored since" is a subtraction.
     pub fn last_story_id(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .lock()
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM stories", [], |r| r.get(0))?)
+        last_story_id(&mut Conn::Lite(&self.lock()))
     }
 
     /// Stored section tags by kind of origin ("source", "category", "path", "keyword", "regex",
     /// "learned").
     pub fn tags_by_origin(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT substr(origin, 1, instr(origin, ':') - 1) AS kind, COUNT(*) FROM story_sections
-             GROUP BY kind ORDER BY kind",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        tags_by_origin(&mut Conn::Lite(&self.lock()))
     }
 
     /// Counts of (items, stories), for summaries and tests.
     pub fn counts(&self) -> Result<(i64, i64), StoreError> {
-        let conn = self.lock();
-        Ok(conn.query_row(
-            "SELECT (SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM stories)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?)
+        counts(&mut Conn::Lite(&self.lock()))
+    }
+
+    /// Every stored item's story by the item's own id (guid), for evaluations that label items by it.
+    pub fn stories_by_guid(&self) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let rows = Conn::Lite(&self.lock()).query(
+            "SELECT guid, story_id FROM items WHERE guid IS NOT NULL",
+            &[],
+            |r| Ok((r.text(0)?, r.int(1)?)),
+        )?;
+        Ok(rows.into_iter().collect())
     }
 }
 
-impl Store {
-    /// Every stored item's story by the item's own id (guid), for evaluations that label items by it.
-    pub fn stories_by_guid(&self) -> Result<std::collections::HashMap<String, i64>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT guid, story_id FROM items WHERE guid IS NOT NULL")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+// The functions behind those methods, on either engine (see `sql::Conn`).
+
+/// One page of stories (newest first, or by how many sources reported them for a top view), each
+/// with its items and sections; `page`: (limit, offset, top view).
+pub(super) fn stories_query(
+    conn: &mut Conn<'_>,
+    section: Option<&str>,
+    (limit, offset, top): (usize, usize, Option<TopQuery>),
+) -> Result<Vec<Story>, StoreError> {
+    let section = section.filter(|s| *s != ALL_SECTION);
+    let ids = story_ids(conn, section, limit, offset, top)?;
+    let items_sql = format!(
+        "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
+                i.published, i.first_seen, i.match_reason, i.match_score, msrc.name, m.title,
+                i.changed_at, i.enclosures, i.miss_reason, i.miss_score, xsrc.name, x.title
+         FROM items i JOIN sources src ON src.id = i.source_id
+         LEFT JOIN items m ON m.id = i.match_item
+         LEFT JOIN sources msrc ON msrc.id = m.source_id
+         LEFT JOIN items x ON x.id = i.miss_item
+         LEFT JOIN sources xsrc ON xsrc.id = x.source_id
+         WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
+    );
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, uid, first_seen) in ids {
+        // When the story last changed: the latest refresh that added or changed one of its items
+        // (kept with the items, so a join writes no story row).
+        let mut updated = first_seen;
+        let items = conn.query(&items_sql, &[id.into()], |r| {
+            updated = updated.max(r.int(13)?);
+            story_item(r)
+        })?;
+        if items.is_empty() {
+            continue;
+        }
+        let tags = conn.query(
+            "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
+            &[id.into()],
+            |r| Ok((r.text(0)?, decode_origin(r.text(1)?)?)),
+        )?;
+        out.push(Story {
+            id,
+            uid,
+            first_seen: from_ms(first_seen),
+            updated: from_ms(updated),
+            sections: tags.iter().map(|(s, _)| s.clone()).collect(),
+            section_origins: tags.into_iter().map(|(_, o)| o).collect(),
+            items,
+        });
     }
+    Ok(out)
+}
+
+pub(super) fn last_story_id(conn: &mut Conn<'_>) -> Result<i64, StoreError> {
+    let id = conn.query_opt("SELECT COALESCE(MAX(id), 0) FROM stories", &[], |r| {
+        r.int(0)
+    })?;
+    Ok(id.unwrap_or(0))
+}
+
+pub(super) fn tags_by_origin(conn: &mut Conn<'_>) -> Result<Vec<(String, i64)>, StoreError> {
+    // The origin's kind is the text before its first ':' (SQLite has instr, PostgreSQL split_part).
+    let kind = if conn.is_postgres() {
+        "split_part(origin, ':', 1)"
+    } else {
+        "substr(origin, 1, instr(origin, ':') - 1)"
+    };
+    conn.query(
+        &format!("SELECT {kind} AS kind, COUNT(*) FROM story_sections GROUP BY kind ORDER BY kind"),
+        &[],
+        |r| Ok((r.text(0)?, r.int(1)?)),
+    )
+}
+
+pub(super) fn counts(conn: &mut Conn<'_>) -> Result<(i64, i64), StoreError> {
+    let counts = conn.query_opt(
+        "SELECT (SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM stories)",
+        &[],
+        |r| Ok((r.int(0)?, r.int(1)?)),
+    )?;
+    Ok(counts.unwrap_or_default())
 }
 
 /// The (id, uid, first seen) of one page of stories, optionally of one section: newest first, or for a
 /// top view ranked by how many sources reported them within its period.
 fn story_ids(
-    conn: &rusqlite::Connection,
+    conn: &mut Conn<'_>,
     section: Option<&str>,
     limit: usize,
     offset: usize,
@@ -329,7 +342,7 @@ fn story_ids(
     let filter = if section.is_some() {
         "JOIN story_sections ss ON ss.story_id = s.id AND ss.section = ?1"
     } else {
-        "WHERE ?1 IS NULL"
+        "WHERE CAST(?1 AS TEXT) IS NULL"
     };
     let order = "s.first_seen DESC, s.published DESC, s.id DESC";
     // ?3: the earliest first_seen (the top view's period; the very first instant otherwise).
@@ -348,66 +361,67 @@ fn story_ids(
     let since = top.map_or(i64::MIN, |t| {
         to_ms(t.now - chrono::Duration::hours(t.hours.into()))
     });
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(
-            params![section, limit as i64, since, offset as i64],
-            story_row,
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    conn.query(
+        &sql,
+        &[
+            section.into(),
+            (limit as i64).into(),
+            since.into(),
+            (offset as i64).into(),
+        ],
+        |r| Ok((r.int(0)?, r.text(1)?, r.int(2)?)),
+    )
 }
 
-/// One row of the story items query as a [`StoryItem`]; an unknown stored join reason is an error.
-fn story_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoryItem> {
-    let cats: String = r.get(6)?;
-    let reason = JoinReason::parse_stored(&r.get::<_, String>(9)?).map_err(|e| e.at(9))?;
+/// One row of the story items query as a [`StoryItem`]; an unknown stored join reason or refusal is
+/// an error.
+fn story_item(r: &dyn Row) -> Result<StoryItem, StoreError> {
+    let reason = JoinReason::parse_stored(&r.text(9)?)?;
     Ok(StoryItem {
-        source: r.get(0)?,
-        title: r.get(1)?,
-        url: r.get(2)?,
-        summary: r.get(3)?,
-        content_html: r.get(4)?,
-        author: r.get(5)?,
-        categories: serde_json::from_str(&cats).unwrap_or_default(),
-        enclosures: serde_json::from_str(&r.get::<_, String>(14)?).unwrap_or_default(),
-        published: r.get::<_, Option<i64>>(7)?.map(from_ms),
-        first_seen: from_ms(r.get(8)?),
-        joined: reason.map(|reason| JoinInfo {
-            reason,
-            score: r.get(10).ok().flatten(),
-            matched_source: r.get(11).ok().flatten(),
-            matched_title: r.get(12).ok().flatten(),
-        }),
+        source: r.text(0)?,
+        title: r.text(1)?,
+        url: r.opt_text(2)?,
+        summary: r.text(3)?,
+        content_html: r.opt_text(4)?,
+        author: r.opt_text(5)?,
+        categories: serde_json::from_str(&r.text(6)?).unwrap_or_default(),
+        enclosures: serde_json::from_str(&r.text(14)?).unwrap_or_default(),
+        published: r.opt_int(7)?.map(from_ms),
+        first_seen: from_ms(r.int(8)?),
+        joined: reason
+            .map(|reason| -> Result<JoinInfo, StoreError> {
+                Ok(JoinInfo {
+                    reason,
+                    score: r.opt_real(10)?,
+                    matched_source: r.opt_text(11)?,
+                    matched_title: r.opt_text(12)?,
+                })
+            })
+            .transpose()?,
         refused: r
-            .get::<_, Option<String>>(15)?
-            .map(|text| refusal(&text))
-            .transpose()?
-            .map(|reason| RefusalInfo {
-                reason,
-                score: r.get(16).ok().flatten(),
-                matched_source: r.get(17).ok().flatten(),
-                matched_title: r.get(18).ok().flatten(),
-            }),
+            .opt_text(15)?
+            .map(|text| -> Result<RefusalInfo, StoreError> {
+                Ok(RefusalInfo {
+                    reason: refusal(&text)?,
+                    score: r.opt_real(16)?,
+                    matched_source: r.opt_text(17)?,
+                    matched_title: r.opt_text(18)?,
+                })
+            })
+            .transpose()?,
     })
 }
 
 /// A stored refusal (`items.miss_reason`) parsed; an unknown form is an error naming the known ones.
-fn refusal(text: &str) -> rusqlite::Result<Veto> {
+fn refusal(text: &str) -> Result<Veto, StoreError> {
     Veto::parse_stored(text).ok_or_else(|| {
         UnknownValue {
             column: "items.miss_reason",
             value: text.to_string(),
             known: "different places|names|figures|days: OURS / THEIRS",
         }
-        .at(15)
+        .into()
     })
-}
-
-/// The stored origin in column `idx`, parsed; an unknown form is an error naming the known ones.
-pub(super) fn origin_at(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Origin> {
-    let text: String = r.get(idx)?;
-    Origin::decode(&text).ok_or_else(|| unknown_origin(text).at(idx))
 }
 
 /// A stored origin parsed, on either engine.

@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use crate::config::ALL_SECTION;
 use crate::tag::rules::{ItemText, Origin, Tagger};
 
-use super::stories::{ITEM_ORDER, origin_at};
+use super::sql::Conn;
+use super::stories::{ITEM_ORDER, decode_origin};
 use super::{Store, StoreError, to_ms};
 
 impl Store {
@@ -20,24 +20,33 @@ impl Store {
         since: DateTime<Utc>,
         tagger: &Tagger,
     ) -> Result<BTreeSet<String>, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let ids: Vec<i64> = {
-            let mut stmt = tx.prepare("SELECT id FROM stories WHERE first_seen >= ?1")?;
-            stmt.query_map([to_ms(since)], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
+        retag_since(&mut Conn::Lite(&self.lock()), since, tagger)
+    }
+}
+
+// The functions behind it and the refresh's tagging, on either engine (see `sql::Conn`).
+
+pub(super) fn retag_since(
+    conn: &mut Conn<'_>,
+    since: DateTime<Utc>,
+    tagger: &Tagger,
+) -> Result<BTreeSet<String>, StoreError> {
+    conn.transaction(|tx| {
+        let ids = tx.query(
+            "SELECT id FROM stories WHERE first_seen >= ?1",
+            &[to_ms(since).into()],
+            |r| r.int(0),
+        )?;
         let mut changed = BTreeSet::new();
         for id in ids {
-            let (before, after) = retag(&tx, id, tagger)?;
+            let (before, after) = retag(tx, id, tagger)?;
             if before != after {
                 changed.extend(before.into_iter().chain(after));
                 changed.insert(ALL_SECTION.to_string());
             }
         }
-        tx.commit()?;
         Ok(changed)
-    }
+    })
 }
 
 /// Sections before and after a retag.
@@ -45,29 +54,28 @@ pub(super) type Retagged = (Vec<String>, Vec<String>);
 
 /// Recomputes a story's sections from all its items; returns its sections before and after.
 pub(super) fn retag(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     story_id: i64,
     tagger: &Tagger,
 ) -> Result<Retagged, StoreError> {
-    type Row = (String, String, String, Option<String>, Vec<String>);
-    let rows: Vec<Row> = {
-        let mut stmt = tx.prepare_cached(&format!(
+    let rows = tx.query(
+        &format!(
             "SELECT src.name, i.title, i.summary, i.url, i.categories
              FROM items i JOIN sources src ON src.id = i.source_id
              WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
-        ))?;
-        stmt.query_map([story_id], |r| {
-            let cats: String = r.get(4)?;
+        ),
+        &[story_id.into()],
+        |r| {
+            let categories: Vec<String> = serde_json::from_str(&r.text(4)?).unwrap_or_default();
             Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                serde_json::from_str(&cats).unwrap_or_default(),
+                r.text(0)?,
+                r.text(1)?,
+                r.text(2)?,
+                r.opt_text(3)?,
+                categories,
             ))
-        })?
-        .collect::<Result<_, _>>()?
-    };
+        },
+    )?;
     let texts: Vec<ItemText<'_>> = rows
         .iter()
         .map(|(name, title, summary, url, categories)| ItemText {
@@ -81,13 +89,19 @@ pub(super) fn retag(
     let new: Vec<(String, Origin)> = tagger.tag(&texts).into_iter().collect();
     let old = sections_of(tx, story_id)?;
     if old != new {
-        tx.prepare_cached("DELETE FROM story_sections WHERE story_id = ?1")?
-            .execute([story_id])?;
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
+        tx.exec(
+            "DELETE FROM story_sections WHERE story_id = ?1",
+            &[story_id.into()],
         )?;
         for (section, origin) in &new {
-            ins.execute(params![story_id, section, origin.encode()])?;
+            tx.exec(
+                "INSERT INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
+                &[
+                    story_id.into(),
+                    section.as_str().into(),
+                    origin.encode().as_str().into(),
+                ],
+            )?;
         }
     }
     let names = |v: Vec<(String, Origin)>| v.into_iter().map(|(s, _)| s).collect();
@@ -96,14 +110,14 @@ pub(super) fn retag(
 
 /// A story's stored (section, origin) pairs, by section.
 pub(super) fn sections_of(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     story_id: i64,
 ) -> Result<Vec<(String, Origin)>, StoreError> {
-    let mut stmt = tx.prepare_cached(
+    tx.query(
         "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
-    )?;
-    let rows = stmt.query_map([story_id], |r| Ok((r.get(0)?, origin_at(r, 1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        &[story_id.into()],
+        |r| Ok((r.text(0)?, decode_origin(r.text(1)?)?)),
+    )
 }
 
 /// Adds the sections of a story's new items to the ones it has (a join or a new story: nothing was
@@ -111,15 +125,12 @@ pub(super) fn sections_of(
 /// gives by default becomes the source's, and one the learned tagger gave becomes a rule's or a
 /// source's, as a full retag would make them.
 pub(super) fn extend_tags(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     story_id: i64,
     tagger: &Tagger,
     added: &[ItemText<'_>],
 ) -> Result<Retagged, StoreError> {
     let old = sections_of(tx, story_id)?;
-    let mut ins = tx.prepare_cached(
-        "INSERT OR REPLACE INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
-    )?;
     let mut after: BTreeSet<String> = old.iter().map(|(s, _)| s.clone()).collect();
     let has_sections = old.iter().any(|(_, o)| !o.is_learned());
     for (section, origin) in tagger.tag_story(added, has_sections) {
@@ -132,7 +143,15 @@ pub(super) fn extend_tags(
             },
         };
         if replace {
-            ins.execute(params![story_id, section, origin.encode()])?;
+            tx.exec(
+                "INSERT INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (story_id, section) DO UPDATE SET origin = excluded.origin",
+                &[
+                    story_id.into(),
+                    section.as_str().into(),
+                    origin.encode().as_str().into(),
+                ],
+            )?;
             after.insert(section);
         }
     }

@@ -714,3 +714,118 @@ fn models_examples_and_retention_behave_alike_on_both_engines() {
         "Pruned { stories: 0, items: 0, tombstones_expired: 2 }"
     );
 }
+
+/// Story reads, top views, tag counts and a retag after a rule change, alike on both engines.
+#[test]
+fn story_reads_and_retagging_behave_alike_on_both_engines() {
+    use syndic::config::Config;
+    use syndic::store::TopQuery;
+    use syndic::tag::rules::Tagger;
+    let Some(db) = TestDb::create("reads") else {
+        return;
+    };
+    let now = Utc::now();
+    let t = now.timestamp_millis();
+    let h = 3_600_000i64;
+    // Three stories: a joined one reported by two sources (with a near miss recorded), and two alone.
+    let rows = format!(
+        "INSERT INTO sources (id, name, url) VALUES (1, 'Wire', 'http://a.invalid/'), (2, 'Desk', 'http://b.invalid/');
+         INSERT INTO stories (id, uid, first_seen, published, updated, event_lo, event_hi) VALUES
+             (1, 'u1', {t2}, {t2}, {t2}, {t2}, {t2}), (2, 'u2', {t1}, {t1}, {t1}, {t1}, {t1}),
+             (3, 'u3', {t}, {t}, {t}, {t}, {t});
+         INSERT INTO items (id, source_id, key, story_id, url, title, title_fp, summary, categories,
+                            published, first_seen, changed_at, match_reason, match_score, match_item,
+                            title_rep, enclosures, miss_item, miss_score, miss_reason) VALUES
+             (1, 1, 'k1', 1, 'https://a.example/1', 'Ceasefire talks resume in Geneva', 'f1', 'Talks.',
+              '[\"Politics\"]', {t2}, {t2}, {t2}, 'new', NULL, NULL, 1, '[]', NULL, NULL, NULL),
+             (2, 2, 'k2', 1, 'https://b.example/2', 'Ceasefire talks restart in Geneva', 'f2', '',
+              '[]', {t2}, {t2}, {t1}, 'similar', 0.8125, 1, 1,
+              '[{{\"url\":\"https://b.example/a.mp3\",\"mime_type\":\"audio/mpeg\",\"length\":12}}]',
+              NULL, NULL, NULL),
+             (3, 1, 'k3', 2, 'https://a.example/3', 'Tokyo stocks close at a record high', 'f3', 'Markets.',
+              '[]', NULL, {t1}, {t1}, 'new', NULL, NULL, 1, '[]', NULL, NULL, NULL),
+             (4, 2, 'k4', 3, NULL, 'Quake hits northern Japan coast', 'f4', '', '[]', {t}, {t}, {t},
+              'new', NULL, NULL, 1, '[]', 3, 0.71875, 'different places: japan / chile');
+         INSERT INTO story_sections (story_id, section, origin) VALUES
+             (1, 'world', 'source:Wire'), (2, 'business', 'keyword:stocks'), (3, 'asia', 'learned:0.91');",
+        t1 = t - h,
+        t2 = t - 2 * h,
+    );
+    let lite_dir = tempfile::tempdir().unwrap();
+    let lite = Store::open(&lite_dir.path().join("r.db")).unwrap();
+    rusqlite::Connection::open(lite_dir.path().join("r.db"))
+        .unwrap()
+        .execute_batch(&rows)
+        .unwrap();
+    let pg = Pg::connect(&db.url).unwrap();
+    pg.migrate().unwrap();
+    pg.batch(&rows).unwrap();
+    // A rule that now puts Tokyo in asia too.
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_toml(
+        &dir.path().join("feeds.toml"),
+        "[[section]]\nid = \"world\"\ntitle = \"World\"\n[[section]]\nid = \"asia\"\ntitle = \"Asia\"\nkeywords = [\"Tokyo\", \"Japan\"]\n[[section]]\nid = \"business\"\ntitle = \"Business\"\nkeywords = [\"stocks\"]\n[[source]]\nname = \"Wire\"\nurl = \"http://a.invalid/\"\nsections = [\"world\"]\n[[source]]\nname = \"Desk\"\nurl = \"http://b.invalid/\"\n",
+    )
+    .unwrap();
+    let tagger = Tagger::new(&config.sections, &config.sources);
+    let top = Some(TopQuery { now, hours: 24 });
+    let mut answers = Vec::new();
+    for engine in 0..2 {
+        let json = |v: Vec<syndic::store::Story>| serde_json::to_string(&v).unwrap();
+        let said: Vec<String> = if engine == 0 {
+            vec![
+                json(lite.stories(None, 10).unwrap()),
+                json(lite.stories(Some("world"), 10).unwrap()),
+                json(lite.stories_page(None, 1, 1).unwrap()),
+                json(lite.stories_by(None, 10, top).unwrap()),
+                format!("{:?}", lite.tags_by_origin().unwrap()),
+                format!(
+                    "{:?}",
+                    (lite.counts().unwrap(), lite.last_story_id().unwrap())
+                ),
+                format!(
+                    "{:?}",
+                    lite.retag_since(now - chrono::Duration::hours(3), &tagger)
+                        .unwrap()
+                ),
+                json(lite.stories(None, 10).unwrap()),
+            ]
+        } else {
+            vec![
+                json(pg.stories(None, 10, 0, None).unwrap()),
+                json(pg.stories(Some("world"), 10, 0, None).unwrap()),
+                json(pg.stories(None, 1, 1, None).unwrap()),
+                json(pg.stories(None, 10, 0, top).unwrap()),
+                format!("{:?}", pg.tags_by_origin().unwrap()),
+                format!("{:?}", (pg.counts().unwrap(), pg.last_story_id().unwrap())),
+                format!(
+                    "{:?}",
+                    pg.retag_since(now - chrono::Duration::hours(3), &tagger)
+                        .unwrap()
+                ),
+                json(pg.stories(None, 10, 0, None).unwrap()),
+            ]
+        };
+        answers.push(said);
+    }
+    for (n, (a, b)) in answers[0].iter().zip(&answers[1]).enumerate() {
+        assert_eq!(a, b, "answer {n} differs");
+    }
+    let first: serde_json::Value = serde_json::from_str(&answers[0][0]).unwrap();
+    assert_eq!(first.as_array().unwrap().len(), 3);
+    let joined = &first[2]["items"][1];
+    assert_eq!(joined["joined"]["reason"], "similar", "{first:#}");
+    assert_eq!(
+        first[0]["items"][0]["refused"]["reason"],
+        "different places: japan / chile"
+    );
+    assert_eq!(
+        answers[0][4],
+        "[(\"keyword\", 1), (\"learned\", 1), (\"source\", 1)]"
+    );
+    assert!(
+        answers[0][6].contains("asia"),
+        "the retag put Tokyo in asia: {}",
+        answers[0][6]
+    );
+}

@@ -13,15 +13,17 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::sources::{self, NextCheck};
 use super::sql::Conn;
 use super::{
-    FetchRecord, Pruned, SourceHealth, SourceState, StoreError, StoredModel, TaggedStory, to_ms,
+    FetchRecord, Pruned, SourceHealth, SourceState, StoreError, StoredModel, Story, TaggedStory,
+    TopQuery, to_ms,
 };
-use super::{models, retention};
+use super::{models, retention, stories, tags};
 use crate::config::SourceConfig;
+use crate::tag::rules::Tagger;
 
 /// Migrations in order; the applied count is kept in `schema_version`.
 const MIGRATIONS: &[&str] = &[include_str!("schema1.sql")];
@@ -222,6 +224,42 @@ impl Pg {
         batch: usize,
     ) -> Result<Pruned, StoreError> {
         self.with(|c| retention::prune(c, (before, tombstones_before, now), batch))
+    }
+
+    /// As [`crate::store::Store::stories_by`] and [`crate::store::Store::stories_page`]: a page of
+    /// stories, newest first or ranked for a top view.
+    pub fn stories(
+        &self,
+        section: Option<&str>,
+        limit: usize,
+        offset: usize,
+        top: Option<TopQuery>,
+    ) -> Result<Vec<Story>, StoreError> {
+        self.with(|c| stories::stories_query(c, section, (limit, offset, top)))
+    }
+
+    /// As [`crate::store::Store::last_story_id`].
+    pub fn last_story_id(&self) -> Result<i64, StoreError> {
+        self.with(stories::last_story_id)
+    }
+
+    /// As [`crate::store::Store::tags_by_origin`].
+    pub fn tags_by_origin(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.with(stories::tags_by_origin)
+    }
+
+    /// As [`crate::store::Store::counts`].
+    pub fn counts(&self) -> Result<(i64, i64), StoreError> {
+        self.with(stories::counts)
+    }
+
+    /// As [`crate::store::Store::retag_since`].
+    pub fn retag_since(
+        &self,
+        since: DateTime<Utc>,
+        tagger: &Tagger,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        self.with(|c| tags::retag_since(c, since, tagger))
     }
 
     /// Runs `sql` as one batch (tests and `syndic migrate` fill tables with it).
