@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -16,10 +15,10 @@ use crate::model::Item;
 use crate::tag::rules::{ItemText, Tagger};
 use crate::text::hex;
 
-use super::index::IndexOp;
+use super::index::{IndexOp, IndexState};
 use super::lookup::{ItemFields, candidates, find_item, similar_stories};
 use super::sources::{FetchRecord, write_fetch_record};
-use super::sql::Conn;
+use super::sql::{Conn, Value};
 use super::tags::{extend_tags, retag};
 use super::{Store, StoreError, to_ms};
 
@@ -70,47 +69,11 @@ impl Store {
     pub fn apply_refresh(&self, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
         // Title keys are computed before the store is locked: refreshes of other sources wait only for
         // the database work.
-        let keys: Vec<TitleKeys> = input
-            .items
-            .iter()
-            .map(|item| match (input.title_dedupe, input.similarity) {
-                (true, true) => {
-                    let (fp, tokens) = dedupe::title_keys(&item.title);
-                    (fp, tokens, dedupe::NameLexicon::observe(&item.title))
-                }
-                (true, false) => (
-                    dedupe::title_fingerprint(&item.title),
-                    Vec::new(),
-                    Vec::new(),
-                ),
-                (false, _) => (String::new(), Vec::new(), Vec::new()),
-            })
-            .collect();
-        // Clustering time of each entry, judged against the document's own order.
-        let dates: Vec<EntryDates> = input
-            .items
-            .iter()
-            .map(|i| EntryDates {
-                published: i.published,
-                updated: i.updated,
-            })
-            .collect();
-        let events = dedupe::event_times(&dates, input.now);
-        let mut conn = self.lock();
+        let keys = title_keys(input);
+        let events = entry_events(input);
+        let conn = self.lock();
         let mut index = self.lock_index();
-        if index.window != Some(input.window) {
-            index.rebuild(&conn, input.now, input.window)?;
-        }
-        index.index.set_decay_hours(input.decay_hours);
-        let tx = conn.transaction()?;
-        let (stats, ops) = apply(&tx, input, keys, &events, &index.index)?;
-        write_fetch_record(&mut Conn::Lite(&tx), input.source_id, &input.fetch)?;
-        tx.commit()?;
-        for op in ops {
-            op.apply(&mut index.index, input.threshold);
-        }
-        index.index.prune(input.now - input.window);
-        Ok(stats)
+        apply_refresh(&mut Conn::Lite(&conn), &mut index, input, keys, &events)
     }
 
     /// Rebuilds the similarity index from the stories first seen within `window` before `now`.
@@ -120,19 +83,17 @@ impl Store {
         window: chrono::Duration,
     ) -> Result<(), StoreError> {
         let conn = self.lock();
-        self.lock_index().rebuild(&conn, now, window)
+        self.lock_index()
+            .rebuild(&mut Conn::Lite(&conn), now, window)
     }
 
     /// The story an item of a source belongs to.
     pub fn story_of_item(&self, source_id: i64, key: &str) -> Result<Option<i64>, StoreError> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT story_id FROM items WHERE source_id = ?1 AND key = ?2",
-                params![source_id, key],
-                |r| r.get(0),
-            )
-            .optional()?)
+        Conn::Lite(&self.lock()).query_opt(
+            "SELECT story_id FROM items WHERE source_id = ?1 AND key = ?2",
+            &[source_id.into(), key.into()],
+            |r| r.int(0),
+        )
     }
 
     /// Runs `f` on the similarity index (read-only: explanations use its token weights).
@@ -146,6 +107,64 @@ impl Store {
     }
 }
 
+/// The title keys of each entry (see [`Store::apply_refresh`]): computed before the store is locked.
+pub(super) fn title_keys(input: &RefreshInput<'_>) -> Vec<TitleKeys> {
+    input
+        .items
+        .iter()
+        .map(|item| match (input.title_dedupe, input.similarity) {
+            (true, true) => {
+                let (fp, tokens) = dedupe::title_keys(&item.title);
+                (fp, tokens, dedupe::NameLexicon::observe(&item.title))
+            }
+            (true, false) => (
+                dedupe::title_fingerprint(&item.title),
+                Vec::new(),
+                Vec::new(),
+            ),
+            (false, _) => (String::new(), Vec::new(), Vec::new()),
+        })
+        .collect()
+}
+
+/// The clustering time of each entry, judged against the document's own order.
+pub(super) fn entry_events(input: &RefreshInput<'_>) -> Vec<DateTime<Utc>> {
+    let dates: Vec<EntryDates> = input
+        .items
+        .iter()
+        .map(|i| EntryDates {
+            published: i.published,
+            updated: i.updated,
+        })
+        .collect();
+    dedupe::event_times(&dates, input.now)
+}
+
+/// [`Store::apply_refresh`] on either engine, with the similarity index it keeps: the index is read
+/// inside the transaction and updated only after it commits.
+pub(super) fn apply_refresh(
+    conn: &mut Conn<'_>,
+    index: &mut IndexState,
+    input: &RefreshInput<'_>,
+    keys: Vec<TitleKeys>,
+    events: &[DateTime<Utc>],
+) -> Result<RefreshStats, StoreError> {
+    if index.window != Some(input.window) {
+        index.rebuild(conn, input.now, input.window)?;
+    }
+    index.index.set_decay_hours(input.decay_hours);
+    let (stats, ops) = conn.transaction(|tx| {
+        let applied = apply(tx, input, keys, events, &index.index)?;
+        write_fetch_record(tx, input.source_id, &input.fetch)?;
+        Ok(applied)
+    })?;
+    for op in ops {
+        op.apply(&mut index.index, input.threshold);
+    }
+    index.index.prune(input.now - input.window);
+    Ok(stats)
+}
+
 /// A title's fingerprint, similarity tokens, and what it teaches the name lexicon (empty when not used).
 type TitleKeys = (String, Vec<String>, Vec<(String, bool)>);
 
@@ -153,23 +172,24 @@ type TitleKeys = (String, Vec<String>, Vec<(String, bool)>);
 /// says ([`apply_entry`]), then the sections of the stories it touched ([`retag_touched`]). Returns the
 /// stats and the index updates to make once the transaction commits.
 fn apply(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     input: &RefreshInput<'_>,
     keys: Vec<TitleKeys>,
     events: &[DateTime<Utc>],
     index: &TitleIndex,
 ) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
-    let source_name: String = tx.query_row(
-        "SELECT name FROM sources WHERE id = ?1",
-        [input.source_id],
-        |r| r.get(0),
-    )?;
+    let source_name = tx
+        .query_opt(
+            "SELECT name FROM sources WHERE id = ?1",
+            &[input.source_id.into()],
+            |r| r.text(0),
+        )?
+        .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
     let mut stats = RefreshStats {
         items: input.items.len(),
         ..RefreshStats::default()
     };
     let step = Step {
-        tx,
         input,
         index,
         source_name: &source_name,
@@ -186,7 +206,7 @@ fn apply(
     // they gained (sections are a union over items, so new items can only add).
     let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
     for (item, keys, event) in oldest_first(input.items, keys, events) {
-        let Some((decision, story_id)) = step.apply_entry(item, keys, event, &mut ops)? else {
+        let Some((decision, story_id)) = step.apply_entry(tx, item, keys, event, &mut ops)? else {
             continue;
         };
         stats.count(&decision);
@@ -241,7 +261,6 @@ impl RefreshStats {
 
 /// What every entry of one refresh is applied with.
 struct Step<'a> {
-    tx: &'a rusqlite::Connection,
     input: &'a RefreshInput<'a>,
     index: &'a TitleIndex,
     source_name: &'a str,
@@ -254,18 +273,17 @@ impl Step<'_> {
     /// unchanged or was deleted by retention; else its decision and story.
     fn apply_entry(
         &self,
+        tx: &mut Conn<'_>,
         item: &Item,
         (title_fp, tokens, observed): TitleKeys,
         event: DateTime<Utc>,
         ops: &mut Vec<IndexOp>,
     ) -> Result<Option<(Decision, i64)>, StoreError> {
-        let (tx, input) = (self.tx, self.input);
+        let input = self.input;
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
         let stored = find_item(tx, input.source_id, &item.key)?;
-        if stored.is_none()
-            && super::retention::is_tombstoned(&mut Conn::Lite(tx), input.source_id, &item.key)?
-        {
+        if stored.is_none() && super::retention::is_tombstoned(tx, input.source_id, &item.key)? {
             // Deleted by retention: a source still listing it does not bring it back.
             return Ok(None);
         }
@@ -291,8 +309,10 @@ impl Step<'_> {
             Some(_) => Vec::new(),
             None => candidates(tx, &incoming, input.title_dedupe, input.window)?,
         };
-        let similar = |k| similar_stories(tx, self.index, &incoming, &self.policy, k);
-        let verdict = dedupe::decide(&incoming, known, &cands, similar, self.index, &self.policy)?;
+        let verdict = {
+            let similar = |k| similar_stories(tx, self.index, &incoming, &self.policy, k);
+            dedupe::decide(&incoming, known, &cands, similar, self.index, &self.policy)?
+        };
         let (item_id, story_id) = write_item(
             tx,
             input,
@@ -342,7 +362,7 @@ impl Step<'_> {
 /// Recomputes the sections of the stories a refresh touched: in full when one of their items changed
 /// (`None`), else extended with the texts of the items they gained; the changed sections go in `stats`.
 fn retag_touched(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     tagger: &Tagger,
     source_name: &str,
     touched: BTreeMap<i64, Option<Vec<&Item>>>,
@@ -350,7 +370,7 @@ fn retag_touched(
 ) -> Result<(), StoreError> {
     for (story_id, added) in touched {
         let (before, after) = match added {
-            None => retag(&mut Conn::Lite(tx), story_id, tagger)?,
+            None => retag(tx, story_id, tagger)?,
             Some(added) => {
                 let texts: Vec<ItemText<'_>> = added
                     .iter()
@@ -362,7 +382,7 @@ fn retag_touched(
                         categories: &item.categories,
                     })
                     .collect();
-                extend_tags(&mut Conn::Lite(tx), story_id, tagger, &texts)?
+                extend_tags(tx, story_id, tagger, &texts)?
             }
         };
         stats.changed_sections.extend(before);
@@ -378,7 +398,7 @@ fn retag_touched(
 /// already.)
 #[allow(clippy::too_many_arguments)]
 fn write_item(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     input: &RefreshInput<'_>,
     item: &Item,
     fields: &ItemFields,
@@ -399,8 +419,8 @@ fn write_item(
         event_ms,
     )?;
     let miss = verdict.near_miss.as_ref();
-    tx.prepare_cached(
-        "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
+    let miss_reason = miss.map(|m| m.veto.to_string());
+    let sql = "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
             content, author, categories, published, updated, first_seen, changed_at,
             match_reason, match_score, match_item, title_rep, enclosures, event_at, fp_version,
             miss_item, miss_score, miss_reason)
@@ -412,38 +432,41 @@ fn write_item(
             content = excluded.content, author = excluded.author, categories = excluded.categories,
             enclosures = excluded.enclosures, published = excluded.published, updated = excluded.updated,
             changed_at = excluded.changed_at, title_rep = excluded.title_rep,
-            fp_version = excluded.fp_version",
-    )?
-    .execute(params![
-        input.source_id,
-        item.key,
-        story_id,
-        item.guid,
-        fields.url,
-        incoming.url_key,
-        fields.title,
-        verdict.title_fp,
-        fields.summary,
-        fields.content,
-        fields.author,
-        fields.categories,
-        fields.published,
-        fields.updated,
-        now_ms,
-        reason,
-        score,
-        matched,
-        verdict.title_rep,
-        fields.enclosures,
-        event_ms,
-        dedupe::FINGERPRINT_VERSION,
-        miss.map(|m| m.item_id),
-        miss.map(|m| m.score),
-        miss.map(|m| m.veto.to_string()),
-    ])?;
+            fp_version = excluded.fp_version";
+    let params = [
+        input.source_id.into(),
+        item.key.as_str().into(),
+        story_id.into(),
+        (&item.guid).into(),
+        (&fields.url).into(),
+        incoming.url_key.into(),
+        fields.title.as_str().into(),
+        verdict.title_fp.as_str().into(),
+        fields.summary.as_str().into(),
+        (&fields.content).into(),
+        (&fields.author).into(),
+        fields.categories.as_str().into(),
+        fields.published.into(),
+        fields.updated.into(),
+        now_ms.into(),
+        reason.into(),
+        Value::Real(score),
+        matched.into(),
+        i64::from(verdict.title_rep).into(),
+        fields.enclosures.as_str().into(),
+        event_ms.into(),
+        dedupe::FINGERPRINT_VERSION.into(),
+        miss.map(|m| m.item_id).into(),
+        Value::Real(miss.map(|m| m.score)),
+        miss_reason.as_deref().into(),
+    ];
+    // A stored item keeps its id (the upsert updates it); a new one gets one.
     let item_id = match known_id {
-        Some(id) => id,
-        None => tx.last_insert_rowid(),
+        Some(id) => {
+            tx.exec(sql, &params)?;
+            id
+        }
+        None => tx.insert_id(sql, &params)?,
     };
     Ok((item_id, story_id))
 }
@@ -455,7 +478,7 @@ type StorySide = (i64, &'static str, Option<f64>, Option<i64>);
 /// only when the item falls outside it). Returns the story id and how the item joined it (reason,
 /// score, matched item) as the item row stores them.
 fn write_story(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     decision: Decision,
     source_name: &str,
     item: &Item,
@@ -471,26 +494,29 @@ fn write_story(
             reason,
         } => {
             // Written only when the item falls outside the span (most joins fall inside it).
-            tx.prepare_cached(
-                "UPDATE stories SET event_lo = MIN(event_lo, ?2), event_hi = MAX(event_hi, ?2)
+            // CASE rather than two-argument MIN/MAX, which PostgreSQL spells LEAST/GREATEST.
+            tx.exec(
+                "UPDATE stories SET
+                    event_lo = CASE WHEN event_lo > ?2 THEN ?2 ELSE event_lo END,
+                    event_hi = CASE WHEN event_hi < ?2 THEN ?2 ELSE event_hi END
                  WHERE id = ?1 AND (event_lo > ?2 OR event_hi < ?2)",
-            )?
-            .execute(params![story_id, event_ms])?;
+                &[story_id.into(), event_ms.into()],
+            )?;
             (story_id, reason.as_str(), reason.score(), Some(item_id))
         }
         Decision::New => {
-            tx.prepare_cached(
-                // `updated` is not maintained: a story changes when its items do (see `stories_by`).
+            // `updated` is not maintained: a story changes when its items do (see `stories_by`).
+            let id = tx.insert_id(
                 "INSERT INTO stories (uid, first_seen, published, updated, event_lo, event_hi)
                  VALUES (?1, ?2, ?3, ?2, ?4, ?4)",
-            )?
-            .execute(params![
-                story_uid(source_name, &item.key),
-                now_ms,
-                fields.published.unwrap_or(now_ms).min(now_ms),
-                event_ms,
-            ])?;
-            (tx.last_insert_rowid(), "new", None, None)
+                &[
+                    story_uid(source_name, &item.key).as_str().into(),
+                    now_ms.into(),
+                    fields.published.unwrap_or(now_ms).min(now_ms).into(),
+                    event_ms.into(),
+                ],
+            )?;
+            (id, "new", None, None)
         }
     })
 }

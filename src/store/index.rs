@@ -7,6 +7,7 @@ use rusqlite::params;
 
 use crate::dedupe::{self, TitleIndex};
 
+use super::sql::Conn;
 use super::{StoreError, from_ms, to_ms};
 
 /// The similarity index and the window it was built for (`None`: not built yet).
@@ -22,29 +23,20 @@ impl IndexState {
     /// item for item.
     pub(super) fn rebuild(
         &mut self,
-        conn: &rusqlite::Connection,
+        conn: &mut Conn<'_>,
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<(), StoreError> {
         let mut index = TitleIndex::new();
-        let mut stmt = conn.prepare(
-            "SELECT s.id, s.first_seen, i.id, i.source_id, i.title, s.event_lo, s.event_hi
+        let sql = "SELECT s.id, s.first_seen, i.id, i.source_id, i.title, s.event_lo, s.event_hi
              FROM stories s JOIN items i ON i.story_id = s.id AND i.title_rep = 1
              WHERE s.first_seen >= ?1
-             ORDER BY s.first_seen, s.id, i.match_reason <> 'new', i.id",
-        )?;
-        let rows = stmt.query_map([to_ms(now - window)], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, String>(4)?,
-                (r.get::<_, i64>(5)?, r.get::<_, i64>(6)?),
-            ))
-        })?;
-        for row in rows {
-            let (story_id, first_seen, item_id, source_id, title, (lo, hi)) = row?;
+             ORDER BY s.first_seen, s.id, i.match_reason <> 'new', i.id";
+        conn.for_each(sql, &[to_ms(now - window).into()], |r| {
+            let (story_id, first_seen, item_id, source_id) =
+                (r.int(0)?, r.int(1)?, r.int(2)?, r.int(3)?);
+            let title = r.text(4)?;
+            let (lo, hi) = (r.int(5)?, r.int(6)?);
             let tokens = dedupe::title_tokens(&title);
             index.learn_names(&title);
             if index.contains(story_id) {
@@ -60,7 +52,8 @@ impl IndexState {
                     &tokens,
                 );
             }
-        }
+            Ok(())
+        })?;
         self.index = index;
         self.window = Some(window);
         Ok(())

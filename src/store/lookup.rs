@@ -2,13 +2,12 @@
 //! copy of an entry, the stories with the same URL or title fingerprint, and the similar stories' stored
 //! event spans.
 
-use rusqlite::{OptionalExtension, params};
-
 use crate::dedupe::{
     self, Candidate, Incoming, Policy, Similar, TitleIndex, TitleProbe, VetoRules,
 };
 use crate::model::Item;
 
+use super::sql::{Conn, Row};
 use super::{StoreError, from_ms, to_ms};
 
 /// The stored copy of an item, for change detection.
@@ -51,7 +50,7 @@ impl ItemFields {
 /// The index's best similar stories for an incoming item, with the titles the veto reads: the matched
 /// representative's and the story's first.
 pub(super) fn similar_stories(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     index: &TitleIndex,
     item: &Incoming<'_>,
     policy: &Policy,
@@ -64,7 +63,6 @@ pub(super) fn similar_stories(
     };
     let found = index.best_matches(&probe, policy.threshold, policy.window, k);
     // The matched representative's title and the story's first title, in one statement.
-    let mut titles = tx.prepare_cached("SELECT id, title FROM items WHERE id IN (?1, ?2)")?;
     let mut out = Vec::with_capacity(found.len());
     for m in found {
         if m.score >= dedupe::SAME_WORDS_SCORE || policy.veto == VetoRules::NONE {
@@ -78,10 +76,12 @@ pub(super) fn similar_stories(
         }
         let lead = index.lead_of(m.story_id).unwrap_or(m.item_id);
         let (mut title, mut lead_title) = (String::new(), String::new());
-        for row in titles.query_map([m.item_id, lead], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })? {
-            let (id, t) = row?;
+        let rows = tx.query(
+            "SELECT id, title FROM items WHERE id IN (?1, ?2)",
+            &[m.item_id.into(), lead.into()],
+            |r| Ok((r.int(0)?, r.text(1)?)),
+        )?;
+        for (id, t) in rows {
             if id == lead {
                 lead_title.clone_from(&t);
             }
@@ -99,40 +99,39 @@ pub(super) fn similar_stories(
 }
 
 pub(super) fn find_item(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     source_id: i64,
     key: &str,
 ) -> Result<Option<Stored>, StoreError> {
-    let mut stmt = tx.prepare_cached(
+    tx.query_opt(
         "SELECT story_id, url, title, summary, content, author, categories, published, updated, id,
                 title_rep, enclosures
          FROM items WHERE source_id = ?1 AND key = ?2",
-    )?;
-    Ok(stmt
-        .query_row(params![source_id, key], |r| {
+        &[source_id.into(), key.into()],
+        |r| {
             Ok(Stored {
-                id: r.get(9)?,
-                story_id: r.get(0)?,
-                title_rep: r.get(10)?,
+                id: r.int(9)?,
+                story_id: r.int(0)?,
+                title_rep: r.int(10)? != 0,
                 fields: ItemFields {
-                    url: r.get(1)?,
-                    title: r.get(2)?,
-                    summary: r.get(3)?,
-                    content: r.get(4)?,
-                    author: r.get(5)?,
-                    categories: r.get(6)?,
-                    enclosures: r.get(11)?,
-                    published: r.get(7)?,
-                    updated: r.get(8)?,
+                    url: r.opt_text(1)?,
+                    title: r.text(2)?,
+                    summary: r.text(3)?,
+                    content: r.opt_text(4)?,
+                    author: r.opt_text(5)?,
+                    categories: r.text(6)?,
+                    enclosures: r.text(11)?,
+                    published: r.opt_int(7)?,
+                    updated: r.opt_int(8)?,
                 },
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// Stored items sharing the URL key, or (in a story the item's event time fits) the title fingerprint.
 pub(super) fn candidates(
-    tx: &rusqlite::Connection,
+    tx: &mut Conn<'_>,
     item: &Incoming<'_>,
     title_dedupe: bool,
     window: chrono::Duration,
@@ -141,47 +140,40 @@ pub(super) fn candidates(
     // other sources with the same fingerprint in a story within the window of the item's event time.
     // (No ORDER BY: it would tempt the planner into walking stories by date instead of using the item
     // indexes.)
-    let mut out = Vec::new();
-    let map = |r: &rusqlite::Row<'_>| {
+    let map = |r: &dyn Row| {
         Ok(Candidate {
-            item_id: r.get(6)?,
-            story_id: r.get(0)?,
-            source_id: r.get(1)?,
-            url_key: r.get(2)?,
-            title_fp: r.get(3)?,
-            story_span: (from_ms(r.get(4)?), from_ms(r.get(5)?)),
+            item_id: r.int(6)?,
+            story_id: r.int(0)?,
+            source_id: r.int(1)?,
+            url_key: r.opt_text(2)?,
+            title_fp: r.text(3)?,
+            story_span: (from_ms(r.int(4)?), from_ms(r.int(5)?)),
         })
     };
     if let Some(key) = item.url_key {
-        let mut stmt = tx.prepare_cached(
+        let out = tx.query(
             "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id
              FROM items i JOIN stories s ON s.id = i.story_id WHERE i.url_key = ?1",
+            &[key.into()],
+            map,
         )?;
-        for c in stmt.query_map([key], map)? {
-            out.push(c?);
-        }
         if !out.is_empty() {
             return Ok(out);
         }
     }
     if title_dedupe && !item.title_fp.is_empty() {
-        let mut stmt = tx.prepare_cached(
+        return tx.query(
             "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id
              FROM items i JOIN stories s ON s.id = i.story_id
              WHERE i.title_fp = ?1 AND s.event_hi >= ?2 AND s.event_lo <= ?3 AND i.source_id <> ?4",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                item.title_fp,
-                to_ms(item.event - window),
-                to_ms(item.event + window),
-                item.source_id
+            &[
+                item.title_fp.into(),
+                to_ms(item.event - window).into(),
+                to_ms(item.event + window).into(),
+                item.source_id.into(),
             ],
             map,
-        )?;
-        for c in rows {
-            out.push(c?);
-        }
+        );
     }
-    Ok(out)
+    Ok(Vec::new())
 }

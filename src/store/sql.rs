@@ -4,6 +4,7 @@
 
 use std::error::Error;
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use super::StoreError;
@@ -184,22 +185,37 @@ impl Conn<'_> {
         params: &[Value<'_>],
         mut f: impl FnMut(&dyn Row) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        self.for_each(sql, params, |r| {
+            out.push(f(r)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` on each row of a query as it arrives (nothing is collected: for scans of many rows).
+    pub fn for_each(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        mut f: impl FnMut(&dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         match self {
             Conn::Lite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
                 let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-                let mut out = Vec::new();
                 while let Some(r) = rows.next()? {
-                    out.push(f(r)?);
+                    f(r)?;
                 }
-                Ok(out)
             }
-            Conn::Pg(c) => c
-                .query(pg_sql(sql).as_str(), &pg_params(params))?
-                .iter()
-                .map(|r| f(r))
-                .collect(),
+            Conn::Pg(c) => {
+                let mut rows = c.query_raw(pg_sql(sql).as_str(), pg_params(params))?;
+                while let Some(r) = rows.next()? {
+                    f(&r)?;
+                }
+            }
         }
+        Ok(())
     }
 
     /// The first row of a query, if any.

@@ -829,3 +829,193 @@ fn story_reads_and_retagging_behave_alike_on_both_engines() {
         answers[0][6]
     );
 }
+
+/// One refresh after another applied to a store of each engine: the same decisions (URL, headline,
+/// similar-title joins, a look-alike kept apart, an edited entry), the same stats, the same stories.
+#[test]
+fn refreshes_cluster_alike_on_both_engines() {
+    use syndic::config::Config;
+    use syndic::dedupe::VetoRules;
+    use syndic::model::Item;
+    use syndic::store::{FetchRecord, RefreshInput};
+    use syndic::tag::rules::Tagger;
+    let Some(db) = TestDb::create("apply") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_toml(
+        &dir.path().join("feeds.toml"),
+        "[[section]]\nid = \"world\"\ntitle = \"World\"\n[[section]]\nid = \"asia\"\ntitle = \"Asia\"\nkeywords = [\"Japan\"]\n\
+         [[source]]\nname = \"Wire\"\nurl = \"http://a.invalid/\"\nsections = [\"world\"]\n\
+         [[source]]\nname = \"Desk\"\nurl = \"http://b.invalid/\"\n\
+         [[source]]\nname = \"Post\"\nurl = \"http://c.invalid/\"\n",
+    )
+    .unwrap();
+    let tagger = Tagger::new(&config.sections, &config.sources);
+    let now = Utc::now();
+    let item = |key: &str, title: &str, url: &str, hours_ago: i64| Item {
+        key: key.into(),
+        guid: Some(key.into()),
+        url: Some(url.into()),
+        title: title.into(),
+        summary: format!("About: {title}."),
+        content_html: None,
+        author: None,
+        categories: vec!["News".into()],
+        enclosures: vec![],
+        published: Some(now - Duration::hours(hours_ago)),
+        updated: None,
+    };
+    let refreshes: Vec<(&str, Vec<Item>)> = vec![
+        (
+            "Wire",
+            vec![
+                item(
+                    "w1",
+                    "Ceasefire talks resume in Geneva after weeks of fighting",
+                    "https://wire.example/1",
+                    3,
+                ),
+                item(
+                    "w2",
+                    "Strong earthquake hits northern Japan coast",
+                    "https://wire.example/2",
+                    2,
+                ),
+                item(
+                    "w3",
+                    "Central bank holds rates steady as inflation cools",
+                    "https://wire.example/3",
+                    1,
+                ),
+            ],
+        ),
+        (
+            "Desk",
+            vec![
+                // Same URL as w1, another headline: joins by URL.
+                item("d1", "Geneva: talks back on", "https://wire.example/1", 3),
+                // A similar headline about the same quake: joins by similarity.
+                item(
+                    "d2",
+                    "Strong earthquake strikes northern Japan coast",
+                    "https://desk.example/2",
+                    2,
+                ),
+                // A look-alike about another country: kept apart.
+                item(
+                    "d3",
+                    "Strong earthquake hits northern Chile coast",
+                    "https://desk.example/3",
+                    2,
+                ),
+            ],
+        ),
+        (
+            "Post",
+            vec![
+                // The same headline as w3: joins by title.
+                item(
+                    "p1",
+                    "Central bank holds rates steady as inflation cools",
+                    "https://post.example/1",
+                    1,
+                ),
+            ],
+        ),
+        (
+            "Wire",
+            vec![
+                // w2 edited in place; w1 and w3 unchanged.
+                item(
+                    "w1",
+                    "Ceasefire talks resume in Geneva after weeks of fighting",
+                    "https://wire.example/1",
+                    3,
+                ),
+                item(
+                    "w2",
+                    "Strong earthquake hits northern Japan coast, tsunami warning issued",
+                    "https://wire.example/2",
+                    2,
+                ),
+                item(
+                    "w3",
+                    "Central bank holds rates steady as inflation cools",
+                    "https://wire.example/3",
+                    1,
+                ),
+            ],
+        ),
+    ];
+    let lite_dir = tempfile::tempdir().unwrap();
+    let lite = Store::open(&lite_dir.path().join("a.db")).unwrap();
+    let pg = Pg::connect(&db.url).unwrap();
+    pg.migrate().unwrap();
+    let lite_ids = lite.sync_sources(&config.sources).unwrap();
+    let pg_ids = pg.sync_sources(&config.sources).unwrap();
+    let mut answers: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
+    for (name, items) in &refreshes {
+        for (engine, said) in answers.iter_mut().enumerate() {
+            let input = RefreshInput {
+                source_id: if engine == 0 {
+                    lite_ids[*name]
+                } else {
+                    pg_ids[*name]
+                },
+                items,
+                now,
+                window: Duration::hours(48),
+                threshold: 0.5,
+                decay_hours: 24.0,
+                title_dedupe: true,
+                similarity: true,
+                veto: VetoRules::ALL,
+                tagger: &tagger,
+                fetch: FetchRecord::ok(now),
+            };
+            let stats = if engine == 0 {
+                lite.apply_refresh(&input).unwrap()
+            } else {
+                pg.apply_refresh(&input).unwrap()
+            };
+            said.push(format!("{stats:?}"));
+        }
+    }
+    for (engine, said) in answers.iter_mut().enumerate() {
+        let stories = if engine == 0 {
+            lite.stories(None, 50).unwrap()
+        } else {
+            pg.stories(None, 50, 0, None).unwrap()
+        };
+        said.push(serde_json::to_string_pretty(&stories).unwrap());
+    }
+    for (n, (a, b)) in answers[0].iter().zip(&answers[1]).enumerate() {
+        assert_eq!(a, b, "answer {n} differs");
+    }
+    let stories: serde_json::Value = serde_json::from_str(answers[0].last().unwrap()).unwrap();
+    let reasons: Vec<String> = stories
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["items"].as_array().unwrap().clone())
+        .filter_map(|i| i["joined"]["reason"].as_str().map(str::to_string))
+        .collect();
+    let mut reasons = reasons;
+    reasons.sort();
+    assert_eq!(reasons, ["similar", "title", "url"], "{stories:#}");
+    assert_eq!(
+        stories.as_array().unwrap().len(),
+        4,
+        "Chile kept apart: {stories:#}"
+    );
+    assert!(
+        answers[0].last().unwrap().contains("different places"),
+        "the refusal is recorded"
+    );
+    assert!(
+        answers[0][3].contains("updated_items: 1"),
+        "{}",
+        answers[0][3]
+    );
+}

@@ -15,13 +15,14 @@ use chrono::{DateTime, Utc};
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::index::IndexState;
 use super::sources::{self, NextCheck};
 use super::sql::Conn;
 use super::{
-    FetchRecord, Pruned, SourceHealth, SourceState, StoreError, StoredModel, Story, TaggedStory,
-    TopQuery, to_ms,
+    FetchRecord, Pruned, RefreshInput, RefreshStats, SourceHealth, SourceState, StoreError,
+    StoredModel, Story, TaggedStory, TopQuery, to_ms,
 };
-use super::{models, retention, stories, tags};
+use super::{apply, models, retention, stories, tags};
 use crate::config::SourceConfig;
 use crate::tag::rules::Tagger;
 
@@ -31,6 +32,8 @@ const MIGRATIONS: &[&str] = &[include_str!("schema1.sql")];
 /// A connection to one PostgreSQL database.
 pub struct Pg {
     client: Mutex<postgres::Client>,
+    /// This node's similarity index (always locked after `client`).
+    index: Mutex<IndexState>,
 }
 
 /// What `syndic check` says about a database: the server's version and how far its schema is.
@@ -56,6 +59,7 @@ impl Pg {
         })?;
         Ok(Pg {
             client: Mutex::new(client),
+            index: Mutex::new(IndexState::default()),
         })
     }
 
@@ -191,6 +195,16 @@ impl Pg {
     /// As [`crate::store::Store::source_health`].
     pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
         self.with(sources::source_health)
+    }
+
+    /// As [`crate::store::Store::apply_refresh`]: the same decisions and writes, in one PostgreSQL
+    /// transaction, with this connection's own similarity index.
+    pub fn apply_refresh(&self, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
+        let keys = apply::title_keys(input);
+        let events = apply::entry_events(input);
+        let mut client = self.lock();
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        apply::apply_refresh(&mut Conn::Pg(&mut client), &mut index, input, keys, &events)
     }
 
     /// As [`crate::store::Store::tagged_stories`].
