@@ -146,12 +146,15 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli.config)?;
     match cli.command {
         Command::Check => {
+            let database = match &config.database_url {
+                Some(url) => postgres_state(url)?,
+                None => config.database.display().to_string(),
+            };
             println!(
-                "{}: ok ({} sections, {} sources, database {})",
+                "{}: ok ({} sections, {} sources, database {database})",
                 cli.config.display(),
                 config.sections.len(),
                 config.sources.len(),
-                config.database.display()
             );
             Ok(())
         }
@@ -201,6 +204,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         ),
         Command::ImportOpml { file, section } => import_opml(&cli.config, &config, &file, section),
         Command::Backup { file, force } => {
+            if config.database_url.is_some() {
+                return Err(UsageError(
+                    "storage.url is a PostgreSQL database: back it up with pg_dump".into(),
+                )
+                .into());
+            }
             if file.exists() && !force {
                 return Err(UsageError(format!(
                     "{} exists; pass --force to replace it",
@@ -231,7 +240,35 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// `syndic check` of a `[storage] url`: connects (a clear error when it cannot) and says the server's
+/// version and how far the schema is (syndic applies what is missing when it starts).
+fn postgres_state(url: &str) -> anyhow::Result<String> {
+    let pg = crate::store::pg::Pg::connect(url)?;
+    let state = pg.state()?;
+    let schema = match state.applied {
+        n if n == state.known => "schema up to date".to_string(),
+        0 => "empty (syndic creates the schema when it starts)".to_string(),
+        n if n < state.known => format!(
+            "schema {n} of {} (syndic migrates it when it starts)",
+            state.known
+        ),
+        n => format!(
+            "schema {n}, newer than this syndic ({}): upgrade syndic",
+            state.known
+        ),
+    };
+    Ok(format!(
+        "{}: PostgreSQL {}, {schema}",
+        crate::store::pg::redacted(url),
+        state.server_version
+    ))
+}
+
 pub(super) fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open_with_window(&config.database, config.dedupe.window)
-        .with_context(|| format!("opening {}", config.database.display()))
+    Store::open_configured(
+        &config.database,
+        config.database_url.as_deref(),
+        config.dedupe.window,
+    )
+    .with_context(|| format!("opening {}", config.database.display()))
 }

@@ -42,6 +42,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Absolute path of the SQLite database.
     pub database: PathBuf,
+    /// `[storage] url`: a PostgreSQL database (`postgres://...`) used instead of the SQLite file.
+    pub database_url: Option<String>,
     /// `[storage].keep_days`: stories whose newest item is older are deleted (`None`: kept forever).
     pub keep: Option<chrono::Duration>,
     /// `[storage].tombstone_days`: how long a deleted item's tombstone keeps it from coming back.

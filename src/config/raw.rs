@@ -52,6 +52,7 @@ impl Default for RawServer {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawStorage {
     pub(super) database: String,
+    pub(super) url: Option<Spanned<String>>,
     pub(super) keep_days: Spanned<u64>,
     pub(super) tombstone_days: Spanned<u64>,
 }
@@ -60,6 +61,7 @@ impl Default for RawStorage {
     fn default() -> Self {
         RawStorage {
             database: "syndic.db".into(),
+            url: None,
             keep_days: Spanned::new(0..0, 30),
             tombstone_days: Spanned::new(0..0, 90),
         }

@@ -111,6 +111,7 @@ impl Validator<'_> {
     pub(super) fn build(&mut self, raw: RawConfig, path: &Path, dir: &Path) -> Config {
         let server = self.server(&raw.server);
         let output = self.output(raw.output);
+        let database_url = self.database_url(raw.storage.url.as_ref());
         let (database, keep, tombstones_for) =
             self.storage(&raw.storage, &raw.dedupe.window_hours, dir);
         let poll = self.poll(raw.poll);
@@ -124,6 +125,7 @@ impl Validator<'_> {
             path: path.to_path_buf(),
             server,
             database,
+            database_url,
             keep,
             tombstones_for,
             poll,
@@ -246,6 +248,32 @@ impl Validator<'_> {
         let tombstones_for =
             chrono::Duration::days((*raw.tombstone_days.get_ref()).min(36_500) as i64);
         (database, keep, tombstones_for)
+    }
+
+    /// `[storage] url`: a `postgres://` (or `postgresql://`) URL with a host and a database.
+    fn database_url(&mut self, url: Option<&Spanned<String>>) -> Option<String> {
+        let url = url?;
+        let text = url.get_ref().trim();
+        match Url::parse(text) {
+            Ok(u)
+                if matches!(u.scheme(), "postgres" | "postgresql")
+                    && u.host_str().is_some_and(|h| !h.is_empty())
+                    && u.path().len() > 1 =>
+            {
+                Some(text.to_string())
+            }
+            Ok(_) => {
+                self.err(
+                    url,
+                    "storage.url: want postgres://user[:password]@host[:port]/database".into(),
+                );
+                None
+            }
+            Err(e) => {
+                self.err(url, format!("storage.url: {e}"));
+                None
+            }
+        }
     }
 
     /// `[poll]`: the schedule and the fetch limits.

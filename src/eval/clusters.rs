@@ -337,8 +337,12 @@ fn poll_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
         .build()
         .map_err(|e| e.to_string())?;
     let store = runtime.block_on(async {
-        let store = Store::open_with_window(&config.database, config.dedupe.window)
-            .map_err(|e| e.to_string())?;
+        let store = Store::open_configured(
+            &config.database,
+            config.database_url.as_deref(),
+            config.dedupe.window,
+        )
+        .map_err(|e| e.to_string())?;
         let sources = config.sources.clone();
         let ctx = crate::service::startup::prepare(Arc::new(config), store.clone())
             .await

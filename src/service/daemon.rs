@@ -26,8 +26,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(std::net::SocketAddr) + Send,
 ) -> anyhow::Result<()> {
-    let store = Store::open_with_window(&config.database, config.dedupe.window)
-        .with_context(|| format!("opening {}", config.database.display()))?;
+    let store = Store::open_configured(
+        &config.database,
+        config.database_url.as_deref(),
+        config.dedupe.window,
+    )
+    .with_context(|| format!("opening {}", config.database.display()))?;
+    if let Some(pg) = store.postgres()
+        && !pg.hold_node_lock()?
+    {
+        anyhow::bail!(
+            "another syndic node runs on this PostgreSQL database: for now one node runs per database \
+             (several nodes need leased polling, which this version does not have)"
+        );
+    }
     let listen = config.server.listen;
     let Started { ctx, model_trained } = startup::prepare(Arc::new(config), store).await?;
     let listener = match inherited_listener()? {

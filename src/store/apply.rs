@@ -71,9 +71,7 @@ impl Store {
         // the database work.
         let keys = title_keys(input);
         let events = entry_events(input);
-        let conn = self.lock();
-        let mut index = self.lock_index();
-        apply_refresh(&mut Conn::Lite(&conn), &mut index, input, keys, &events)
+        self.with(|c| apply_refresh(c, &mut self.lock_index(), input, keys, &events))
     }
 
     /// Rebuilds the similarity index from the stories first seen within `window` before `now`.
@@ -82,18 +80,18 @@ impl Store {
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<(), StoreError> {
-        let conn = self.lock();
-        self.lock_index()
-            .rebuild(&mut Conn::Lite(&conn), now, window)
+        self.with(|c| self.lock_index().rebuild(c, now, window))
     }
 
     /// The story an item of a source belongs to.
     pub fn story_of_item(&self, source_id: i64, key: &str) -> Result<Option<i64>, StoreError> {
-        Conn::Lite(&self.lock()).query_opt(
-            "SELECT story_id FROM items WHERE source_id = ?1 AND key = ?2",
-            &[source_id.into(), key.into()],
-            |r| r.int(0),
-        )
+        self.with(|c| {
+            c.query_opt(
+                "SELECT story_id FROM items WHERE source_id = ?1 AND key = ?2",
+                &[source_id.into(), key.into()],
+                |r| r.int(0),
+            )
+        })
     }
 
     /// Runs `f` on the similarity index (read-only: explanations use its token weights).

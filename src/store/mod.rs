@@ -66,13 +66,23 @@ pub enum StoreError {
     Unknown(#[from] UnknownValue),
 }
 
+/// The stored state, on SQLite (embedded, the default) or PostgreSQL (`[storage] url`). Every operation
+/// runs the same engine-neutral function ([`sql::Conn`]) on either.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
-    /// The title-similarity index over the stories in the dedupe window. Always locked after `conn`.
+    engine: Engine,
+    /// The title-similarity index over the stories in the dedupe window. Always locked after the
+    /// engine's connection.
     index: Arc<Mutex<index::IndexState>>,
     /// Checkpoints run by the background checkpointer (for tests and metrics).
     checkpoints: Arc<AtomicU64>,
+}
+
+/// The database behind a [`Store`].
+#[derive(Clone)]
+enum Engine {
+    Lite(Arc<Mutex<Connection>>),
+    Pg(Arc<pg::Pg>),
 }
 
 /// Frames (pages) in the write-ahead log after which a background thread copies it into the database.
@@ -119,10 +129,58 @@ impl Store {
         let checkpoints = Arc::new(AtomicU64::new(0));
         start_checkpointer(&mut conn, path, checkpoints.clone())?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            engine: Engine::Lite(Arc::new(Mutex::new(conn))),
             index: Arc::new(Mutex::new(index::IndexState::default())),
             checkpoints,
         })
+    }
+
+    /// Connects to a PostgreSQL database (`postgres://...`), brings its schema up to date and builds
+    /// the similarity index from the stories first seen within `window`.
+    pub fn open_postgres(url: &str, window: chrono::Duration) -> Result<Store, StoreError> {
+        let pg = pg::Pg::connect(url)?;
+        pg.migrate()?;
+        let store = Store {
+            engine: Engine::Pg(Arc::new(pg)),
+            index: Arc::new(Mutex::new(index::IndexState::default())),
+            checkpoints: Arc::new(AtomicU64::new(0)),
+        };
+        store.rebuild_index(Utc::now(), window)?;
+        Ok(store)
+    }
+
+    /// The store `[storage]` names: PostgreSQL when `url` is set, else the SQLite file `database`.
+    pub fn open_configured(
+        database: &Path,
+        url: Option<&str>,
+        window: chrono::Duration,
+    ) -> Result<Store, StoreError> {
+        match url {
+            Some(url) => Store::open_postgres(url, window),
+            None => Store::open_with_window(database, window),
+        }
+    }
+
+    /// The PostgreSQL engine, when the store is on it.
+    pub fn postgres(&self) -> Option<&pg::Pg> {
+        match &self.engine {
+            Engine::Pg(pg) => Some(pg),
+            Engine::Lite(_) => None,
+        }
+    }
+
+    /// Runs `f` on the engine's connection (locked for its duration).
+    fn with<T: Send>(
+        &self,
+        f: impl FnOnce(&mut sql::Conn<'_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        match &self.engine {
+            Engine::Lite(conn) => {
+                let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+                f(&mut sql::Conn::Lite(&conn))
+            }
+            Engine::Pg(pg) => pg.with(f),
+        }
     }
 
     /// Checkpoints the background checkpointer has run since the store opened.
@@ -138,9 +196,16 @@ impl Store {
         Ok(store)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock rolled back its transaction; the connection is still usable.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// The SQLite connection, for what only that engine has (its backup API, page counts, the copy
+    /// into PostgreSQL); an error on PostgreSQL.
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        match &self.engine {
+            // A panic while holding the lock rolled back its transaction; the connection is usable.
+            Engine::Lite(conn) => Ok(conn.lock().unwrap_or_else(|e| e.into_inner())),
+            Engine::Pg(_) => Err(StoreError::Postgres(
+                "this works on the SQLite engine only".into(),
+            )),
+        }
     }
 
     fn lock_index(&self) -> MutexGuard<'_, index::IndexState> {
@@ -162,7 +227,7 @@ impl Store {
 
     /// A trivial query: does the database answer?
     pub fn ping(&self) -> Result<(), StoreError> {
-        self.lock().query_row("SELECT 1", [], |_| Ok(()))?;
+        self.with(|c| c.query_opt("SELECT 1", &[], |_| Ok(())))?;
         Ok(())
     }
 }

@@ -32,7 +32,7 @@ impl Store {
     /// The newest `limit` stories that have a section from a source default or a rule, each with its
     /// lead item's title and summary.
     pub fn tagged_stories(&self, limit: usize) -> Result<Vec<TaggedStory>, StoreError> {
-        tagged_stories(&mut Conn::Lite(&self.lock()), limit)
+        self.with(|c| tagged_stories(c, limit))
     }
 
     /// Stores (replacing) the model `name`.
@@ -45,12 +45,12 @@ impl Store {
         data: &[u8],
     ) -> Result<(), StoreError> {
         let model = (name, trained_at, examples, stories_at, data);
-        save_model(&mut Conn::Lite(&self.lock()), model)
+        self.with(|c| save_model(c, model))
     }
 
     /// The stored model `name`, if any.
     pub fn load_model(&self, name: &str) -> Result<Option<StoredModel>, StoreError> {
-        load_model(&mut Conn::Lite(&self.lock()), name)
+        self.with(|c| load_model(c, name))
     }
 }
 

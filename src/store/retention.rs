@@ -28,23 +28,29 @@ impl Store {
         batch: usize,
     ) -> Result<Pruned, StoreError> {
         let times = (before, tombstones_before, now);
-        prune(&mut Conn::Lite(&self.lock()), times, batch)
+        self.with(|c| prune(c, times, batch))
     }
 
-    /// The database file's size in bytes (pages × page size), for retention figures.
+    /// The database's size in bytes (SQLite: pages × page size), for retention figures.
     pub fn file_bytes(&self) -> Result<i64, StoreError> {
-        Ok(self.lock().query_row(
-            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-            [],
-            |r| r.get(0),
-        )?)
+        self.with(|c| {
+            let sql = if c.is_postgres() {
+                "SELECT pg_database_size(current_database())"
+            } else {
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+            };
+            Ok(c.query_opt(sql, &[], |r| r.int(0))?.unwrap_or(0))
+        })
     }
 
     /// Tombstones held (for tests and figures).
     pub fn tombstones(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .lock()
-            .query_row("SELECT COUNT(*) FROM tombstones", [], |r| r.get(0))?)
+        self.with(|c| {
+            Ok(
+                c.query_opt("SELECT COUNT(*) FROM tombstones", &[], |r| r.int(0))?
+                    .unwrap_or(0),
+            )
+        })
     }
 }
 

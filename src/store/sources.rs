@@ -211,27 +211,27 @@ impl Store {
         &self,
         sources: &[SourceConfig],
     ) -> Result<HashMap<String, i64>, StoreError> {
-        sync_sources(&mut Conn::Lite(&self.lock()), sources)
+        self.with(|c| sync_sources(c, sources))
     }
 
     pub fn source_state(&self, source_id: i64) -> Result<SourceState, StoreError> {
-        source_state(&mut Conn::Lite(&self.lock()), source_id)
+        self.with(|c| source_state(c, source_id))
     }
 
     /// Records a fetch that stored nothing (not modified, or an error).
     pub fn record_fetch(&self, source_id: i64, rec: &FetchRecord) -> Result<(), StoreError> {
-        write_fetch_record(&mut Conn::Lite(&self.lock()), source_id, rec)
+        self.with(|c| write_fetch_record(c, source_id, rec))
     }
 
     /// `(id, next_check_at)` of every active source that is not gone; `None` means "never checked: due
     /// now".
     pub fn next_checks(&self) -> Result<Vec<NextCheck>, StoreError> {
-        next_checks(&mut Conn::Lite(&self.lock()))
+        self.with(next_checks)
     }
 
     /// Health of every source, configured ones first (in name order), then inactive ones.
     pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
-        source_health(&mut Conn::Lite(&self.lock()))
+        self.with(source_health)
     }
 }
 

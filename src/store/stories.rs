@@ -217,33 +217,35 @@ impl Store {
         top: Option<TopQuery>,
     ) -> Result<Vec<Story>, StoreError> {
         let page = (limit, offset, top);
-        stories_query(&mut Conn::Lite(&self.lock()), section, page)
+        self.with(|c| stories_query(c, section, page))
     }
 
     /// The newest story's id: grows by one per story stored, and costs one index lookup (where a
     /// count reads the whole table), so "stories stored since" is a subtraction.
     pub fn last_story_id(&self) -> Result<i64, StoreError> {
-        last_story_id(&mut Conn::Lite(&self.lock()))
+        self.with(last_story_id)
     }
 
     /// Stored section tags by kind of origin ("source", "category", "path", "keyword", "regex",
     /// "learned").
     pub fn tags_by_origin(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        tags_by_origin(&mut Conn::Lite(&self.lock()))
+        self.with(tags_by_origin)
     }
 
     /// Counts of (items, stories), for summaries and tests.
     pub fn counts(&self) -> Result<(i64, i64), StoreError> {
-        counts(&mut Conn::Lite(&self.lock()))
+        self.with(counts)
     }
 
     /// Every stored item's story by the item's own id (guid), for evaluations that label items by it.
     pub fn stories_by_guid(&self) -> Result<std::collections::HashMap<String, i64>, StoreError> {
-        let rows = Conn::Lite(&self.lock()).query(
-            "SELECT guid, story_id FROM items WHERE guid IS NOT NULL",
-            &[],
-            |r| Ok((r.text(0)?, r.int(1)?)),
-        )?;
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT guid, story_id FROM items WHERE guid IS NOT NULL",
+                &[],
+                |r| Ok((r.text(0)?, r.int(1)?)),
+            )
+        })?;
         Ok(rows.into_iter().collect())
     }
 }

@@ -20,7 +20,7 @@ impl Store {
         since: DateTime<Utc>,
         tagger: &Tagger,
     ) -> Result<BTreeSet<String>, StoreError> {
-        retag_since(&mut Conn::Lite(&self.lock()), since, tagger)
+        self.with(|c| retag_since(c, since, tagger))
     }
 }
 

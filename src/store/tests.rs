@@ -6,7 +6,7 @@ fn a_background_thread_checkpoints_the_log() {
     let path = dir.path().join("c.db");
     let store = Store::open(&path).unwrap();
     {
-        let conn = store.lock();
+        let conn = store.lock().unwrap();
         conn.execute_batch("CREATE TABLE filler (x TEXT)").unwrap();
         // About 3,000 pages in 30 commits: the log crosses CHECKPOINT_FRAMES several times.
         for _ in 0..30 {
@@ -29,6 +29,7 @@ fn a_background_thread_checkpoints_the_log() {
     assert!(on_disk > 1000 * 4096, "database file is {on_disk} bytes");
     let rows: i64 = store
         .lock()
+        .unwrap()
         .query_row("SELECT COUNT(*) FROM filler", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 3000);
@@ -149,7 +150,7 @@ fn an_unknown_stored_join_reason_is_a_clear_error_not_a_guess() {
     let path = dir.path().join("r.db");
     let store = Store::open(&path).unwrap();
     {
-        let conn = store.lock();
+        let conn = store.lock().unwrap();
         conn.execute_batch(
             "INSERT INTO sources (id, name, url) VALUES (1, 'a', 'http://a.invalid/');
              INSERT INTO stories (id, uid, first_seen, published, updated) VALUES (1, 'u', 0, 0, 0);
@@ -168,6 +169,7 @@ fn an_unknown_stored_join_reason_is_a_clear_error_not_a_guess() {
     );
     store
         .lock()
+        .unwrap()
         .execute_batch("UPDATE items SET match_reason = 'telepathy' WHERE key = 'k2'")
         .unwrap();
     let err = store.stories(None, 10).unwrap_err().to_string();
@@ -183,6 +185,7 @@ fn section_origins_and_refusals_are_typed_and_an_unknown_one_is_a_clear_error() 
     let store = Store::open(&dir.path().join("o.db")).unwrap();
     store
         .lock()
+        .unwrap()
         .execute_batch(
             "INSERT INTO sources (id, name, url) VALUES (1, 'a', 'http://a.invalid/');
              INSERT INTO stories (id, uid, first_seen, published, updated) VALUES (1, 'u', 0, 0, 0);
@@ -216,6 +219,7 @@ fn section_origins_and_refusals_are_typed_and_an_unknown_one_is_a_clear_error() 
 
     store
         .lock()
+        .unwrap()
         .execute_batch("UPDATE story_sections SET origin = 'oracle:x' WHERE section = 'asia'")
         .unwrap();
     let err = store.stories(None, 10).unwrap_err().to_string();
@@ -225,6 +229,7 @@ fn section_origins_and_refusals_are_typed_and_an_unknown_one_is_a_clear_error() 
     );
     store
         .lock()
+        .unwrap()
         .execute_batch(
             "UPDATE story_sections SET origin = 'keyword:tokyo' WHERE section = 'asia';
              UPDATE items SET miss_reason = 'bad vibes' WHERE key = 'k1'",
@@ -243,6 +248,7 @@ fn fetch_statuses_are_typed_and_an_unknown_one_is_a_clear_error() {
     let store = Store::open(&dir.path().join("s.db")).unwrap();
     store
         .lock()
+        .unwrap()
         .execute_batch(
             "INSERT INTO sources (id, name, url, last_status) VALUES
                  (1, 'a', 'http://a.invalid/', 'not-modified'), (2, 'b', 'http://b.invalid/', NULL);",
@@ -260,6 +266,7 @@ fn fetch_statuses_are_typed_and_an_unknown_one_is_a_clear_error() {
     );
     store
         .lock()
+        .unwrap()
         .execute_batch("UPDATE sources SET last_status = 'sideways' WHERE id = 1")
         .unwrap();
     let err = store.source_health().unwrap_err().to_string();

@@ -1019,3 +1019,102 @@ fn refreshes_cluster_alike_on_both_engines() {
         answers[0][3]
     );
 }
+
+/// One node on PostgreSQL, the way users run it: `[storage] url` in feeds.toml, then `syndic check`,
+/// `syndic poll`, `syndic stories` and `syndic run` serving the feeds; the stories are the ones the
+/// same feeds make on SQLite, and a second node on the same database is refused.
+#[test]
+fn one_node_runs_on_postgresql_as_it_does_on_sqlite() {
+    use crate::support::{Env, FixtureServer, Route, RunningDaemon, get, rss_feed, source, titles};
+    let Some(db) = TestDb::create("node") else {
+        return;
+    };
+    let server = FixtureServer::start();
+    server.set(
+        "/wire.xml",
+        Route::rss(rss_feed(
+            "Wire",
+            &[
+                (
+                    "w1",
+                    "Ceasefire talks resume in Geneva after weeks of fighting",
+                    "https://wire.example/1",
+                ),
+                (
+                    "w2",
+                    "Strong earthquake hits northern Japan coast",
+                    "https://wire.example/2",
+                ),
+            ],
+        )),
+    );
+    server.set(
+        "/desk.xml",
+        Route::rss(rss_feed(
+            "Desk",
+            &[
+                (
+                    "d1",
+                    "Strong earthquake strikes northern Japan coast",
+                    "https://desk.example/1",
+                ),
+                (
+                    "d2",
+                    "Strong earthquake hits northern Chile coast",
+                    "https://desk.example/2",
+                ),
+            ],
+        )),
+    );
+    let sources = source("Wire", &server.url("/wire.xml"), &["world"])
+        + &source("Desk", &server.url("/desk.xml"), &["asia"]);
+    let lite = Env::new(&sources);
+    let on_pg = Env::new(&sources);
+    let text = std::fs::read_to_string(on_pg.config_path()).unwrap();
+    std::fs::write(
+        on_pg.config_path(),
+        text.replace(
+            "database = \"test.db\"",
+            &format!("database = \"test.db\"\nurl = \"{}\"", db.url),
+        ),
+    )
+    .unwrap();
+
+    let check = on_pg.ok(&["check"]);
+    assert!(check.contains("PostgreSQL 1"), "{check}");
+    assert!(check.contains("creates the schema"), "{check}");
+    lite.ok(&["poll"]);
+    let polled = on_pg.ok(&["poll"]);
+    assert!(
+        polled.contains("store holds 4 items in 3 stories"),
+        "{polled}"
+    );
+    assert!(
+        !on_pg.path("test.db").exists(),
+        "no SQLite file on PostgreSQL"
+    );
+    assert!(on_pg.ok(&["check"]).contains("schema up to date"));
+    let (a, b) = (lite.stories("all"), on_pg.stories("all"));
+    assert_eq!(titles(&b), titles(&a));
+    let joined = |s: &[serde_json::Value]| {
+        s.iter()
+            .map(|s| s["items"].as_array().unwrap().len())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(joined(&b), joined(&a));
+    let out = on_pg.syndic(&["backup", on_pg.path("b.db").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+
+    let mut node = RunningDaemon::spawn(&on_pg.config_path());
+    let (status, body) = get(node.addr, "/feeds/all.rss");
+    assert_eq!(status, 200);
+    assert!(body.contains("Strong earthquake"), "{body}");
+    let second = on_pg.syndic(&["run"]);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("another syndic node runs on this PostgreSQL database"),
+        "{err}"
+    );
+    let _ = node.child.kill();
+}

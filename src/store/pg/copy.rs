@@ -34,7 +34,7 @@ impl Store {
     /// filled by a copy.
     pub fn copy_to(&self, pg: &Pg) -> Result<Vec<(&'static str, usize)>, StoreError> {
         pg.migrate()?;
-        let conn = self.lock();
+        let conn = self.lock()?;
         // A read transaction: one snapshot of every table, even while a daemon writes (WAL).
         let read = conn.unchecked_transaction()?;
         let mut client = pg.lock();
