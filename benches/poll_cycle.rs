@@ -11,7 +11,9 @@
 //!
 //! Titles come from `../shared/data/headlines/dev.tsv` (so outlets share headlines, as real ones do);
 //! without it the bench says so and skips. `SYNDIC_BENCH_SOURCES=N` changes the number of sources;
-//! `SYNDIC_BENCH_SIMILARITY=on` (or `off`) runs only that half.
+//! `SYNDIC_BENCH_SIMILARITY=on` (or `off`) runs only that half. `SYNDIC_BENCH_POSTGRES=URL` (a role that
+//! may create databases) runs the cycles on PostgreSQL instead of SQLite, in a database created for
+//! each run and dropped after it.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -95,8 +97,13 @@ async fn cycles(sources: usize, similarity: bool) -> f64 {
     let (mut child, addr) = feed_server::spawn(&[("SYNDIC_BENCH_SOURCES", sources.to_string())]);
 
     let dir = tempfile::tempdir().unwrap();
+    let postgres = std::env::var("SYNDIC_BENCH_POSTGRES").ok().map(|admin| BenchDb::create(&admin));
+    let url = postgres
+        .as_ref()
+        .map(|db| format!("url = \"{}\"\n", db.url))
+        .unwrap_or_default();
     let mut toml = format!(
-        "[storage]\ndatabase = \"bench.db\"\n\n[poll]\nconcurrency = 16\nper_host = 16\ntimeout_secs = 30\n\n[dedupe]\nsimilarity = {similarity}\n\n[[section]]\nid = \"world\"\ntitle = \"World\"\nkeywords = [\"war\", \"election\"]\n\n",
+        "[storage]\ndatabase = \"bench.db\"\n{url}\n[poll]\nconcurrency = 16\nper_host = 16\ntimeout_secs = 30\n\n[dedupe]\nsimilarity = {similarity}\n\n[[section]]\nid = \"world\"\ntitle = \"World\"\nkeywords = [\"war\", \"election\"]\n\n",
     );
     for n in 0..sources {
         toml.push_str(&format!(
@@ -106,7 +113,12 @@ async fn cycles(sources: usize, similarity: bool) -> f64 {
     let path = dir.path().join("feeds.toml");
     std::fs::write(&path, toml).unwrap();
     let config = Config::load(&path).unwrap();
-    let store = Store::open_with_window(&config.database, config.dedupe.window).unwrap();
+    let store = Store::open_configured(
+        &config.database,
+        config.database_url.as_deref(),
+        config.dedupe.window,
+    )
+    .unwrap();
     let ctx = prepare(Arc::new(config.clone()), store.clone())
         .await
         .unwrap()
@@ -158,5 +170,51 @@ async fn cycles(sources: usize, similarity: bool) -> f64 {
     println!("similarity {label}: store holds {items} items in {stories} stories");
     drop(child.stdin.take());
     let _ = child.wait();
+    drop((ctx, store));
+    drop(postgres);
     first
+}
+
+/// A database of the bench's own on a PostgreSQL server, dropped when the run ends.
+struct BenchDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl BenchDb {
+    fn create(admin: &str) -> BenchDb {
+        let name = format!("syndic_bench_{}", std::process::id());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut c = postgres::Client::connect(admin, postgres::NoTls).unwrap();
+                c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .unwrap();
+                c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            });
+        });
+        let mut url = url::Url::parse(admin).unwrap();
+        url.set_path(&name);
+        BenchDb {
+            admin: admin.to_string(),
+            name,
+            url: url.to_string(),
+        }
+    }
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        // The synchronous client drives a runtime of its own: not on the bench's runtime threads.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+                    let _ = c.batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.name
+                    ));
+                }
+            });
+        });
+    }
 }

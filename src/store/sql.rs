@@ -149,7 +149,33 @@ impl Row for postgres::Row {
 /// A connection of either engine, inside the caller's transaction when it has one.
 pub enum Conn<'c> {
     Lite(&'c rusqlite::Connection),
-    Pg(&'c mut postgres::Client),
+    Pg(&'c mut PgClient),
+}
+
+/// A PostgreSQL client with its prepared statements, by statement text (as SQLite's connection caches
+/// them): a statement is parsed once per connection, not once per run.
+pub struct PgClient {
+    pub client: postgres::Client,
+    statements: std::collections::HashMap<String, postgres::Statement>,
+}
+
+impl PgClient {
+    pub fn new(client: postgres::Client) -> PgClient {
+        PgClient {
+            client,
+            statements: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The prepared form of an SQLite-placeholder statement.
+    fn prepared(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = self.client.prepare(&pg_sql(sql))?;
+        self.statements.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
 }
 
 impl Conn<'_> {
@@ -159,7 +185,10 @@ impl Conn<'_> {
             Conn::Lite(c) => Ok(c
                 .prepare_cached(sql)?
                 .execute(rusqlite::params_from_iter(params))?),
-            Conn::Pg(c) => Ok(c.execute(pg_sql(sql).as_str(), &pg_params(params))? as usize),
+            Conn::Pg(c) => {
+                let statement = c.prepared(sql)?;
+                Ok(c.client.execute(&statement, &pg_params(params))? as usize)
+            }
         }
     }
 
@@ -172,8 +201,8 @@ impl Conn<'_> {
                 Ok(c.last_insert_rowid())
             }
             Conn::Pg(c) => {
-                let sql = format!("{} RETURNING id", pg_sql(sql));
-                Ok(c.query_one(sql.as_str(), &pg_params(params))?.try_get(0)?)
+                let statement = c.prepared(&format!("{sql} RETURNING id"))?;
+                Ok(c.client.query_one(&statement, &pg_params(params))?.try_get(0)?)
             }
         }
     }
@@ -209,7 +238,8 @@ impl Conn<'_> {
                 }
             }
             Conn::Pg(c) => {
-                let mut rows = c.query_raw(pg_sql(sql).as_str(), pg_params(params))?;
+                let statement = c.prepared(sql)?;
+                let mut rows = c.client.query_raw(&statement, pg_params(params))?;
                 while let Some(r) = rows.next()? {
                     f(&r)?;
                 }
@@ -254,7 +284,7 @@ impl Conn<'_> {
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         match self {
             Conn::Lite(c) => Ok(c.execute_batch(sql)?),
-            Conn::Pg(c) => Ok(c.batch_execute(sql)?),
+            Conn::Pg(c) => Ok(c.client.batch_execute(sql)?),
         }
     }
 }

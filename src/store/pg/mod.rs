@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::index::IndexState;
 use super::sources::{self, NextCheck};
-use super::sql::Conn;
+use super::sql::{Conn, PgClient};
 use super::{
     FetchRecord, Pruned, RefreshInput, RefreshStats, SourceHealth, SourceState, StoreError,
     StoredModel, Story, TaggedStory, TopQuery, to_ms,
@@ -59,7 +59,7 @@ impl Pg {
                 ))
             })?;
         Ok(Pg {
-            client: Mutex::new(ClientCell(Some(client))),
+            client: Mutex::new(ClientCell(Some(PgClient::new(client)))),
             index: Mutex::new(IndexState::default()),
         })
     }
@@ -177,7 +177,7 @@ impl Pg {
         &self,
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
-        off_runtime(|| f(&mut Conn::Pg(&mut self.lock())))
+        off_runtime(|| f(&mut Conn::Pg(self.lock().pg())))
     }
 
     /// As [`crate::store::Store::sync_sources`].
@@ -215,7 +215,7 @@ impl Pg {
         let events = apply::entry_events(input);
         let mut client = self.lock();
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-        apply::apply_refresh(&mut Conn::Pg(&mut client), &mut index, input, keys, &events)
+        apply::apply_refresh(&mut Conn::Pg(client.pg()), &mut index, input, keys, &events)
     }
 
     /// As [`crate::store::Store::tagged_stories`].
@@ -306,22 +306,31 @@ impl Pg {
 
 /// The client, closed off the async runtime when the [`Pg`] is dropped (closing blocks on the
 /// client's own runtime, which Tokio forbids inside another).
-struct ClientCell(Option<postgres::Client>);
+struct ClientCell(Option<PgClient>);
+
+impl ClientCell {
+    /// The client with its statement cache, as the engine-neutral functions take it.
+    fn pg(&mut self) -> &mut PgClient {
+        self.0
+            .as_mut()
+            .expect("the client lives until the Pg is dropped")
+    }
+}
 
 impl std::ops::Deref for ClientCell {
     type Target = postgres::Client;
     fn deref(&self) -> &postgres::Client {
-        self.0
+        &self
+            .0
             .as_ref()
             .expect("the client lives until the Pg is dropped")
+            .client
     }
 }
 
 impl std::ops::DerefMut for ClientCell {
     fn deref_mut(&mut self) -> &mut postgres::Client {
-        self.0
-            .as_mut()
-            .expect("the client lives until the Pg is dropped")
+        &mut self.pg().client
     }
 }
 
