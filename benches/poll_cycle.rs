@@ -97,7 +97,9 @@ async fn cycles(sources: usize, similarity: bool) -> f64 {
     let (mut child, addr) = feed_server::spawn(&[("SYNDIC_BENCH_SOURCES", sources.to_string())]);
 
     let dir = tempfile::tempdir().unwrap();
-    let postgres = std::env::var("SYNDIC_BENCH_POSTGRES").ok().map(|admin| BenchDb::create(&admin));
+    let postgres = std::env::var("SYNDIC_BENCH_POSTGRES")
+        .ok()
+        .map(|admin| BenchDb::create(&admin));
     let url = postgres
         .as_ref()
         .map(|db| format!("url = \"{}\"\n", db.url))

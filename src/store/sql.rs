@@ -202,7 +202,9 @@ impl Conn<'_> {
             }
             Conn::Pg(c) => {
                 let statement = c.prepared(&format!("{sql} RETURNING id"))?;
-                Ok(c.client.query_one(&statement, &pg_params(params))?.try_get(0)?)
+                Ok(c.client
+                    .query_one(&statement, &pg_params(params))?
+                    .try_get(0)?)
             }
         }
     }
