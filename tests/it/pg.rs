@@ -516,20 +516,21 @@ fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
     let lite = Store::open(&lite_dir.path().join("s.db")).unwrap();
     let pg = Pg::connect(&db.url).unwrap();
     pg.migrate().unwrap();
+    let pgs = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
     let mut answers: Vec<Vec<String>> = Vec::new();
     for engine in 0..2 {
         let mut said = Vec::new();
         let ids = if engine == 0 {
             lite.sync_sources(&first.sources).unwrap()
         } else {
-            pg.sync_sources(&first.sources).unwrap()
+            pgs.sync_sources(&first.sources).unwrap()
         };
         let (wire, desk, old) = (ids["Wire"], ids["Desk"], ids["Old"]);
         let record = |id: i64, rec: &FetchRecord| {
             if engine == 0 {
                 lite.record_fetch(id, rec).unwrap()
             } else {
-                pg.record_fetch(id, rec).unwrap()
+                pgs.record_fetch(id, rec).unwrap()
             }
         };
         record(wire, &ok);
@@ -541,7 +542,7 @@ fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
             let s = if engine == 0 {
                 lite.source_state(id).unwrap()
             } else {
-                pg.source_state(id).unwrap()
+                pgs.source_state(id).unwrap()
             };
             format!("{s:?}")
         };
@@ -551,7 +552,7 @@ fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
             let mut c = if engine == 0 {
                 lite.next_checks().unwrap()
             } else {
-                pg.next_checks().unwrap()
+                pgs.next_checks().unwrap()
             };
             c.sort();
             said.push(format!(
@@ -566,7 +567,7 @@ fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
             let h = if engine == 0 {
                 lite.source_health().unwrap()
             } else {
-                pg.source_health().unwrap()
+                pgs.source_health().unwrap()
             };
             said.push(serde_json::to_string(&h).unwrap());
         };
@@ -574,7 +575,7 @@ fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
         let again = if engine == 0 {
             lite.sync_sources(&second.sources).unwrap()
         } else {
-            pg.sync_sources(&second.sources).unwrap()
+            pgs.sync_sources(&second.sources).unwrap()
         };
         assert_eq!(again["Desk"], desk, "a moved source keeps its id");
         said.push(state(desk));
@@ -649,6 +650,7 @@ fn models_examples_and_retention_behave_alike_on_both_engines() {
     let pg = Pg::connect(&db.url).unwrap();
     pg.migrate().unwrap();
     pg.batch(&rows).unwrap();
+    let pgs = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
 
     let trained = now - Duration::hours(1);
     let model = b"syndicM1\x00\x01binary\xffmodel".to_vec();
@@ -663,11 +665,11 @@ fn models_examples_and_retention_behave_alike_on_both_engines() {
                 lite.load_model("sections").unwrap(),
             )
         } else {
-            pg.save_model("sections", trained, 2, 3, &model).unwrap();
-            pg.save_model("sections", trained, 3, 3, &model).unwrap();
+            pgs.save_model("sections", trained, 2, 3, &model).unwrap();
+            pgs.save_model("sections", trained, 3, 3, &model).unwrap();
             (
-                pg.tagged_stories(10).unwrap(),
-                pg.load_model("sections").unwrap(),
+                pgs.tagged_stories(10).unwrap(),
+                pgs.load_model("sections").unwrap(),
             )
         };
         said.push(format!("{:?}", examples.0));
@@ -686,7 +688,7 @@ fn models_examples_and_retention_behave_alike_on_both_engines() {
             lite.prune(now - Duration::days(30), now - Duration::days(90), now, 500)
                 .unwrap()
         } else {
-            pg.prune(now - Duration::days(30), now - Duration::days(90), now, 500)
+            pgs.prune(now - Duration::days(30), now - Duration::days(90), now, 500)
                 .unwrap()
         };
         said.push(format!("{pruned:?}"));
@@ -695,7 +697,7 @@ fn models_examples_and_retention_behave_alike_on_both_engines() {
             lite.prune(now - Duration::days(30), now + Duration::days(1), now, 500)
                 .unwrap()
         } else {
-            pg.prune(now - Duration::days(30), now + Duration::days(1), now, 500)
+            pgs.prune(now - Duration::days(30), now + Duration::days(1), now, 500)
                 .unwrap()
         };
         said.push(format!("{expired:?}"));
@@ -760,6 +762,7 @@ fn story_reads_and_retagging_behave_alike_on_both_engines() {
     let pg = Pg::connect(&db.url).unwrap();
     pg.migrate().unwrap();
     pg.batch(&rows).unwrap();
+    let pgs = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
     // A rule that now puts Tokyo in asia too.
     let dir = tempfile::tempdir().unwrap();
     let config = Config::from_toml(
@@ -792,18 +795,21 @@ fn story_reads_and_retagging_behave_alike_on_both_engines() {
             ]
         } else {
             vec![
-                json(pg.stories(None, 10, 0, None).unwrap()),
-                json(pg.stories(Some("world"), 10, 0, None).unwrap()),
-                json(pg.stories(None, 1, 1, None).unwrap()),
-                json(pg.stories(None, 10, 0, top).unwrap()),
-                format!("{:?}", pg.tags_by_origin().unwrap()),
-                format!("{:?}", (pg.counts().unwrap(), pg.last_story_id().unwrap())),
+                json(pgs.stories(None, 10).unwrap()),
+                json(pgs.stories(Some("world"), 10).unwrap()),
+                json(pgs.stories_page(None, 1, 1).unwrap()),
+                json(pgs.stories_by(None, 10, top).unwrap()),
+                format!("{:?}", pgs.tags_by_origin().unwrap()),
                 format!(
                     "{:?}",
-                    pg.retag_since(now - chrono::Duration::hours(3), &tagger)
+                    (pgs.counts().unwrap(), pgs.last_story_id().unwrap())
+                ),
+                format!(
+                    "{:?}",
+                    pgs.retag_since(now - chrono::Duration::hours(3), &tagger)
                         .unwrap()
                 ),
-                json(pg.stories(None, 10, 0, None).unwrap()),
+                json(pgs.stories(None, 10).unwrap()),
             ]
         };
         answers.push(said);
@@ -952,8 +958,9 @@ fn refreshes_cluster_alike_on_both_engines() {
     let lite = Store::open(&lite_dir.path().join("a.db")).unwrap();
     let pg = Pg::connect(&db.url).unwrap();
     pg.migrate().unwrap();
+    let pgs = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
     let lite_ids = lite.sync_sources(&config.sources).unwrap();
-    let pg_ids = pg.sync_sources(&config.sources).unwrap();
+    let pg_ids = pgs.sync_sources(&config.sources).unwrap();
     let mut answers: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
     for (name, items) in &refreshes {
         for (engine, said) in answers.iter_mut().enumerate() {
@@ -977,7 +984,7 @@ fn refreshes_cluster_alike_on_both_engines() {
             let stats = if engine == 0 {
                 lite.apply_refresh(&input).unwrap()
             } else {
-                pg.apply_refresh(&input).unwrap()
+                pgs.apply_refresh(&input).unwrap()
             };
             said.push(format!("{stats:?}"));
         }
@@ -986,7 +993,7 @@ fn refreshes_cluster_alike_on_both_engines() {
         let stories = if engine == 0 {
             lite.stories(None, 50).unwrap()
         } else {
-            pg.stories(None, 50, 0, None).unwrap()
+            pgs.stories(None, 50).unwrap()
         };
         said.push(serde_json::to_string_pretty(&stories).unwrap());
     }

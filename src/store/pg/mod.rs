@@ -13,18 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use std::collections::{BTreeSet, HashMap};
-
-use super::index::IndexState;
-use super::sources::{self, NextCheck};
 use super::sql::{Conn, PgClient};
-use super::{
-    FetchRecord, Pruned, RefreshInput, RefreshStats, SourceHealth, SourceState, StoreError,
-    StoredModel, Story, TaggedStory, TopQuery, to_ms,
-};
-use super::{apply, models, retention, stories, tags};
-use crate::config::SourceConfig;
-use crate::tag::rules::Tagger;
+use super::{StoreError, to_ms};
 
 /// Migrations in order; the applied count is kept in `schema_version`.
 const MIGRATIONS: &[&str] = &[include_str!("schema1.sql")];
@@ -32,8 +22,6 @@ const MIGRATIONS: &[&str] = &[include_str!("schema1.sql")];
 /// A connection to one PostgreSQL database.
 pub struct Pg {
     client: Mutex<ClientCell>,
-    /// This node's similarity index (always locked after `client`).
-    index: Mutex<IndexState>,
 }
 
 /// What `syndic check` says about a database: the server's version and how far its schema is.
@@ -60,7 +48,6 @@ impl Pg {
             })?;
         Ok(Pg {
             client: Mutex::new(ClientCell(Some(PgClient::new(client)))),
-            index: Mutex::new(IndexState::default()),
         })
     }
 
@@ -178,113 +165,6 @@ impl Pg {
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         off_runtime(|| f(&mut Conn::Pg(self.lock().pg())))
-    }
-
-    /// As [`crate::store::Store::sync_sources`].
-    pub fn sync_sources(
-        &self,
-        sources: &[SourceConfig],
-    ) -> Result<HashMap<String, i64>, StoreError> {
-        self.with(|c| sources::sync_sources(c, sources))
-    }
-
-    /// As [`crate::store::Store::source_state`].
-    pub fn source_state(&self, source_id: i64) -> Result<SourceState, StoreError> {
-        self.with(|c| sources::source_state(c, source_id))
-    }
-
-    /// As [`crate::store::Store::record_fetch`].
-    pub fn record_fetch(&self, source_id: i64, rec: &FetchRecord) -> Result<(), StoreError> {
-        self.with(|c| sources::write_fetch_record(c, source_id, rec))
-    }
-
-    /// As [`crate::store::Store::next_checks`].
-    pub fn next_checks(&self) -> Result<Vec<NextCheck>, StoreError> {
-        self.with(sources::next_checks)
-    }
-
-    /// As [`crate::store::Store::source_health`].
-    pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
-        self.with(sources::source_health)
-    }
-
-    /// As [`crate::store::Store::apply_refresh`]: the same decisions and writes, in one PostgreSQL
-    /// transaction, with this connection's own similarity index.
-    pub fn apply_refresh(&self, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
-        let keys = apply::title_keys(input);
-        let events = apply::entry_events(input);
-        let mut client = self.lock();
-        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-        apply::apply_refresh(&mut Conn::Pg(client.pg()), &mut index, input, keys, &events)
-    }
-
-    /// As [`crate::store::Store::tagged_stories`].
-    pub fn tagged_stories(&self, limit: usize) -> Result<Vec<TaggedStory>, StoreError> {
-        self.with(|c| models::tagged_stories(c, limit))
-    }
-
-    /// As [`crate::store::Store::save_model`].
-    pub fn save_model(
-        &self,
-        name: &str,
-        trained_at: DateTime<Utc>,
-        examples: usize,
-        stories_at: i64,
-        data: &[u8],
-    ) -> Result<(), StoreError> {
-        self.with(|c| models::save_model(c, (name, trained_at, examples, stories_at, data)))
-    }
-
-    /// As [`crate::store::Store::load_model`].
-    pub fn load_model(&self, name: &str) -> Result<Option<StoredModel>, StoreError> {
-        self.with(|c| models::load_model(c, name))
-    }
-
-    /// As [`crate::store::Store::prune`].
-    pub fn prune(
-        &self,
-        before: DateTime<Utc>,
-        tombstones_before: DateTime<Utc>,
-        now: DateTime<Utc>,
-        batch: usize,
-    ) -> Result<Pruned, StoreError> {
-        self.with(|c| retention::prune(c, (before, tombstones_before, now), batch))
-    }
-
-    /// As [`crate::store::Store::stories_by`] and [`crate::store::Store::stories_page`]: a page of
-    /// stories, newest first or ranked for a top view.
-    pub fn stories(
-        &self,
-        section: Option<&str>,
-        limit: usize,
-        offset: usize,
-        top: Option<TopQuery>,
-    ) -> Result<Vec<Story>, StoreError> {
-        self.with(|c| stories::stories_query(c, section, (limit, offset, top)))
-    }
-
-    /// As [`crate::store::Store::last_story_id`].
-    pub fn last_story_id(&self) -> Result<i64, StoreError> {
-        self.with(stories::last_story_id)
-    }
-
-    /// As [`crate::store::Store::tags_by_origin`].
-    pub fn tags_by_origin(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        self.with(stories::tags_by_origin)
-    }
-
-    /// As [`crate::store::Store::counts`].
-    pub fn counts(&self) -> Result<(i64, i64), StoreError> {
-        self.with(stories::counts)
-    }
-
-    /// As [`crate::store::Store::retag_since`].
-    pub fn retag_since(
-        &self,
-        since: DateTime<Utc>,
-        tagger: &Tagger,
-    ) -> Result<BTreeSet<String>, StoreError> {
-        self.with(|c| tags::retag_since(c, since, tagger))
     }
 
     /// Takes the one-node lock for this connection's life; `false` when another syndic node holds it.
