@@ -1139,3 +1139,104 @@ fn one_node_runs_on_postgresql_as_it_does_on_sqlite() {
     );
     let _ = node.child.kill();
 }
+
+/// The same stored state gives the same bytes and ETags whichever engine holds it: an SQLite store
+/// copied into PostgreSQL by `syndic migrate`, then each served by its own `syndic run`.
+#[test]
+fn the_same_stored_state_serves_the_same_bytes_and_etags_on_both_engines() {
+    use crate::support::{Env, FixtureServer, Route, RunningDaemon, rss_feed, source};
+    let Some(db) = TestDb::create("bytes") else {
+        return;
+    };
+    let server = FixtureServer::start();
+    server.set(
+        "/wire.xml",
+        Route::rss(rss_feed(
+            "Wire",
+            &[
+                (
+                    "w1",
+                    "Ceasefire talks resume in Geneva after weeks of fighting",
+                    "https://wire.example/1",
+                ),
+                (
+                    "w2",
+                    "Strong earthquake hits northern Japan coast",
+                    "https://wire.example/2",
+                ),
+                (
+                    "w3",
+                    "Central bank holds rates steady as inflation cools",
+                    "https://wire.example/3",
+                ),
+            ],
+        )),
+    );
+    server.set(
+        "/desk.xml",
+        Route::rss(rss_feed(
+            "Desk",
+            &[
+                (
+                    "d1",
+                    "Strong earthquake strikes northern Japan coast",
+                    "https://desk.example/1",
+                ),
+                (
+                    "d2",
+                    "Strong earthquake hits northern Chile coast",
+                    "https://desk.example/2",
+                ),
+            ],
+        )),
+    );
+    let sources = source("Wire", &server.url("/wire.xml"), &["world"])
+        + &source("Desk", &server.url("/desk.xml"), &["asia"]);
+    let lite = Env::new(&sources);
+    lite.ok(&["poll"]);
+    lite.ok(&["migrate", "--to", &db.url]);
+    let on_pg = Env::new(&sources);
+    let text = std::fs::read_to_string(on_pg.config_path()).unwrap();
+    std::fs::write(
+        on_pg.config_path(),
+        text.replace(
+            "database = \"test.db\"",
+            &format!("database = \"test.db\"\nurl = \"{}\"", db.url),
+        ),
+    )
+    .unwrap();
+    // Both daemons stop polling (the fixture server is gone) so the stored state stays the same.
+    drop(server);
+    let a = RunningDaemon::spawn(&lite.config_path());
+    let b = RunningDaemon::spawn(&on_pg.config_path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    for path in [
+        "/feeds/all.rss",
+        "/feeds/all.atom",
+        "/feeds/all.json",
+        "/feeds/asia.rss",
+        "/feeds/world.atom",
+    ] {
+        let get = |addr: std::net::SocketAddr| {
+            rt.block_on(async {
+                let r = client
+                    .get(format!("http://{addr}{path}"))
+                    .send()
+                    .await
+                    .unwrap();
+                let etag = r.headers()["etag"].to_str().unwrap().to_string();
+                (r.status().as_u16(), etag, r.bytes().await.unwrap())
+            })
+        };
+        let (sa, ea, ba) = get(a.addr);
+        let (sb, eb, bb) = get(b.addr);
+        assert_eq!((sa, sb), (200, 200), "{path}");
+        assert_eq!(ea, eb, "{path}: ETags differ");
+        assert_eq!(ba, bb, "{path}: bodies differ");
+        assert!(
+            String::from_utf8_lossy(&ba).contains("earthquake"),
+            "{path}"
+        );
+    }
+}
