@@ -98,7 +98,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Copy the SQLite database into a PostgreSQL database (postgres://user[:password]@host[:port]/db):
+    /// Copy the SQLite database into a PostgreSQL database (`postgres://user[:password]@host[:port]/db`):
     /// its schema first, then every table in one transaction. Safe to run again: rows already copied
     /// are kept or updated, none doubled. Prints the server's version, the schema state and the rows
     /// per table.
