@@ -1032,60 +1032,14 @@ fn refreshes_cluster_alike_on_both_engines() {
 /// same feeds make on SQLite, and a second node on the same database is refused.
 #[test]
 fn one_node_runs_on_postgresql_as_it_does_on_sqlite() {
-    use crate::support::{Env, FixtureServer, Route, RunningDaemon, get, rss_feed, source};
+    use crate::support::{Env, RunningDaemon, get};
     let Some(db) = TestDb::create("node") else {
         return;
     };
-    let server = FixtureServer::start();
-    server.set(
-        "/wire.xml",
-        Route::rss(rss_feed(
-            "Wire",
-            &[
-                (
-                    "w1",
-                    "Ceasefire talks resume in Geneva after weeks of fighting",
-                    "https://wire.example/1",
-                ),
-                (
-                    "w2",
-                    "Strong earthquake hits northern Japan coast",
-                    "https://wire.example/2",
-                ),
-            ],
-        )),
-    );
-    server.set(
-        "/desk.xml",
-        Route::rss(rss_feed(
-            "Desk",
-            &[
-                (
-                    "d1",
-                    "Strong earthquake strikes northern Japan coast",
-                    "https://desk.example/1",
-                ),
-                (
-                    "d2",
-                    "Strong earthquake hits northern Chile coast",
-                    "https://desk.example/2",
-                ),
-            ],
-        )),
-    );
-    let sources = source("Wire", &server.url("/wire.xml"), &["world"])
-        + &source("Desk", &server.url("/desk.xml"), &["asia"]);
+    let (_server, sources) = two_desks(false);
     let lite = Env::new(&sources);
     let on_pg = Env::new(&sources);
-    let text = std::fs::read_to_string(on_pg.config_path()).unwrap();
-    std::fs::write(
-        on_pg.config_path(),
-        text.replace(
-            "database = \"test.db\"",
-            &format!("database = \"test.db\"\nurl = \"{}\"", db.url),
-        ),
-    )
-    .unwrap();
+    on_postgres(&on_pg, &db.url);
 
     let check = on_pg.ok(&["check"]);
     assert!(check.contains("PostgreSQL 1"), "{check}");
@@ -1144,67 +1098,16 @@ fn one_node_runs_on_postgresql_as_it_does_on_sqlite() {
 /// copied into PostgreSQL by `syndic migrate`, then each served by its own `syndic run`.
 #[test]
 fn the_same_stored_state_serves_the_same_bytes_and_etags_on_both_engines() {
-    use crate::support::{Env, FixtureServer, Route, RunningDaemon, rss_feed, source};
+    use crate::support::{Env, RunningDaemon};
     let Some(db) = TestDb::create("bytes") else {
         return;
     };
-    let server = FixtureServer::start();
-    server.set(
-        "/wire.xml",
-        Route::rss(rss_feed(
-            "Wire",
-            &[
-                (
-                    "w1",
-                    "Ceasefire talks resume in Geneva after weeks of fighting",
-                    "https://wire.example/1",
-                ),
-                (
-                    "w2",
-                    "Strong earthquake hits northern Japan coast",
-                    "https://wire.example/2",
-                ),
-                (
-                    "w3",
-                    "Central bank holds rates steady as inflation cools",
-                    "https://wire.example/3",
-                ),
-            ],
-        )),
-    );
-    server.set(
-        "/desk.xml",
-        Route::rss(rss_feed(
-            "Desk",
-            &[
-                (
-                    "d1",
-                    "Strong earthquake strikes northern Japan coast",
-                    "https://desk.example/1",
-                ),
-                (
-                    "d2",
-                    "Strong earthquake hits northern Chile coast",
-                    "https://desk.example/2",
-                ),
-            ],
-        )),
-    );
-    let sources = source("Wire", &server.url("/wire.xml"), &["world"])
-        + &source("Desk", &server.url("/desk.xml"), &["asia"]);
+    let (server, sources) = two_desks(true);
     let lite = Env::new(&sources);
     lite.ok(&["poll"]);
     lite.ok(&["migrate", "--to", &db.url]);
     let on_pg = Env::new(&sources);
-    let text = std::fs::read_to_string(on_pg.config_path()).unwrap();
-    std::fs::write(
-        on_pg.config_path(),
-        text.replace(
-            "database = \"test.db\"",
-            &format!("database = \"test.db\"\nurl = \"{}\"", db.url),
-        ),
-    )
-    .unwrap();
+    on_postgres(&on_pg, &db.url);
     // Both daemons stop polling (the fixture server is gone) so the stored state stays the same.
     drop(server);
     let a = RunningDaemon::spawn(&lite.config_path());
@@ -1239,4 +1142,62 @@ fn the_same_stored_state_serves_the_same_bytes_and_etags_on_both_engines() {
             "{path}"
         );
     }
+}
+
+/// Two sources on a fixture server (Wire, and Desk with a look-alike of Wire's quake story), and their
+/// `[[source]]` tables; `more` adds a third Wire story.
+fn two_desks(more: bool) -> (crate::support::FixtureServer, String) {
+    use crate::support::{FixtureServer, Route, rss_feed, source};
+    let server = FixtureServer::start();
+    let mut wire = vec![
+        (
+            "w1",
+            "Ceasefire talks resume in Geneva after weeks of fighting",
+            "https://wire.example/1",
+        ),
+        (
+            "w2",
+            "Strong earthquake hits northern Japan coast",
+            "https://wire.example/2",
+        ),
+    ];
+    if more {
+        wire.push((
+            "w3",
+            "Central bank holds rates steady as inflation cools",
+            "https://wire.example/3",
+        ));
+    }
+    server.set("/wire.xml", Route::rss(rss_feed("Wire", &wire)));
+    server.set(
+        "/desk.xml",
+        Route::rss(rss_feed(
+            "Desk",
+            &[
+                (
+                    "d1",
+                    "Strong earthquake strikes northern Japan coast",
+                    "https://desk.example/1",
+                ),
+                (
+                    "d2",
+                    "Strong earthquake hits northern Chile coast",
+                    "https://desk.example/2",
+                ),
+            ],
+        )),
+    );
+    let sources = source("Wire", &server.url("/wire.xml"), &["world"])
+        + &source("Desk", &server.url("/desk.xml"), &["asia"]);
+    (server, sources)
+}
+
+/// Points an environment's config at the PostgreSQL database `url` (`[storage] url`).
+fn on_postgres(env: &crate::support::Env, url: &str) {
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    let text = text.replace(
+        "database = \"test.db\"",
+        &format!("database = \"test.db\"\nurl = \"{url}\""),
+    );
+    std::fs::write(env.config_path(), text).unwrap();
 }
