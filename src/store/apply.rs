@@ -151,11 +151,25 @@ pub(super) fn apply_refresh(
         index.rebuild(conn, input.now, input.window)?;
     }
     index.index.set_decay_hours(input.decay_hours);
-    let (stats, ops) = conn.transaction(|tx| {
-        let applied = apply(tx, input, keys, events, &index.index)?;
+    // Nodes sharing a PostgreSQL database apply one refresh at a time, each first replaying what the
+    // others changed in the index (fetch, parse and normalize stay parallel).
+    let shared = conn.is_postgres();
+    let (stats, ops, seq) = conn.transaction(|tx| {
+        if shared {
+            index.catch_up(tx, input.threshold, input.now, input.window)?;
+        }
+        let (stats, ops) = apply(tx, input, keys, events, &index.index)?;
         write_fetch_record(tx, input.source_id, &input.fetch)?;
-        Ok(applied)
+        let seq = if shared {
+            Some(index.log(tx, &ops)?)
+        } else {
+            None
+        };
+        Ok((stats, ops, seq))
     })?;
+    if let Some(seq) = seq {
+        index.seen_seq = seq;
+    }
     for op in ops {
         op.apply(&mut index.index, input.threshold);
     }

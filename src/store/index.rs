@@ -15,6 +15,9 @@ use super::{StoreError, from_ms, to_ms};
 pub(crate) struct IndexState {
     pub(crate) index: TitleIndex,
     pub(crate) window: Option<chrono::Duration>,
+    /// On PostgreSQL: the last applied refresh (`apply_seq`) the index reflects; the ones after it,
+    /// applied by other nodes, are replayed from `index_log` before this node decides anything.
+    pub(crate) seen_seq: i64,
 }
 
 impl IndexState {
@@ -22,6 +25,22 @@ impl IndexState {
     /// story's first item first, with the story's event span: the index the running daemon had built,
     /// item for item.
     pub(super) fn rebuild(
+        &mut self,
+        conn: &mut Conn<'_>,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        if conn.is_postgres() {
+            // Under the apply lock: the stories read and the sequence they reflect agree.
+            return conn.transaction(|tx| {
+                self.seen_seq = lock_applies(tx)?;
+                self.load(tx, now, window)
+            });
+        }
+        self.load(conn, now, window)
+    }
+
+    fn load(
         &mut self,
         conn: &mut Conn<'_>,
         now: DateTime<Utc>,
@@ -60,7 +79,87 @@ impl IndexState {
     }
 }
 
-/// A change to the similarity index, applied once the refresh's transaction has committed.
+/// The lock that applies refreshes one at a time across the nodes of a PostgreSQL database ("syndicA"
+/// in ASCII), held until the transaction ends.
+const APPLY_LOCK: i64 = 0x0073_796e_6469_6341;
+
+/// Takes the apply lock (PostgreSQL) and returns the last applied refresh's sequence number.
+fn lock_applies(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
+    tx.query_opt(
+        "SELECT pg_advisory_xact_lock(?1)",
+        &[APPLY_LOCK.into()],
+        |_| Ok(()),
+    )?;
+    Ok(tx
+        .query_opt("SELECT value FROM meta WHERE key = 'apply_seq'", &[], |r| {
+            r.int(0)
+        })?
+        .unwrap_or(0))
+}
+
+/// Most log entries kept: a node further behind than this rebuilds its index instead of replaying.
+const LOG_KEPT: i64 = 10_000;
+
+impl IndexState {
+    /// On PostgreSQL, inside the refresh's transaction: takes the apply lock and replays the index
+    /// changes other nodes logged since this node's last look (rebuilding when the log no longer
+    /// reaches back that far), so the decision sees every story stored on any node.
+    pub(super) fn catch_up(
+        &mut self,
+        tx: &mut Conn<'_>,
+        threshold: f64,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        let seq = lock_applies(tx)?;
+        if seq == self.seen_seq {
+            return Ok(());
+        }
+        let logged = tx.query(
+            "SELECT seq, ops FROM index_log WHERE seq > ?1 ORDER BY seq",
+            &[self.seen_seq.into()],
+            |r| Ok((r.int(0)?, r.text(1)?)),
+        )?;
+        if logged.first().map(|(s, _)| *s) != Some(self.seen_seq + 1) {
+            self.load(tx, now, window)?;
+        } else {
+            for (_, ops) in logged {
+                let ops: Vec<IndexOp> = serde_json::from_str(&ops)
+                    .map_err(|e| StoreError::Postgres(format!("index_log: {e}")))?;
+                for op in ops {
+                    op.apply(&mut self.index, threshold);
+                }
+            }
+        }
+        self.seen_seq = seq;
+        Ok(())
+    }
+
+    /// On PostgreSQL, inside the refresh's transaction (after [`IndexState::catch_up`]): logs this
+    /// refresh's index changes for the other nodes; returns its sequence number.
+    pub(super) fn log(&self, tx: &mut Conn<'_>, ops: &[IndexOp]) -> Result<i64, StoreError> {
+        let seq = self.seen_seq + 1;
+        let text = serde_json::to_string(ops)
+            .map_err(|e| StoreError::Postgres(format!("index_log: {e}")))?;
+        tx.exec(
+            "INSERT INTO index_log (seq, ops) VALUES (?1, ?2)",
+            &[seq.into(), text.as_str().into()],
+        )?;
+        tx.exec(
+            "UPDATE meta SET value = ?1 WHERE key = 'apply_seq'",
+            &[seq.into()],
+        )?;
+        tx.exec(
+            "DELETE FROM index_log WHERE seq <= ?1",
+            &[(seq - LOG_KEPT).into()],
+        )?;
+        Ok(seq)
+    }
+}
+
+/// A change to the similarity index, applied once the refresh's transaction has committed (and, on
+/// PostgreSQL, logged for the other nodes).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) enum IndexOp {
     NewStory {
         story_id: i64,

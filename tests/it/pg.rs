@@ -83,7 +83,8 @@ fn migrations_create_the_sqlite_tables_and_columns_and_run_once() {
         "a second start changes nothing"
     );
 
-    // The same tables and columns as a fresh SQLite store, so an operator's SQL works on both.
+    // The same tables and columns as a fresh SQLite store, so an operator's SQL works on both (besides
+    // PostgreSQL's own bookkeeping: its schema version and the nodes' index log).
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     drop(Store::open(&path).unwrap());
@@ -111,7 +112,7 @@ fn migrations_create_the_sqlite_tables_and_columns_and_run_once() {
     for row in c
         .query(
             "SELECT table_name::text, column_name::text FROM information_schema.columns
-             WHERE table_schema = 'public' AND table_name <> 'schema_version'",
+             WHERE table_schema = 'public' AND table_name NOT IN ('schema_version', 'index_log')",
             &[],
         )
         .unwrap()
@@ -361,7 +362,7 @@ fn syndic_migrate_copies_a_polled_store_and_running_it_again_doubles_nothing() {
     env.ok(&["poll"]);
     let out = env.ok(&["migrate", "--to", &db.url]);
     assert!(out.contains("PostgreSQL 1"), "{out}");
-    assert!(out.contains("schema 0 of 1"), "{out}");
+    assert!(out.contains("schema 0 of "), "{out}");
     assert!(out.contains("items: 5 rows"), "{out}");
     let sqlite = env.path("test.db");
     let tables = [
@@ -377,7 +378,10 @@ fn syndic_migrate_copies_a_polled_store_and_running_it_again_doubles_nothing() {
             let mut lite = sqlite_rows(&sqlite, t);
             let mut pg = pg_rows(&db.url, t);
             if t == "meta" {
-                pg.retain(|r| !r.starts_with("migrated_from_sqlite"));
+                // PostgreSQL's own bookkeeping: the copy's mark and the nodes' apply sequence.
+                pg.retain(|r| {
+                    !r.starts_with("migrated_from_sqlite") && !r.starts_with("apply_seq")
+                });
             }
             // match_score / miss_score: REAL in both, printed alike for the values syndic stores.
             lite.sort();
@@ -401,7 +405,11 @@ fn syndic_migrate_copies_a_polled_store_and_running_it_again_doubles_nothing() {
 
     // Again: nothing doubles, nothing changes.
     let again = env.ok(&["migrate", "--to", &db.url]);
-    assert!(again.contains("schema 1 of 1"), "{again}");
+    let known = Pg::connect(&db.url).unwrap().state().unwrap().known;
+    assert!(
+        again.contains(&format!("schema {known} of {known}")),
+        "{again}"
+    );
     same("second copy");
 
     // More polling, then a copy brings the new rows over, and new ids continue after the copied ones.
@@ -1200,4 +1208,115 @@ fn on_postgres(env: &crate::support::Env, url: &str) {
         &format!("database = \"test.db\"\nurl = \"{url}\""),
     );
     std::fs::write(env.config_path(), text).unwrap();
+}
+
+/// Two nodes (two stores, each with its own connection and similarity index) on one database: a
+/// story stored by one is met by the other's next decision, and two nodes storing the same story at
+/// the same moment make one story.
+#[test]
+fn two_nodes_on_one_database_make_one_story_of_one_event() {
+    use syndic::config::Config;
+    use syndic::dedupe::VetoRules;
+    use syndic::model::Item;
+    use syndic::store::{FetchRecord, RefreshInput};
+    use syndic::tag::rules::Tagger;
+    let Some(db) = TestDb::create("nodes") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("[[section]]\nid = \"world\"\ntitle = \"World\"\n");
+    for n in 0..8 {
+        text += &format!("[[source]]\nname = \"S{n}\"\nurl = \"http://{n}.invalid/\"\n");
+    }
+    let config = Config::from_toml(&dir.path().join("feeds.toml"), &text).unwrap();
+    let tagger = Tagger::new(&config.sections, &config.sources);
+    let window = Duration::hours(48);
+    let a = Store::open_postgres(&db.url, window).unwrap();
+    let b = Store::open_postgres(&db.url, window).unwrap();
+    let ids = a.sync_sources(&config.sources).unwrap();
+    let now = Utc::now();
+    let item = |key: String, title: &str| Item {
+        key: key.clone(),
+        guid: Some(key),
+        url: None,
+        title: title.into(),
+        summary: String::new(),
+        content_html: None,
+        author: None,
+        categories: vec![],
+        enclosures: vec![],
+        published: Some(now - Duration::hours(1)),
+        updated: None,
+    };
+    let apply = |store: &Store, source: usize, items: &[Item]| {
+        store
+            .apply_refresh(&RefreshInput {
+                source_id: ids[&format!("S{source}")],
+                items,
+                now,
+                window,
+                threshold: 0.5,
+                decay_hours: 24.0,
+                title_dedupe: true,
+                similarity: true,
+                veto: VetoRules::ALL,
+                tagger: &tagger,
+                fetch: FetchRecord::ok(now),
+            })
+            .unwrap()
+    };
+    // Node a stores a story; node b's next refresh meets it by similarity (b's index learned it
+    // from the log), then a meets b's join.
+    apply(
+        &a,
+        0,
+        &[item(
+            "a1".into(),
+            "Volcano erupts on remote Pacific island, flights cancelled",
+        )],
+    );
+    let joined = apply(
+        &b,
+        1,
+        &[item(
+            "b1".into(),
+            "Volcano erupts on remote Pacific island as flights are cancelled",
+        )],
+    );
+    assert_eq!((joined.joined, joined.new_stories), (1, 0), "{joined:?}");
+    let again = apply(
+        &a,
+        2,
+        &[item(
+            "a2".into(),
+            "Remote Pacific island volcano erupts, flights cancelled",
+        )],
+    );
+    assert_eq!(again.joined, 1, "{again:?}");
+
+    // The same headlines from different sources, stored by both nodes at once, many times over.
+    for round in 0..20 {
+        let title = format!(
+            "Parliament passes budget bill number {round} after marathon overnight session"
+        );
+        let (ta, tb) = (
+            item(format!("x{round}"), &title),
+            item(format!("y{round}"), &title),
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| apply(&a, 3 + round % 2, std::slice::from_ref(&ta)));
+            s.spawn(|| apply(&b, 5 + round % 3, std::slice::from_ref(&tb)));
+        });
+    }
+    let stories = a.stories(None, 100).unwrap();
+    let budget: Vec<usize> = stories
+        .iter()
+        .filter(|s| s.lead().title.starts_with("Parliament"))
+        .map(|s| s.items.len())
+        .collect();
+    assert_eq!(budget, vec![2; 20], "each round is one story of two items");
+    assert_eq!(stories.len(), 21);
+    // Both nodes serve the same stories.
+    let json = |s: &Store| serde_json::to_string(&s.stories(None, 100).unwrap()).unwrap();
+    assert_eq!(json(&a), json(&b));
 }

@@ -17,7 +17,7 @@ use super::sql::{Conn, PgClient};
 use super::{StoreError, to_ms};
 
 /// Migrations in order; the applied count is kept in `schema_version`.
-const MIGRATIONS: &[&str] = &[include_str!("schema1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema1.sql"), include_str!("schema2.sql")];
 
 /// A connection to one PostgreSQL database.
 pub struct Pg {
