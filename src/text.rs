@@ -1,6 +1,6 @@
 //! Text helpers several stages share (ground floor: imports nothing of syndic's): the word splitter,
 //! lower-case folding for matching, hex encoding for keys and ETags, the characters XML 1.0 cannot carry, and an
-//! error's cause chain as one line.
+//! error's cause chain as one line, and a URL without its password for messages.
 
 /// Lower case for matching: Unicode lower-casing, plus the one common fold it misses ("ß" → "ss").
 pub fn fold(s: &str) -> String {
@@ -49,6 +49,17 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         src = s.source();
     }
     msg
+}
+
+/// A URL without its password, for messages ("postgres://syndic:***@db/news").
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -201,18 +201,20 @@ pub(super) async fn migrate(config: Config, to: String) -> anyhow::Result<()> {
     if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
         return Err(UsageError(format!(
             "--to {}: want a postgres:// URL (postgres://user[:password]@host[:port]/database)",
-            crate::store::pg::redacted(&to)
+            crate::text::redacted_url(&to)
         ))
         .into());
     }
-    let store = open_store(&config)?;
+    // The SQLite file of `[storage] database`, even when `url` already names the PostgreSQL target.
+    let store = crate::store::Store::open_with_window(&config.database, config.dedupe.window)
+        .with_context(|| format!("opening {}", config.database.display()))?;
     // The PostgreSQL client is synchronous (it runs a runtime of its own): off the async workers.
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let pg = crate::store::pg::Pg::connect(&to)?;
         let before = pg.state()?;
         println!(
             "{}: PostgreSQL {}, schema {} of {}",
-            crate::store::pg::redacted(&to),
+            crate::text::redacted_url(&to),
             before.server_version,
             before.applied,
             before.known

@@ -259,7 +259,7 @@ fn postgres_state(url: &str) -> anyhow::Result<String> {
     };
     Ok(format!(
         "{}: PostgreSQL {}, {schema}",
-        crate::store::pg::redacted(url),
+        crate::text::redacted_url(url),
         state.server_version
     ))
 }
@@ -270,5 +270,5 @@ pub(super) fn open_store(config: &Config) -> anyhow::Result<Store> {
         config.database_url.as_deref(),
         config.dedupe.window,
     )
-    .with_context(|| format!("opening {}", config.database.display()))
+    .with_context(|| format!("opening {}", config.storage_name()))
 }

@@ -238,6 +238,14 @@ impl Config {
         }
     }
 
+    /// The store as messages name it: the PostgreSQL URL (password hidden) or the SQLite file.
+    pub fn storage_name(&self) -> String {
+        match &self.database_url {
+            Some(url) => crate::text::redacted_url(url),
+            None => self.database.display().to_string(),
+        }
+    }
+
     pub fn section(&self, id: &str) -> Option<&SectionConfig> {
         self.sections.iter().find(|s| s.id == id)
     }

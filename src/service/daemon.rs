@@ -31,7 +31,7 @@ pub async fn run(
         config.database_url.as_deref(),
         config.dedupe.window,
     )
-    .with_context(|| format!("opening {}", config.database.display()))?;
+    .with_context(|| format!("opening {}", config.storage_name()))?;
     if let Some(pg) = store.postgres()
         && !pg.hold_node_lock()?
     {

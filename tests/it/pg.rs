@@ -457,6 +457,24 @@ fn syndic_migrate_says_clearly_what_is_wrong_with_the_target() {
         "{err}"
     );
     assert!(!err.contains("hunter2"), "{err}");
+    // The same for a `[storage] url` nothing answers: the command names the database, not a file.
+    on_postgres(
+        &env,
+        &format!("postgres://syndic:hunter2@127.0.0.1:{port}/news"),
+    );
+    let out = env.syndic(&["poll"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "opening postgres://syndic:***@127.0.0.1:{port}/news"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot connect") && !err.contains("hunter2"),
+        "{err}"
+    );
 
     // A database nodes already wrote to (stories not copied by migrate) is refused.
     let Some(db) = TestDb::create("refuse") else {

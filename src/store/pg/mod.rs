@@ -42,7 +42,7 @@ impl Pg {
             off_runtime(|| postgres::Client::connect(url, postgres::NoTls)).map_err(|e| {
                 StoreError::Postgres(format!(
                     "cannot connect to {}: {}",
-                    redacted(url),
+                    crate::text::redacted_url(url),
                     crate::text::error_chain(&e)
                 ))
             })?;
@@ -248,17 +248,6 @@ fn applied(c: &mut postgres::Client) -> Result<i64, StoreError> {
     }
     Ok(c.query_one("SELECT version FROM schema_version", &[])?
         .get(0))
-}
-
-/// The URL without its password, for messages.
-pub fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
 }
 
 impl From<postgres::Error> for StoreError {
