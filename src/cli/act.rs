@@ -205,8 +205,9 @@ pub(super) async fn migrate(config: Config, to: String) -> anyhow::Result<()> {
         ))
         .into());
     }
-    // The SQLite file of `[storage] database`, even when `url` already names the PostgreSQL target.
-    let store = crate::store::Store::open_with_window(&config.database, config.dedupe.window)
+    // The SQLite file of `[storage] database`, even when `url` already names the PostgreSQL target
+    // (opened without building the similarity index: a copy decides nothing).
+    let store = crate::store::Store::open(&config.database)
         .with_context(|| format!("opening {}", config.database.display()))?;
     // The PostgreSQL client is synchronous (it runs a runtime of its own): off the async workers.
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {

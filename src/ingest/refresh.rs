@@ -409,7 +409,7 @@ async fn store_items(
     seen_at: DateTime<Utc>,
     fetch: FetchRecord,
 ) -> Result<RefreshStats, RefreshError> {
-    let ctx2 = ctx.clone();
+    let tagger = ctx.tagger.clone();
     let dedupe = ctx.config.dedupe.clone();
     let title_dedupe = source.dedupe;
     Ok(ctx
@@ -425,7 +425,7 @@ async fn store_items(
                 title_dedupe,
                 similarity: dedupe.similarity,
                 veto: dedupe.veto,
-                tagger: &ctx2.tagger,
+                tagger: &tagger,
                 fetch,
             })
         })

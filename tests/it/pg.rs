@@ -867,9 +867,7 @@ fn story_reads_and_retagging_behave_alike_on_both_engines() {
 #[test]
 fn refreshes_cluster_alike_on_both_engines() {
     use syndic::config::Config;
-    use syndic::dedupe::VetoRules;
     use syndic::model::Item;
-    use syndic::store::{FetchRecord, RefreshInput};
     use syndic::tag::rules::Tagger;
     let Some(db) = TestDb::create("apply") else {
         return;
@@ -990,23 +988,12 @@ fn refreshes_cluster_alike_on_both_engines() {
     let mut answers: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
     for (name, items) in &refreshes {
         for (engine, said) in answers.iter_mut().enumerate() {
-            let input = RefreshInput {
-                source_id: if engine == 0 {
-                    lite_ids[*name]
-                } else {
-                    pg_ids[*name]
-                },
-                items,
-                now,
-                window: Duration::hours(48),
-                threshold: 0.5,
-                decay_hours: 24.0,
-                title_dedupe: true,
-                similarity: true,
-                veto: VetoRules::ALL,
-                tagger: &tagger,
-                fetch: FetchRecord::ok(now),
+            let source_id = if engine == 0 {
+                lite_ids[*name]
+            } else {
+                pg_ids[*name]
             };
+            let input = refresh_input(source_id, items, now, &tagger);
             let stats = if engine == 0 {
                 lite.apply_refresh(&input).unwrap()
             } else {
@@ -1234,9 +1221,7 @@ fn on_postgres(env: &crate::support::Env, url: &str) {
 #[test]
 fn two_nodes_on_one_database_make_one_story_of_one_event() {
     use syndic::config::Config;
-    use syndic::dedupe::VetoRules;
     use syndic::model::Item;
-    use syndic::store::{FetchRecord, RefreshInput};
     use syndic::tag::rules::Tagger;
     let Some(db) = TestDb::create("nodes") else {
         return;
@@ -1268,19 +1253,12 @@ fn two_nodes_on_one_database_make_one_story_of_one_event() {
     };
     let apply = |store: &Store, source: usize, items: &[Item]| {
         store
-            .apply_refresh(&RefreshInput {
-                source_id: ids[&format!("S{source}")],
+            .apply_refresh(&refresh_input(
+                ids[&format!("S{source}")],
                 items,
                 now,
-                window,
-                threshold: 0.5,
-                decay_hours: 24.0,
-                title_dedupe: true,
-                similarity: true,
-                veto: VetoRules::ALL,
-                tagger: &tagger,
-                fetch: FetchRecord::ok(now),
-            })
+                &tagger,
+            ))
             .unwrap()
     };
     // Node a stores a story; node b's next refresh meets it by similarity (b's index learned it
@@ -1337,4 +1315,27 @@ fn two_nodes_on_one_database_make_one_story_of_one_event() {
     // Both nodes serve the same stories.
     let json = |s: &Store| serde_json::to_string(&s.stories(None, 100).unwrap()).unwrap();
     assert_eq!(json(&a), json(&b));
+}
+
+/// A refresh of `items` from one source, polled at `now`, under the default dedupe settings (a 48 h
+/// window, threshold 0.5, every look-alike rule).
+fn refresh_input<'a>(
+    source_id: i64,
+    items: &'a [syndic::model::Item],
+    now: chrono::DateTime<Utc>,
+    tagger: &'a syndic::tag::rules::Tagger,
+) -> syndic::store::RefreshInput<'a> {
+    syndic::store::RefreshInput {
+        source_id,
+        items,
+        now,
+        window: Duration::hours(48),
+        threshold: 0.5,
+        decay_hours: 24.0,
+        title_dedupe: true,
+        similarity: true,
+        veto: syndic::dedupe::VetoRules::ALL,
+        tagger,
+        fetch: syndic::store::FetchRecord::ok(now),
+    }
 }
