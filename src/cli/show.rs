@@ -204,6 +204,13 @@ pub(super) fn sources(config: Config, json: bool) -> anyhow::Result<()> {
             opt_time(h.last_success_at),
             opt_time(h.next_check_at),
         )?;
+        if let (Some(node), Some(until)) = (&h.lease_node, h.lease_until) {
+            writeln!(
+                out,
+                "    leased to node {node} until {} (a refresh runs there now)",
+                opt_time(Some(until))
+            )?;
+        }
         if let Some(e) = &h.last_error
             && h.status == Some(FetchStatus::Error)
         {

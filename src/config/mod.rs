@@ -74,6 +74,9 @@ pub struct PollConfig {
     pub max_entries: usize,
     pub concurrency: usize,
     pub per_host: usize,
+    /// On PostgreSQL, how long a node's claim on a due source lasts unless renewed (a node renews the
+    /// claims of its running refreshes; a node that dies loses them to the others this long after).
+    pub lease: Duration,
     pub user_agent: String,
     /// Feed hints (`<ttl>`, `sy:updatePeriod`, `Cache-Control: max-age`, `Expires`) may stretch a source's
     /// interval (never shorten it), up to [`MAX_HINT`].
@@ -81,6 +84,9 @@ pub struct PollConfig {
     /// Follow redirects from a public address to a loopback, private or link-local one (off: refused).
     pub allow_private_redirects: bool,
 }
+
+/// Default `[poll].lease_secs`: the fetch timeout plus this.
+pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(60);
 
 /// Default `[poll].max_entries`.
 pub const DEFAULT_MAX_ENTRIES: usize = 1000;

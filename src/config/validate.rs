@@ -17,8 +17,9 @@ use super::raw::{
 };
 use super::schedule::Schedule;
 use super::{
-    ALL_SECTION, Config, ConfigError, DedupeConfig, MAX_WINDOW_HOURS, OutputConfig, PollConfig,
-    Problem, SectionConfig, ServerConfig, SourceConfig, TaggingConfig, line_col,
+    ALL_SECTION, Config, ConfigError, DEFAULT_LEASE_MARGIN, DedupeConfig, MAX_WINDOW_HOURS,
+    OutputConfig, PollConfig, Problem, SectionConfig, ServerConfig, SourceConfig, TaggingConfig,
+    line_col,
 };
 
 /// A regex error in one line: the regex crate's message without its drawing of the pattern.
@@ -303,9 +304,18 @@ impl Validator<'_> {
         if *p.per_host.get_ref() == 0 {
             self.err(&p.per_host, "poll.per_host: must be at least 1".into());
         }
+        let lease = match &p.lease_secs {
+            Some(l) if *l.get_ref() < 2 => {
+                self.err(l, "poll.lease_secs: must be at least 2".into());
+                DEFAULT_LEASE_MARGIN
+            }
+            Some(l) => Duration::from_secs(*l.get_ref()),
+            None => Duration::from_secs(*p.timeout_secs.get_ref()) + DEFAULT_LEASE_MARGIN,
+        };
         PollConfig {
             schedule: schedule.unwrap_or_else(Schedule::default_every_15_minutes),
             timeout: Duration::from_secs(*p.timeout_secs.get_ref()),
+            lease,
             max_bytes: *p.max_bytes.get_ref(),
             max_entries: (*p.max_entries.get_ref()).max(1),
             concurrency: *p.concurrency.get_ref(),

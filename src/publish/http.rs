@@ -127,6 +127,12 @@ impl AppState {
         if hub {
             self.websub.add(sections.iter().copied());
         }
+        self.mark_out_of_date(sections);
+    }
+
+    /// Marks the cached feeds of these sections as out of date, without a WebSub ping (another node
+    /// stored the change and pings for it).
+    pub fn mark_out_of_date<'a>(&self, sections: impl IntoIterator<Item = &'a str>) {
         let mut cache = self.write_cache();
         for s in sections {
             if let Some(entries) = cache.sections.get_mut(s) {

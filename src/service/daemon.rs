@@ -16,6 +16,7 @@ use crate::service::notify::Notifier;
 use crate::service::startup::{self, Started};
 use crate::store::Store;
 
+use super::cluster::{Node, watch_others};
 use super::scheduler::{Learner, scheduler};
 use super::shared::{Service, stopped};
 use super::tasks::{retention, watchdog, websub};
@@ -32,14 +33,6 @@ pub async fn run(
         config.dedupe.window,
     )
     .with_context(|| format!("opening {}", config.storage_name()))?;
-    if let Some(pg) = store.postgres()
-        && !pg.hold_node_lock()?
-    {
-        anyhow::bail!(
-            "another syndic node runs on this PostgreSQL database: for now one node runs per database \
-             (several nodes need leased polling, which this version does not have)"
-        );
-    }
     let listen = config.server.listen;
     let Started { ctx, model_trained } = startup::prepare(Arc::new(config), store).await?;
     let listener = match inherited_listener()? {
@@ -61,8 +54,15 @@ pub async fn run(
         ctx.config.sources.len()
     ));
 
-    let svc = Service::new(ctx);
+    let node = ctx.config.database_url.as_deref().map(Node::new);
+    if let Some(node) = &node {
+        tracing::info!(node = %node.name, "running as one node of a PostgreSQL cluster");
+    }
+    let svc = Service::new(ctx, node.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
+    if let Some(node) = node {
+        watch_others(svc.clone(), node, stop_rx.clone());
+    }
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);

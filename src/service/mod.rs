@@ -3,6 +3,7 @@
 //! - [`daemon`]: the daemon's start (listener, HTTP threads, tasks), the `Service` both stages share,
 //!   graceful shutdown.
 //! - `scheduler`: the loop that starts due refreshes, retraining and reloads.
+//! - `cluster`: several nodes on one PostgreSQL database (leased polling, notices, the leader).
 //! - `tasks`: retention, WebSub pings and the systemd watchdog.
 //! - `shared`: the `Service` they share (refresh context and HTTP state), and the stop flag.
 //! - [`retrain`]: trains the learned tagger on stored stories whose sections are certain; the daemon
@@ -10,6 +11,7 @@
 //! - [`startup`]: the named start-up steps of each config generation (sources, tagger, retagging).
 //! - [`notify`]: the `sd_notify` protocol over `$NOTIFY_SOCKET` (nothing without it).
 
+mod cluster;
 pub mod daemon;
 pub mod notify;
 pub mod retrain;

@@ -15,7 +15,9 @@ use crate::ingest::refresh::{self, Context};
 use crate::service::notify::Notifier;
 use crate::service::startup::{self, Started};
 
+use super::cluster::{self, Leases, Notice};
 use super::shared::{MAX_TICK, Service, stopped};
+use crate::service::retrain::MODEL_NAME;
 
 /// Runs until the stop flag is set: each pass starts the due refreshes, maybe a retraining, and sleeps
 /// until the next source is due, a refresh finishes or SIGHUP asks for a reload.
@@ -32,8 +34,18 @@ pub(super) async fn scheduler(
     // A finished refresh wakes the scheduler: its source has a new next-check time to wait for.
     let finished = Arc::new(Notify::new());
     let mut hup = hangup_signal();
+    let mut leases = Leases::new();
     loop {
         let ctx = svc.context();
+        if let Some(node) = &svc.node {
+            let running: Vec<i64> = in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .copied()
+                .collect();
+            leases.renew_due(node, &ctx, running).await;
+        }
         let wait = match start_due(&svc, &ctx, &in_flight, &finished).await {
             Ok(wait) => wait,
             Err(e) => {
@@ -122,6 +134,8 @@ pub(crate) fn thousands(n: i64) -> String {
 /// Retrains the learned tagger in the background when it is due, one training at a time.
 pub(super) struct Learner {
     due: crate::service::retrain::Due,
+    /// Whether this node led at the last look (always on SQLite).
+    led: bool,
     running: Arc<AtomicBool>,
     last_check: Option<std::time::Instant>,
 }
@@ -133,13 +147,29 @@ impl Learner {
     pub(super) fn new(trained: Option<(chrono::DateTime<Utc>, i64)>) -> Learner {
         Learner {
             due: crate::service::retrain::Due::new(trained),
+            led: false,
             running: Arc::default(),
             last_check: None,
         }
     }
 
     pub(super) async fn maybe_start(&mut self, svc: &Arc<Service>, ctx: &Context) {
-        if !ctx.config.tagging.learn
+        let leads = svc.leads();
+        if leads && !self.led {
+            // Just took the lead (or started): the schedule follows the stored model, which another
+            // node may have trained.
+            self.led = true;
+            let (config, store) = (ctx.config.clone(), ctx.store.clone());
+            if let Ok(Some(stored)) = store.call(|s| s.load_model(MODEL_NAME)).await
+                && config.tagging.learn
+            {
+                self.due =
+                    crate::service::retrain::Due::new(Some((stored.trained_at, stored.stories_at)));
+            }
+        }
+        self.led = leads;
+        if !leads
+            || !ctx.config.tagging.learn
             || self.running.load(Ordering::Acquire)
             || self.last_check.is_some_and(|t| t.elapsed() < LEARN_CHECK)
         {
@@ -172,6 +202,7 @@ impl Learner {
                     if let crate::service::retrain::Trained::Model(summary) = &outcome {
                         svc.web
                             .invalidate(summary.retagged.iter().map(String::as_str));
+                        svc.announce(Notice::Model).await;
                         // A reload during training made a new tagger: give it the new model too.
                         let now = svc.context();
                         if !Arc::ptr_eq(&now.tagger, &ctx.tagger) {
@@ -191,13 +222,19 @@ impl Learner {
     }
 }
 
-/// Spawns a refresh for every due source that is not already running; returns how long to sleep.
+/// Spawns a refresh for every due source that is not already running; returns how long to sleep. On
+/// PostgreSQL only the due sources this node claimed run here (see [`cluster`]).
 pub(super) async fn start_due(
     svc: &Arc<Service>,
     ctx: &Context,
     in_flight: &Arc<Mutex<HashSet<i64>>>,
     finished: &Arc<Notify>,
 ) -> anyhow::Result<Duration> {
+    let running = in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+    let claimed = match &svc.node {
+        Some(node) => Some(cluster::claim(node, ctx, running).await?),
+        None => None,
+    };
     let checks = ctx.store.call(|s| s.next_checks()).await?;
     let now = Utc::now();
     let mut wait = MAX_TICK;
@@ -206,6 +243,20 @@ pub(super) async fn start_due(
         if !due {
             let until = (next.unwrap_or(now) - now).to_std().unwrap_or_default();
             wait = wait.min(until);
+            continue;
+        }
+        if let Some(claimed) = &claimed
+            && !claimed.contains(&id)
+        {
+            // Due, but another node runs it (or this node had no free slot): look again soon, as the
+            // lease of a node that died expires.
+            if !in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&id)
+            {
+                wait = wait.min(cluster::CLAIM_RETRY);
+            }
             continue;
         }
         let Some(source) = ctx
@@ -229,6 +280,11 @@ pub(super) async fn start_due(
         tokio::spawn(async move {
             let report = refresh::refresh(&ctx, &source, now).await;
             svc.refreshed(&report);
+            if let Some(node) = &svc.node {
+                cluster::release(node, &ctx, id).await;
+                let changed = report.changed_sections().map(str::to_string).collect();
+                svc.announce(Notice::Feeds(changed)).await;
+            }
             in_flight
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -236,6 +292,14 @@ pub(super) async fn start_due(
             // notify_one keeps a permit, so a wake-up between two passes is not lost.
             finished.notify_one();
         });
+    }
+    if svc.node.is_some()
+        && !in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    {
+        wait = wait.min(Leases::every(ctx));
     }
     Ok(wait.max(Duration::from_millis(200)))
 }

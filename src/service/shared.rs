@@ -10,6 +10,8 @@ use crate::ingest::refresh::{Context, Outcome, RefreshReport};
 use crate::publish::http::AppState;
 use crate::publish::metrics::Refreshed;
 
+use super::cluster::Node;
+
 /// Longest sleep between scheduler passes (so a clock jump or a missed wake-up costs little).
 pub(super) const MAX_TICK: Duration = Duration::from_secs(30);
 
@@ -19,14 +21,17 @@ pub(super) const MAX_TICK: Duration = Duration::from_secs(30);
 pub(super) struct Service {
     pub(super) ctx: RwLock<Context>,
     pub(super) web: Arc<AppState>,
+    /// This node, on PostgreSQL (`None` on SQLite: no other node).
+    pub(super) node: Option<Arc<Node>>,
 }
 
 impl Service {
-    pub(super) fn new(ctx: Context) -> Arc<Service> {
+    pub(super) fn new(ctx: Context, node: Option<Arc<Node>>) -> Arc<Service> {
         let web = AppState::new(ctx.config.clone(), ctx.store.clone());
         Arc::new(Service {
             ctx: RwLock::new(ctx),
             web,
+            node,
         })
     }
 

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::publish::http::AppState;
 use crate::service::notify::Notifier;
 
+use super::cluster::Notice;
 use super::shared::{MAX_TICK, Service, stopped};
 
 /// How often retention runs, and how many stories one of its transactions deletes.
@@ -27,6 +28,11 @@ pub(super) async fn retention(svc: Arc<Service>, mut stop: watch::Receiver<bool>
             _ = tokio::time::sleep(wait) => {}
         }
         wait = RETENTION_EVERY;
+        if !svc.leads() {
+            // Another node of the cluster runs retention; look again in a minute (it may die).
+            wait = Duration::from_secs(60);
+            continue;
+        }
         let ctx = svc.context();
         let Some(keep) = ctx.config.keep else {
             continue;
@@ -66,6 +72,8 @@ pub(super) async fn retention(svc: Arc<Service>, mut stop: watch::Receiver<bool>
                 ctx.config.sections.iter().map(|s| s.id.as_str()).collect();
             sections.push(crate::config::ALL_SECTION);
             svc.web.invalidate(sections);
+            svc.announce(Notice::Feeds(vec![crate::config::ALL_SECTION.into()]))
+                .await;
         }
     }
 }

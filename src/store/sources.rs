@@ -202,6 +202,10 @@ pub struct SourceHealth {
     pub hint_secs: Option<i64>,
     /// `ok`, `new`, `backoff`, `retry-after` or `gone` (see README, "Source states").
     pub state: HealthState,
+    /// On PostgreSQL, the node that claimed the source for a refresh and until when (unexpired leases
+    /// only).
+    pub lease_node: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -316,9 +320,11 @@ pub(super) fn source_health(conn: &mut Conn<'_>) -> Result<Vec<SourceHealth>, St
         "SELECT s.name, s.url, s.active, s.feed_title, s.last_fetch_at, s.last_success_at,
                 s.last_status, s.last_error, s.error_streak, s.next_check_at,
                 (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id),
-                s.moved_to, s.gone_at, s.retry_until, s.hint_secs
+                s.moved_to, s.gone_at, s.retry_until, s.hint_secs,
+                CASE WHEN s.lease_until > ?1 THEN s.lease_node END,
+                CASE WHEN s.lease_until > ?1 THEN s.lease_until END
          FROM sources s ORDER BY s.active DESC, s.name",
-        &[],
+        &[to_ms(now).into()],
         |r| {
             let gone_at = r.opt_int(12)?.map(from_ms);
             let retry_until = r.opt_int(13)?.map(from_ms);
@@ -355,6 +361,8 @@ pub(super) fn source_health(conn: &mut Conn<'_>) -> Result<Vec<SourceHealth>, St
                 retry_until,
                 hint_secs: r.opt_int(14)?,
                 state,
+                lease_node: r.opt_text(15)?,
+                lease_until: r.opt_int(16)?.map(from_ms),
             })
         },
     )

@@ -12,6 +12,7 @@ mod copy;
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
 
 use super::sql::{Conn, PgClient};
 use super::{StoreError, to_ms};
@@ -102,37 +103,78 @@ impl Pg {
         })
     }
 
-    /// Claims up to `limit` due sources for `node` until `now + lease`: active, not gone, due (no next
-    /// check yet, or one not after `now`), and not leased to a live node. Rows another node is claiming
-    /// at this moment are skipped, not waited for, so each due source goes to exactly one node.
-    /// Returns the claimed source ids, soonest due first.
-    pub fn claim_due(
-        &self,
-        node: &str,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-        limit: i64,
-    ) -> Result<Vec<i64>, StoreError> {
+    /// Claims up to `limit` of the sources `among` that are due for `node` until `now + lease`: active,
+    /// not gone, due (no next check yet, or one not after `now`), not leased to a live node, and with
+    /// fewer than `per_host` live leases on their host across all nodes. Claims are taken one node at a
+    /// time (a transaction advisory lock, so the per-host counts are exact), and rows another
+    /// transaction holds at this moment are skipped, not waited for (`FOR UPDATE SKIP LOCKED`), so each
+    /// due source goes to exactly one node. Returns the claimed source ids, soonest due first.
+    pub fn claim_due(&self, claim: &Claim<'_>, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
         off_runtime(|| {
             let now_ms = to_ms(now);
-            let until = to_ms(now + lease);
-            let rows = self.lock().query(
-                "UPDATE sources SET lease_node = $1, lease_until = $2
-                 WHERE id IN (
-                     SELECT id FROM sources
-                     WHERE active = 1 AND gone_at IS NULL
-                       AND (next_check_at IS NULL OR next_check_at <= $3)
-                       AND (lease_until IS NULL OR lease_until <= $3)
-                     ORDER BY next_check_at NULLS FIRST, id
-                     LIMIT $4
-                     FOR UPDATE SKIP LOCKED)
-                 RETURNING id, next_check_at",
-                &[&node, &until, &now_ms, &limit],
+            let until = to_ms(now + claim.lease);
+            let per_host = claim.per_host as i64;
+            let mut c = self.lock();
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK])?;
+            let rows = tx.query(
+                &format!(
+                    "WITH busy AS (
+                         SELECT {HOST} AS host, count(*) AS n FROM sources
+                         WHERE lease_until > $3 GROUP BY 1),
+                     due AS (
+                         SELECT id, next_check_at, {HOST} AS host,
+                                row_number() OVER (PARTITION BY {HOST}
+                                                   ORDER BY next_check_at NULLS FIRST, id) AS rn
+                         FROM sources
+                         WHERE id = ANY($6) AND active = 1 AND gone_at IS NULL
+                           AND (next_check_at IS NULL OR next_check_at <= $3)
+                           AND (lease_until IS NULL OR lease_until <= $3)),
+                     pick AS (
+                         SELECT due.id FROM due LEFT JOIN busy ON busy.host = due.host
+                         WHERE due.rn + coalesce(busy.n, 0) <= $5
+                         ORDER BY due.next_check_at NULLS FIRST, due.id
+                         LIMIT $4)
+                     UPDATE sources SET lease_node = $1, lease_until = $2
+                     WHERE id IN (SELECT id FROM sources WHERE id IN (SELECT id FROM pick)
+                                  FOR UPDATE SKIP LOCKED)
+                     RETURNING id, next_check_at"
+                ),
+                &[
+                    &claim.node,
+                    &until,
+                    &now_ms,
+                    &claim.limit,
+                    &per_host,
+                    &claim.among,
+                ],
             )?;
+            tx.commit()?;
             let mut claimed: Vec<(Option<i64>, i64)> =
                 rows.iter().map(|r| (r.get(1), r.get(0))).collect();
             claimed.sort();
             Ok(claimed.into_iter().map(|(_, id)| id).collect())
+        })
+    }
+
+    /// Extends `node`'s leases on `ids` (its running refreshes) to `until`; returns how many it still
+    /// held.
+    pub fn renew(&self, node: &str, ids: &[i64], until: DateTime<Utc>) -> Result<u64, StoreError> {
+        off_runtime(|| {
+            Ok(self.lock().execute(
+                "UPDATE sources SET lease_until = $3 WHERE lease_node = $1 AND id = ANY($2)",
+                &[&node, &ids, &to_ms(until)],
+            )?)
+        })
+    }
+
+    /// Tells every node listening on this database (see [`Watch`]) something changed: `payload` is
+    /// delivered to them once this call returns.
+    pub fn notify(&self, payload: &str) -> Result<(), StoreError> {
+        off_runtime(|| {
+            self.lock()
+                .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
+            Ok(())
         })
     }
 
@@ -165,17 +207,6 @@ impl Pg {
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         off_runtime(|| f(&mut Conn::Pg(self.lock().pg())))
-    }
-
-    /// Takes the one-node lock for this connection's life; `false` when another syndic node holds it.
-    /// Until polling is leased and decisions are serialized across nodes, one node runs per database.
-    pub fn hold_node_lock(&self) -> Result<bool, StoreError> {
-        off_runtime(|| {
-            Ok(self
-                .lock()
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&NODE_LOCK])?
-                .get(0))
-        })
     }
 
     /// Runs `sql` as one batch (tests and `syndic migrate` fill tables with it).
@@ -232,8 +263,91 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
-/// The advisory lock key the running node holds ("syndicN" in ASCII).
-const NODE_LOCK: i64 = 0x0073_796e_6469_634e;
+/// The advisory lock key claims take ("syndicC" in ASCII).
+const CLAIM_LOCK: i64 = 0x0073_796e_6469_6343;
+
+/// The advisory lock key the leader node holds for its session ("syndicL" in ASCII).
+const LEADER_LOCK: i64 = 0x0073_796e_6469_634c;
+
+/// The notification channel nodes listen on.
+const CHANNEL: &str = "syndic";
+
+/// A source URL's host in SQL, as the fetcher's per-host limit counts it (`Url::host_str`, lower-case;
+/// empty for `file:` URLs).
+const HOST: &str = r"coalesce(lower(substring(url from
+    '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^]/]*\]|[^/:?#]*)')), '')";
+
+/// What a node claims: up to `limit` of the sources `among` (the ones its config knows), for `lease`,
+/// at most `per_host` running at once per host across the nodes.
+pub struct Claim<'a> {
+    pub node: &'a str,
+    pub among: &'a [i64],
+    pub lease: chrono::Duration,
+    pub per_host: usize,
+    pub limit: i64,
+}
+
+/// A node's second connection: it listens for the other nodes' notices ([`Pg::notify`]) and holds
+/// the leader lock while this node leads (retraining, retention). Closing it (the node stops or
+/// dies) gives the lead to another node.
+pub struct Watch {
+    client: Option<postgres::Client>,
+    leading: bool,
+}
+
+impl Watch {
+    /// Connects to `url` and starts listening.
+    pub fn connect(url: &str) -> Result<Watch, StoreError> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| {
+            StoreError::Postgres(format!(
+                "cannot connect to {}: {}",
+                crate::text::redacted_url(url),
+                crate::text::error_chain(&e)
+            ))
+        })?;
+        client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+        Ok(Watch {
+            client: Some(client),
+            leading: false,
+        })
+    }
+
+    fn client(&mut self) -> &mut postgres::Client {
+        self.client
+            .as_mut()
+            .expect("the client lives until the Watch is dropped")
+    }
+
+    /// Leads if no other node does (kept until this connection closes); `true` while this node leads.
+    pub fn try_lead(&mut self) -> Result<bool, StoreError> {
+        if !self.leading {
+            self.leading = self
+                .client()
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])?
+                .get(0);
+        }
+        Ok(self.leading)
+    }
+
+    /// The notices that arrive within `timeout` (returns at the first quiet `timeout`).
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Result<Vec<String>, StoreError> {
+        let mut notices = self.client().notifications();
+        let mut out = Vec::new();
+        let mut iter = notices.timeout_iter(timeout);
+        while let Some(n) = iter.next()? {
+            out.push(n.payload().to_string());
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
 
 /// The advisory lock key migrations take ("syndic" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7379_6e64_6963;
