@@ -14,6 +14,7 @@ mod fetch;
 mod hostile;
 mod http;
 mod learned;
+mod nodes;
 mod pg;
 mod pipeline;
 mod polite;

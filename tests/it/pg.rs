@@ -9,15 +9,15 @@ use syndic::store::Store;
 use syndic::store::pg::Pg;
 
 /// A database of its own on the test server, dropped when the test ends.
-struct TestDb {
+pub(crate) struct TestDb {
     admin: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl TestDb {
     /// `None` (after saying so) where no server is configured; under CI a missing server fails.
-    fn create(tag: &str) -> Option<TestDb> {
+    pub(crate) fn create(tag: &str) -> Option<TestDb> {
         let Ok(admin) = std::env::var("SYNDIC_TEST_POSTGRES") else {
             let msg = "SYNDIC_TEST_POSTGRES is not set: run `bash .ci/run` (it starts a PostgreSQL \
                        server) or point it at one";
@@ -1231,7 +1231,7 @@ fn two_desks(more: bool) -> (crate::support::FixtureServer, String) {
 }
 
 /// Points an environment's config at the PostgreSQL database `url` (`[storage] url`).
-fn on_postgres(env: &crate::support::Env, url: &str) {
+pub(crate) fn on_postgres(env: &crate::support::Env, url: &str) {
     let text = std::fs::read_to_string(env.config_path()).unwrap();
     let text = text.replace(
         "database = \"test.db\"",

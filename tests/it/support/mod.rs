@@ -127,6 +127,8 @@ pub enum Route {
     },
     /// 200 with no Content-Length and this many bytes of an endless-looking feed, ended by closing.
     Unbounded(usize),
+    /// The inner route's answer, held back this long (counted in `max_concurrent` meanwhile).
+    Slow(Duration, Box<Route>),
 }
 
 impl Route {
@@ -208,7 +210,7 @@ impl FixtureServer {
             .insert(path.to_string(), route);
     }
 
-    /// The most `Route::Hang` requests this server was holding at the same time.
+    /// The most `Route::Hang` and `Route::Slow` requests this server was holding at the same time.
     pub fn max_concurrent(&self) -> usize {
         self.inner.lock().unwrap().max_active
     }
@@ -250,7 +252,17 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
     let mut body = vec![0u8; length.min(1 << 20)];
     reader.read_exact(&mut body)?;
     let request_body = String::from_utf8_lossy(&body).into_owned();
-    let route = shared.lock().unwrap().routes.get(&path).cloned();
+    let mut route = shared.lock().unwrap().routes.get(&path).cloned();
+    if let Some(Route::Slow(d, inner)) = route {
+        {
+            let mut inner = shared.lock().unwrap();
+            inner.active += 1;
+            inner.max_active = inner.max_active.max(inner.active);
+        }
+        thread::sleep(d);
+        shared.lock().unwrap().active -= 1;
+        route = Some(*inner);
+    }
     if let Some(Route::Unbounded(total)) = route {
         shared.lock().unwrap().log.push(Seen {
             path,
@@ -284,7 +296,7 @@ fn handle(stream: TcpStream, shared: &Mutex<Inner>) -> std::io::Result<()> {
             headers,
             body,
         }) => (status, headers, body),
-        Some(Route::Unbounded(_)) => unreachable!("handled above"),
+        Some(Route::Unbounded(_) | Route::Slow(..)) => unreachable!("handled above"),
         Some(Route::Hang(d)) => {
             // Counted while the answer is held back, not while it is written: a client that has read
             // a whole answer may start its next request before this thread is done.
