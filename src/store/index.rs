@@ -83,13 +83,23 @@ impl IndexState {
 /// in ASCII), held until the transaction ends.
 const APPLY_LOCK: i64 = 0x0073_796e_6469_6341;
 
+/// On PostgreSQL, makes a transaction that rewrites stories or their sections (retagging, retention)
+/// wait for the refresh another node is applying, and hold the next ones off until it ends. Nothing
+/// on SQLite (one writer at a time already).
+pub(super) fn serialize_with_applies(tx: &mut Conn<'_>) -> Result<(), StoreError> {
+    if tx.is_postgres() {
+        tx.query_opt(
+            "SELECT pg_advisory_xact_lock(?1)",
+            &[APPLY_LOCK.into()],
+            |_| Ok(()),
+        )?;
+    }
+    Ok(())
+}
+
 /// Takes the apply lock (PostgreSQL) and returns the last applied refresh's sequence number.
 fn lock_applies(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
-    tx.query_opt(
-        "SELECT pg_advisory_xact_lock(?1)",
-        &[APPLY_LOCK.into()],
-        |_| Ok(()),
-    )?;
+    serialize_with_applies(tx)?;
     Ok(tx
         .query_opt("SELECT value FROM meta WHERE key = 'apply_seq'", &[], |r| {
             r.int(0)

@@ -62,6 +62,7 @@ pub(super) fn prune(
     batch: usize,
 ) -> Result<Pruned, StoreError> {
     conn.transaction(|tx| {
+        super::index::serialize_with_applies(tx)?;
         let ids = tx.query(
             "SELECT story_id FROM items GROUP BY story_id HAVING MAX(first_seen) < ?1 LIMIT ?2",
             &[to_ms(before).into(), (batch as i64).into()],

@@ -239,6 +239,9 @@ impl Store {
     }
 }
 
+/// The lock that registers the sources of one node at a time on PostgreSQL ("syndicS" in ASCII).
+const SOURCES_LOCK: i64 = 0x0073_796e_6469_6353;
+
 // The functions behind those methods, on either engine (see `sql::Conn`).
 
 pub(super) fn sync_sources(
@@ -246,6 +249,14 @@ pub(super) fn sync_sources(
     sources: &[SourceConfig],
 ) -> Result<HashMap<String, i64>, StoreError> {
     conn.transaction(|tx| {
+        if tx.is_postgres() {
+            // Nodes starting together register one at a time (two inserting one name would clash).
+            tx.query_opt(
+                "SELECT pg_advisory_xact_lock(?1)",
+                &[SOURCES_LOCK.into()],
+                |_| Ok(()),
+            )?;
+        }
         tx.exec("UPDATE sources SET active = 0", &[])?;
         let mut ids = HashMap::new();
         for s in sources {

@@ -32,6 +32,7 @@ pub(super) fn retag_since(
     tagger: &Tagger,
 ) -> Result<BTreeSet<String>, StoreError> {
     conn.transaction(|tx| {
+        super::index::serialize_with_applies(tx)?;
         let ids = tx.query(
             "SELECT id FROM stories WHERE first_seen >= ?1",
             &[to_ms(since).into()],
