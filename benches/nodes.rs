@@ -66,7 +66,7 @@ enum Db {
         name: String,
         url: String,
         /// One connection for the bench's own queries (opened on first use).
-        client: Option<postgres::Client>,
+        client: Option<Box<postgres::Client>>,
     },
 }
 
@@ -83,7 +83,7 @@ impl Db {
             }
             Db::Pg { url, client, .. } => {
                 let c = client.get_or_insert_with(|| {
-                    postgres::Client::connect(url, postgres::NoTls).unwrap()
+                    Box::new(postgres::Client::connect(url, postgres::NoTls).unwrap())
                 });
                 c.query_one(sql, &[]).map(|r| r.get(0)).unwrap_or(0)
             }
@@ -99,7 +99,7 @@ impl Db {
             }
             Db::Pg { url, client, .. } => {
                 let c = client.get_or_insert_with(|| {
-                    postgres::Client::connect(url, postgres::NoTls).unwrap()
+                    Box::new(postgres::Client::connect(url, postgres::NoTls).unwrap())
                 });
                 c.execute(sql, &[]).unwrap();
             }

@@ -215,6 +215,16 @@ fn three_nodes_share_the_polling_serve_the_same_feeds_and_survive_a_kill() {
         ),
     );
     on_postgres(&env, &db.url);
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    std::fs::write(
+        env.config_path(),
+        text.replace(
+            "max_items = 50\n",
+            &format!("max_items = 50\nwebsub_hub = \"{}\"\n", server.url("/hub")),
+        ),
+    )
+    .unwrap();
+    server.set("/hub", Route::Status(204));
     env.ok(&["check"]);
     let mut pg = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
 
@@ -319,6 +329,59 @@ fn three_nodes_share_the_polling_serve_the_same_feeds_and_survive_a_kill() {
         "{} fetches at once on one host",
         server.max_concurrent()
     );
+
+    // One change, one WebSub ping: one source publishes one more story; the node that stores it pings
+    // the hub for the feeds it changed, the other marks its renderings out of date without pinging.
+    let pings = |feed: &str| {
+        server
+            .requests("/hub")
+            .iter()
+            .filter(|r| r.body.contains(&format!("feeds%2F{feed}")))
+            .count()
+    };
+    let before = pings("all.rss");
+    assert!(before > 0, "the hub heard of the ticks");
+    let mut items = vec![(
+        "s1-extra".to_string(),
+        "Late dispatch from the harbour".to_string(),
+        "https://outlet1.example/extra".to_string(),
+    )];
+    items.extend((1..=3).rev().flat_map(|t| {
+        [
+            (
+                format!("s1-own-{t}"),
+                format!("Dispatch {} edition {}", letters(1001), letters(t)),
+                format!("https://outlet1.example/own/{t}"),
+            ),
+            (
+                format!("s1-shared-{t}"),
+                format!("Bulletin {} release {}", letters(5001), letters(t)),
+                format!("https://news.example/shared/1/{t}"),
+            ),
+        ]
+    }));
+    server.set("/s1.xml", Route::rss(rss_feed("Outlet 1", &items)));
+    let due = chrono::Utc::now().timestamp_millis() - 1000;
+    pg.execute(
+        &format!("UPDATE sources SET next_check_at = {due} WHERE name = 'Outlet 1'"),
+        &[],
+    )
+    .unwrap();
+    for node in &survivors {
+        let ok = Command::new("kill")
+            .args(["-HUP", &node.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    crate::support::wait_until("the late story is stored", || {
+        one(&mut pg, "SELECT count(*) FROM items") == (SOURCES * 6 + 1) as i64
+    });
+    same_everywhere(&survivors, "Late dispatch from the harbour");
+    crate::support::wait_until("the hub is pinged", || pings("all.rss") > before);
+    // Longer than the pings' quiet period and their first retry: a second ping would have come.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(pings("all.rss"), before + 1, "one ping for one change");
     for n in nodes.iter_mut() {
         let _ = n.child.kill();
     }
