@@ -77,7 +77,10 @@ pub(super) fn similar_stories(
         let lead = index.lead_of(m.story_id).unwrap_or(m.item_id);
         let (mut title, mut lead_title) = (String::new(), String::new());
         let rows = tx.query(
-            "SELECT id, title FROM items WHERE id IN (?1, ?2)",
+            // Two key lookups rather than `id IN (?1, ?2)`: PostgreSQL's cached plan for the IN list,
+            // made while a fresh database's items table was nearly empty, scanned the whole table.
+            "SELECT id, title FROM items WHERE id = ?1
+             UNION ALL SELECT id, title FROM items WHERE id = ?2",
             &[m.item_id.into(), lead.into()],
             |r| Ok((r.int(0)?, r.text(1)?)),
         )?;
