@@ -308,6 +308,27 @@ pub(super) async fn release(node: &Node, ctx: &Context, id: i64) {
     }
 }
 
+/// Gives back every lease of this node as it stops, so the other nodes take its sources at once
+/// rather than when the leases expire. A refresh still finishing stores nothing twice if another node
+/// fetches the source again.
+pub(super) async fn release_all(node: &Node, ctx: &Context) {
+    let name = node.name.clone();
+    let released = ctx
+        .store
+        .call(move |s| match s.postgres() {
+            Some(pg) => pg.release_all(&name),
+            None => Ok(0),
+        })
+        .await;
+    match released {
+        Ok(n) if n > 0 => tracing::info!(leases = n, "leases given back to the other nodes"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot give the leases back; they expire on their own")
+        }
+    }
+}
+
 /// When this node last renewed the leases of its running refreshes.
 pub(super) struct Leases {
     renewed: Instant,

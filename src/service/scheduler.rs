@@ -75,6 +75,9 @@ pub(super) async fn scheduler(
             }
         }
     }
+    if let Some(node) = &svc.node {
+        cluster::release_all(node, &svc.context()).await;
+    }
 }
 
 /// The `STATUS=` line systemd shows: "polling 37/120 sources", or "idle; next poll in 4 min; 1,234

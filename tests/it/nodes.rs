@@ -386,3 +386,32 @@ fn three_nodes_share_the_polling_serve_the_same_feeds_and_survive_a_kill() {
         let _ = n.child.kill();
     }
 }
+
+/// A node stopped with SIGTERM gives its leases back at once, so the other nodes need not wait for
+/// them to expire.
+#[test]
+fn a_stopping_node_gives_its_leases_back() {
+    let Some(db) = TestDb::create("stop") else {
+        return;
+    };
+    let server = FixtureServer::start();
+    server.set("/slow.xml", Route::Hang(Duration::from_secs(4)));
+    let env = Env::with_poll(
+        &source("Slow", &server.url("/slow.xml"), &["world"]),
+        "schedule = \"@daily\"\ntimeout_secs = 10\nlease_secs = 600",
+    );
+    on_postgres(&env, &db.url);
+    let node = RunningDaemon::spawn(&env.config_path());
+    let mut pg = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let held = "SELECT count(*) FROM sources WHERE lease_node IS NOT NULL";
+    crate::support::wait_until("the node claims the source", || one(&mut pg, held) == 1);
+    let ok = Command::new("kill")
+        .args(["-TERM", &node.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    crate::support::wait_until("the node stops", || {
+        node.log.lock().unwrap().contains("syndic stopped")
+    });
+    assert_eq!(one(&mut pg, held), 0, "{}", node.log.lock().unwrap());
+}

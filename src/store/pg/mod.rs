@@ -190,6 +190,16 @@ impl Pg {
         })
     }
 
+    /// Gives back every lease `node` holds (it is stopping); returns how many.
+    pub fn release_all(&self, node: &str) -> Result<u64, StoreError> {
+        off_runtime(|| {
+            Ok(self.lock().execute(
+                "UPDATE sources SET lease_node = NULL, lease_until = NULL WHERE lease_node = $1",
+                &[&node],
+            )?)
+        })
+    }
+
     /// Who holds each source's lease now, by source name (for `syndic sources`).
     pub fn leases(&self, now: DateTime<Utc>) -> Result<Vec<(String, Option<String>)>, StoreError> {
         off_runtime(|| {
