@@ -16,7 +16,7 @@ use crate::tag::rules::{ItemText, Tagger};
 use crate::text::hex;
 
 use super::index::{IndexOp, IndexState};
-use super::lookup::{ItemFields, candidates, find_item, similar_stories};
+use super::lookup::{ItemFields, Prefetched, candidates, similar_stories};
 use super::sources::{FetchRecord, write_fetch_record};
 use super::sql::{Conn, Value};
 use super::tags::{extend_tags, retag};
@@ -217,8 +217,12 @@ fn apply(
     // Stories to retag: in full when one of their items changed, else only with the titles and summaries
     // they gained (sections are a union over items, so new items can only add).
     let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
+    let entry_keys: Vec<&str> = input.items.iter().map(|i| i.key.as_str()).collect();
+    let mut prefetched = Prefetched::read(tx, input.source_id, &entry_keys)?;
     for (item, keys, event) in oldest_first(input.items, keys, events) {
-        let Some((decision, story_id)) = step.apply_entry(tx, item, keys, event, &mut ops)? else {
+        let Some((decision, story_id)) =
+            step.apply_entry(tx, item, keys, event, &mut ops, &mut prefetched)?
+        else {
             continue;
         };
         stats.count(&decision);
@@ -290,12 +294,13 @@ impl Step<'_> {
         (title_fp, tokens, observed): TitleKeys,
         event: DateTime<Utc>,
         ops: &mut Vec<IndexOp>,
+        prefetched: &mut Prefetched,
     ) -> Result<Option<(Decision, i64)>, StoreError> {
         let input = self.input;
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
-        let stored = find_item(tx, input.source_id, &item.key)?;
-        if stored.is_none() && super::retention::is_tombstoned(tx, input.source_id, &item.key)? {
+        let (stored, gone) = prefetched.take(tx, input.source_id, &item.key)?;
+        if gone {
             // Deleted by retention: a source still listing it does not bring it back.
             return Ok(None);
         }

@@ -5,6 +5,8 @@
 use crate::dedupe::{
     self, Candidate, Incoming, Policy, Similar, TitleIndex, TitleProbe, VetoRules,
 };
+use std::collections::{HashMap, HashSet};
+
 use crate::model::Item;
 
 use super::sql::{Conn, Row};
@@ -101,35 +103,115 @@ pub(super) fn similar_stories(
     Ok(out)
 }
 
+/// The columns [`stored_row`] reads, after the entry key.
+const STORED_COLUMNS: &str = "key, story_id, url, title, summary, content, author, categories, \
+                              published, updated, id, title_rep, enclosures";
+
+/// An entry key and its stored copy, from a row of [`STORED_COLUMNS`].
+fn stored_row(r: &dyn Row) -> Result<(String, Stored), StoreError> {
+    Ok((
+        r.text(0)?,
+        Stored {
+            id: r.int(10)?,
+            story_id: r.int(1)?,
+            title_rep: r.int(11)? != 0,
+            fields: ItemFields {
+                url: r.opt_text(2)?,
+                title: r.text(3)?,
+                summary: r.text(4)?,
+                content: r.opt_text(5)?,
+                author: r.opt_text(6)?,
+                categories: r.text(7)?,
+                enclosures: r.text(12)?,
+                published: r.opt_int(8)?,
+                updated: r.opt_int(9)?,
+            },
+        },
+    ))
+}
+
 pub(super) fn find_item(
     tx: &mut Conn<'_>,
     source_id: i64,
     key: &str,
 ) -> Result<Option<Stored>, StoreError> {
-    tx.query_opt(
-        "SELECT story_id, url, title, summary, content, author, categories, published, updated, id,
-                title_rep, enclosures
-         FROM items WHERE source_id = ?1 AND key = ?2",
-        &[source_id.into(), key.into()],
-        |r| {
-            Ok(Stored {
-                id: r.int(9)?,
-                story_id: r.int(0)?,
-                title_rep: r.int(10)? != 0,
-                fields: ItemFields {
-                    url: r.opt_text(1)?,
-                    title: r.text(2)?,
-                    summary: r.text(3)?,
-                    content: r.opt_text(4)?,
-                    author: r.opt_text(5)?,
-                    categories: r.text(6)?,
-                    enclosures: r.text(11)?,
-                    published: r.opt_int(7)?,
-                    updated: r.opt_int(8)?,
-                },
-            })
-        },
-    )
+    Ok(tx
+        .query_opt(
+            &format!("SELECT {STORED_COLUMNS} FROM items WHERE source_id = ?1 AND key = ?2"),
+            &[source_id.into(), key.into()],
+            stored_row,
+        )?
+        .map(|(_, stored)| stored))
+}
+
+/// What the store holds for one refresh's entries, read in two statements rather than two per entry
+/// (on PostgreSQL each statement is a round trip): their stored copies, and which of the others
+/// retention deleted.
+pub(super) struct Prefetched {
+    stored: HashMap<String, Stored>,
+    tombstoned: HashSet<String>,
+    /// Keys already handed out: a key listed twice in one document is looked up again, as the first
+    /// copy may have been stored in this transaction.
+    taken: HashSet<String>,
+}
+
+impl Prefetched {
+    pub(super) fn read(
+        tx: &mut Conn<'_>,
+        source_id: i64,
+        keys: &[&str],
+    ) -> Result<Prefetched, StoreError> {
+        let list = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+        // The keys as one JSON array: a parameter both engines take.
+        let among = if tx.is_postgres() {
+            "(SELECT json_array_elements_text(?2::text::json))"
+        } else {
+            "(SELECT value FROM json_each(?2))"
+        };
+        let stored: HashMap<String, Stored> = tx
+            .query(
+                &format!(
+                    "SELECT {STORED_COLUMNS} FROM items WHERE source_id = ?1 AND key IN {among}"
+                ),
+                &[source_id.into(), list.as_str().into()],
+                stored_row,
+            )?
+            .into_iter()
+            .collect();
+        let tombstoned = if stored.len() < keys.len() {
+            tx.query(
+                &format!("SELECT key FROM tombstones WHERE source_id = ?1 AND key IN {among}"),
+                &[source_id.into(), list.as_str().into()],
+                |r| r.text(0),
+            )?
+            .into_iter()
+            .collect()
+        } else {
+            HashSet::new()
+        };
+        Ok(Prefetched {
+            stored,
+            tombstoned,
+            taken: HashSet::new(),
+        })
+    }
+
+    /// The entry's stored copy, and whether retention deleted it (when not stored).
+    pub(super) fn take(
+        &mut self,
+        tx: &mut Conn<'_>,
+        source_id: i64,
+        key: &str,
+    ) -> Result<(Option<Stored>, bool), StoreError> {
+        if !self.taken.insert(key.to_string()) {
+            let stored = find_item(tx, source_id, key)?;
+            let gone = stored.is_none() && super::retention::is_tombstoned(tx, source_id, key)?;
+            return Ok((stored, gone));
+        }
+        let stored = self.stored.remove(key);
+        let gone = stored.is_none() && self.tombstoned.contains(key);
+        Ok((stored, gone))
+    }
 }
 
 /// Stored items sharing the URL key, or (in a story the item's event time fits) the title fingerprint.
