@@ -193,7 +193,7 @@ fn check_integrity(pg: &mut postgres::Client, ticks: usize) {
 
 #[test]
 fn three_nodes_share_the_polling_serve_the_same_feeds_and_survive_a_kill() {
-    let Some(db) = TestDb::create("nodes") else {
+    let Some(db) = TestDb::create("cluster") else {
         return;
     };
     let server = FixtureServer::start();
