@@ -13,6 +13,9 @@
 //! `SYNDIC_BENCH_SOURCES=N` changes the number of sources; `SYNDIC_BENCH_NODES=1,3` picks the
 //! PostgreSQL node counts. Needs a release build of `syndic` (cargo bench builds it).
 
+#[path = "common/mod.rs"]
+#[allow(dead_code)] // this bench reads other processes' figures only
+mod common;
 #[path = "common/feed_server.rs"]
 mod feed_server;
 
@@ -190,7 +193,7 @@ fn run_setup(sources: usize, admin: Option<&String>, nodes: usize) {
     let second = again.elapsed().as_secs_f64();
     let rss: Vec<f64> = procs
         .iter()
-        .map(|p| status_kib(p.id(), "VmHWM") as f64 / 1024.0)
+        .map(|p| common::status_kib(&p.id().to_string(), "VmHWM") as f64 / 1024.0)
         .collect();
     for p in procs.iter_mut() {
         let _ = p.kill();
@@ -282,16 +285,4 @@ fn postgres_cpu() -> f64 {
         }
     }
     total
-}
-
-/// A `/proc/PID/status` figure in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
