@@ -16,11 +16,13 @@ use crate::tag::rules::{ItemText, Tagger};
 use crate::text::hex;
 
 use super::index::{IndexOp, IndexState};
-use super::lookup::{ItemFields, Prefetched, candidates, similar_stories};
+use super::lookup::{Candidates, ItemFields, Prefetched, similar_stories};
+use super::pending::{ItemRow, Pending};
 use super::sources::{FetchRecord, write_fetch_record};
 use super::sql::{Conn, Value};
-use super::tags::{extend_tags, retag};
+use super::tags::{StoryTexts, extend_tags, retag};
 use super::{Store, StoreError, to_ms};
+use crate::dedupe::Candidate;
 
 /// Everything one refresh writes, in one transaction.
 pub struct RefreshInput<'a> {
@@ -154,7 +156,7 @@ pub(super) fn apply_refresh(
     // Nodes sharing a PostgreSQL database apply one refresh at a time, each first replaying what the
     // others changed in the index (fetch, parse and normalize stay parallel).
     let shared = conn.is_postgres();
-    let (stats, ops, seq) = conn.transaction(|tx| {
+    let (stats, ops, seq) = conn.planned_transaction(|tx| {
         if shared {
             index.catch_up(tx, input.threshold, input.now, input.window)?;
         }
@@ -217,11 +219,10 @@ fn apply(
     // Stories to retag: in full when one of their items changed, else only with the titles and summaries
     // they gained (sections are a union over items, so new items can only add).
     let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
-    let entry_keys: Vec<&str> = input.items.iter().map(|i| i.key.as_str()).collect();
-    let mut prefetched = Prefetched::read(tx, input.source_id, &entry_keys)?;
+    let mut batch = Batch::read(tx, input, &keys)?;
     for (item, keys, event) in oldest_first(input.items, keys, events) {
         let Some((decision, story_id)) =
-            step.apply_entry(tx, item, keys, event, &mut ops, &mut prefetched)?
+            step.apply_entry(tx, item, keys, event, &mut ops, &mut batch)?
         else {
             continue;
         };
@@ -235,8 +236,62 @@ fn apply(
             (_, None) => {}
         }
     }
-    retag_touched(tx, input.tagger, &source_name, touched, &mut stats)?;
+    // What follows reads the items back.
+    batch.pending.flush(tx)?;
+    retag_touched(
+        tx,
+        input.tagger,
+        &source_name,
+        touched,
+        &batch.fresh,
+        &mut stats,
+    )?;
     Ok((stats, ops))
+}
+
+/// What one refresh reads up front and writes at its end, so that its entries cost few statements.
+struct Batch {
+    prefetched: Prefetched,
+    candidates: Candidates,
+    pending: Pending,
+    /// Stories this refresh started.
+    fresh: BTreeSet<i64>,
+}
+
+impl Batch {
+    /// The entries' stored copies, then the exact-match candidates of those that are new.
+    fn read(
+        tx: &mut Conn<'_>,
+        input: &RefreshInput<'_>,
+        keys: &[TitleKeys],
+    ) -> Result<Batch, StoreError> {
+        let entry_keys: Vec<&str> = input.items.iter().map(|i| i.key.as_str()).collect();
+        let prefetched = Prefetched::read(tx, input.source_id, &entry_keys)?;
+        let mut url_keys = BTreeSet::new();
+        let mut fingerprints = BTreeSet::new();
+        let mut new_entries = 0;
+        for (item, (fp, _, _)) in input.items.iter().zip(keys) {
+            if prefetched.is_stored(&item.key) {
+                continue;
+            }
+            new_entries += 1;
+            if let Some(url) = item.url.as_deref() {
+                url_keys.insert(dedupe::url_key(url));
+            }
+            if input.title_dedupe && !fp.is_empty() {
+                fingerprints.insert(fp.as_str());
+            }
+        }
+        let url_keys: Vec<&str> = url_keys.iter().map(String::as_str).collect();
+        let fingerprints: Vec<&str> = fingerprints.into_iter().collect();
+        let candidates = Candidates::read(tx, input.source_id, &url_keys, &fingerprints)?;
+        Ok(Batch {
+            prefetched,
+            candidates,
+            pending: Pending::new(tx, new_entries),
+            fresh: BTreeSet::new(),
+        })
+    }
 }
 
 /// The entries oldest first by event time, so that within one refresh a higher story id means a newer
@@ -258,6 +313,13 @@ fn oldest_first<'a>(
 }
 
 impl RefreshStats {
+    /// A touched story's sections before and after: its feeds changed, and so did `all`.
+    fn note_sections(&mut self, before: Vec<String>, after: Vec<String>) {
+        self.changed_sections.extend(before);
+        self.changed_sections.extend(after);
+        self.changed_sections.insert(ALL_SECTION.to_string());
+    }
+
     /// Counts one written entry by its decision.
     fn count(&mut self, decision: &Decision) {
         match decision {
@@ -294,12 +356,16 @@ impl Step<'_> {
         (title_fp, tokens, observed): TitleKeys,
         event: DateTime<Utc>,
         ops: &mut Vec<IndexOp>,
-        prefetched: &mut Prefetched,
+        batch: &mut Batch,
     ) -> Result<Option<(Decision, i64)>, StoreError> {
         let input = self.input;
         let fields = ItemFields::of(item);
         let url_key = item.url.as_deref().map(dedupe::url_key);
-        let (stored, gone) = prefetched.take(tx, input.source_id, &item.key)?;
+        if batch.prefetched.was_taken(&item.key) {
+            // A key listed twice: its first copy is looked up where it was written.
+            batch.pending.flush(tx)?;
+        }
+        let (stored, gone) = batch.prefetched.take(tx, input.source_id, &item.key)?;
         if gone {
             // Deleted by retention: a source still listing it does not bring it back.
             return Ok(None);
@@ -324,7 +390,7 @@ impl Step<'_> {
         });
         let cands = match known {
             Some(_) => Vec::new(),
-            None => candidates(tx, &incoming, input.title_dedupe, input.window)?,
+            None => batch.candidates.of(&incoming, input.title_dedupe),
         };
         let verdict = {
             let similar = |k| similar_stories(tx, self.index, &incoming, &self.policy, k);
@@ -332,6 +398,7 @@ impl Step<'_> {
         };
         let (item_id, story_id) = write_item(
             tx,
+            &mut batch.pending,
             input,
             item,
             &fields,
@@ -340,6 +407,23 @@ impl Step<'_> {
             &incoming,
             known.map(|k| k.item_id),
         )?;
+        match verdict.decision {
+            Decision::New => {
+                batch.fresh.insert(story_id);
+                batch.candidates.widen(story_id, to_ms(event));
+            }
+            Decision::Join { .. } => batch.candidates.widen(story_id, to_ms(event)),
+            Decision::SameItem { .. } => {}
+        }
+        // A URL candidate for the entries after it (a stored item's copy replaces the one read).
+        batch.candidates.add(Candidate {
+            item_id,
+            story_id,
+            source_id: input.source_id,
+            url_key: url_key.clone(),
+            title_fp: verdict.title_fp.clone(),
+            story_span: (event, event),
+        });
         if verdict.extend_span {
             ops.push(IndexOp::Span { story_id, event });
         }
@@ -377,34 +461,40 @@ impl Step<'_> {
 }
 
 /// Recomputes the sections of the stories a refresh touched: in full when one of their items changed
-/// (`None`), else extended with the texts of the items they gained; the changed sections go in `stats`.
+/// (`None`), else extended with the texts of the items they gained (all such stories together); the
+/// changed sections go in `stats`.
 fn retag_touched(
     tx: &mut Conn<'_>,
     tagger: &Tagger,
     source_name: &str,
     touched: BTreeMap<i64, Option<Vec<&Item>>>,
+    fresh: &BTreeSet<i64>,
     stats: &mut RefreshStats,
 ) -> Result<(), StoreError> {
+    let mut extended = Vec::new();
     for (story_id, added) in touched {
-        let (before, after) = match added {
-            None => retag(tx, story_id, tagger)?,
-            Some(added) => {
-                let texts: Vec<ItemText<'_>> = added
-                    .iter()
-                    .map(|item| ItemText {
-                        source_name,
-                        title: &item.title,
-                        summary: &item.summary,
-                        url: item.url.as_deref(),
-                        categories: &item.categories,
-                    })
-                    .collect();
-                extend_tags(tx, story_id, tagger, &texts)?
-            }
+        let Some(added) = added else {
+            let (before, after) = retag(tx, story_id, tagger)?;
+            stats.note_sections(before, after);
+            continue;
         };
-        stats.changed_sections.extend(before);
-        stats.changed_sections.extend(after);
-        stats.changed_sections.insert(ALL_SECTION.to_string());
+        extended.push(StoryTexts {
+            story_id,
+            fresh: fresh.contains(&story_id),
+            added: added
+                .iter()
+                .map(|item| ItemText {
+                    source_name,
+                    title: &item.title,
+                    summary: &item.summary,
+                    url: item.url.as_deref(),
+                    categories: &item.categories,
+                })
+                .collect(),
+        });
+    }
+    for (before, after) in extend_tags(tx, tagger, &extended)? {
+        stats.note_sections(before, after);
     }
     Ok(())
 }
@@ -416,6 +506,7 @@ fn retag_touched(
 #[allow(clippy::too_many_arguments)]
 fn write_item(
     tx: &mut Conn<'_>,
+    pending: &mut Pending,
     input: &RefreshInput<'_>,
     item: &Item,
     fields: &ItemFields,
@@ -428,6 +519,7 @@ fn write_item(
     let event_ms = to_ms(incoming.event);
     let (story_id, reason, score, matched) = write_story(
         tx,
+        pending,
         verdict.decision,
         source_name,
         item,
@@ -437,20 +529,7 @@ fn write_item(
     )?;
     let miss = verdict.near_miss.as_ref();
     let miss_reason = miss.map(|m| m.veto.to_string());
-    let sql = "INSERT INTO items (source_id, key, story_id, guid, url, url_key, title, title_fp, summary,
-            content, author, categories, published, updated, first_seen, changed_at,
-            match_reason, match_score, match_item, title_rep, enclosures, event_at, fp_version,
-            miss_item, miss_score, miss_reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
-            ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
-         ON CONFLICT (source_id, key) DO UPDATE SET
-            guid = excluded.guid, url = excluded.url, url_key = excluded.url_key,
-            title = excluded.title, title_fp = excluded.title_fp, summary = excluded.summary,
-            content = excluded.content, author = excluded.author, categories = excluded.categories,
-            enclosures = excluded.enclosures, published = excluded.published, updated = excluded.updated,
-            changed_at = excluded.changed_at, title_rep = excluded.title_rep,
-            fp_version = excluded.fp_version";
-    let params = [
+    let row: ItemRow<'_> = [
         input.source_id.into(),
         item.key.as_str().into(),
         story_id.into(),
@@ -466,6 +545,7 @@ fn write_item(
         fields.published.into(),
         fields.updated.into(),
         now_ms.into(),
+        now_ms.into(),
         reason.into(),
         Value::Real(score),
         matched.into(),
@@ -477,14 +557,7 @@ fn write_item(
         Value::Real(miss.map(|m| m.score)),
         miss_reason.as_deref().into(),
     ];
-    // A stored item keeps its id (the upsert updates it); a new one gets one.
-    let item_id = match known_id {
-        Some(id) => {
-            tx.exec(sql, &params)?;
-            id
-        }
-        None => tx.insert_id(sql, &params)?,
-    };
+    let item_id = pending.item(tx, &row, known_id)?;
     Ok((item_id, story_id))
 }
 
@@ -494,8 +567,10 @@ type StorySide = (i64, &'static str, Option<f64>, Option<i64>);
 /// The story side of a verdict: a new story row, or a joined story's event span widened (written
 /// only when the item falls outside it). Returns the story id and how the item joined it (reason,
 /// score, matched item) as the item row stores them.
+#[allow(clippy::too_many_arguments)]
 fn write_story(
     tx: &mut Conn<'_>,
+    pending: &mut Pending,
     decision: Decision,
     source_name: &str,
     item: &Item,
@@ -510,28 +585,16 @@ fn write_story(
             item_id,
             reason,
         } => {
-            // Written only when the item falls outside the span (most joins fall inside it).
-            // CASE rather than two-argument MIN/MAX, which PostgreSQL spells LEAST/GREATEST.
-            tx.exec(
-                "UPDATE stories SET
-                    event_lo = CASE WHEN event_lo > ?2 THEN ?2 ELSE event_lo END,
-                    event_hi = CASE WHEN event_hi < ?2 THEN ?2 ELSE event_hi END
-                 WHERE id = ?1 AND (event_lo > ?2 OR event_hi < ?2)",
-                &[story_id.into(), event_ms.into()],
-            )?;
+            pending.widen(tx, story_id, event_ms)?;
             (story_id, reason.as_str(), reason.score(), Some(item_id))
         }
         Decision::New => {
-            // `updated` is not maintained: a story changes when its items do (see `stories_by`).
-            let id = tx.insert_id(
-                "INSERT INTO stories (uid, first_seen, published, updated, event_lo, event_hi)
-                 VALUES (?1, ?2, ?3, ?2, ?4, ?4)",
-                &[
-                    story_uid(source_name, &item.key).as_str().into(),
-                    now_ms.into(),
-                    fields.published.unwrap_or(now_ms).min(now_ms).into(),
-                    event_ms.into(),
-                ],
+            let id = pending.story(
+                tx,
+                &story_uid(source_name, &item.key),
+                now_ms,
+                fields.published.unwrap_or(now_ms).min(now_ms),
+                event_ms,
             )?;
             (id, "new", None, None)
         }

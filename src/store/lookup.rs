@@ -7,9 +7,11 @@ use crate::dedupe::{
 };
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
+
 use crate::model::Item;
 
-use super::sql::{Conn, Row};
+use super::sql::{Conn, KeyedSelect, Row};
 use super::{StoreError, from_ms, to_ms};
 
 /// The stored copy of an item, for change detection.
@@ -161,31 +163,25 @@ impl Prefetched {
         source_id: i64,
         keys: &[&str],
     ) -> Result<Prefetched, StoreError> {
-        let list = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
         // The keys as one JSON array: a parameter both engines take.
-        let among = if tx.is_postgres() {
-            "(SELECT json_array_elements_text(?2::text::json))"
-        } else {
-            "(SELECT value FROM json_each(?2))"
+        let list = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+        let params = [list.as_str().into(), source_id.into()];
+        let of_source = |columns, from| KeyedSelect {
+            columns,
+            from,
+            key: "key",
+            cast: None,
+            rest: Some("source_id = ?2"),
+            order: None,
         };
-        let stored: HashMap<String, Stored> = tx
-            .query(
-                &format!(
-                    "SELECT {STORED_COLUMNS} FROM items WHERE source_id = ?1 AND key IN {among}"
-                ),
-                &[source_id.into(), list.as_str().into()],
-                stored_row,
-            )?
-            .into_iter()
-            .collect();
+        let sql = tx.by_keys(of_source(STORED_COLUMNS, "items"));
+        let stored: HashMap<String, Stored> =
+            tx.query(&sql, &params, stored_row)?.into_iter().collect();
         let tombstoned = if stored.len() < keys.len() {
-            tx.query(
-                &format!("SELECT key FROM tombstones WHERE source_id = ?1 AND key IN {among}"),
-                &[source_id.into(), list.as_str().into()],
-                |r| r.text(0),
-            )?
-            .into_iter()
-            .collect()
+            let sql = tx.by_keys(of_source("key", "tombstones"));
+            tx.query(&sql, &params, |r| r.text(0))?
+                .into_iter()
+                .collect()
         } else {
             HashSet::new()
         };
@@ -194,6 +190,16 @@ impl Prefetched {
             tombstoned,
             taken: HashSet::new(),
         })
+    }
+
+    /// Whether the entry is stored or was deleted by retention (as read, before this refresh).
+    pub(super) fn is_stored(&self, key: &str) -> bool {
+        self.stored.contains_key(key) || self.tombstoned.contains(key)
+    }
+
+    /// Whether the entry's key was handed out before in this refresh (listed twice in the document).
+    pub(super) fn was_taken(&self, key: &str) -> bool {
+        self.taken.contains(key)
     }
 
     /// The entry's stored copy, and whether retention deleted it (when not stored).
@@ -214,51 +220,126 @@ impl Prefetched {
     }
 }
 
-/// Stored items sharing the URL key, or (in a story the item's event time fits) the title fingerprint.
-pub(super) fn candidates(
-    tx: &mut Conn<'_>,
-    item: &Incoming<'_>,
-    title_dedupe: bool,
-    window: chrono::Duration,
-) -> Result<Vec<Candidate>, StoreError> {
-    // Only what `dedupe::exact_match` can pick: items with the same URL (any source), else items of
-    // other sources with the same fingerprint in a story within the window of the item's event time.
-    // (No ORDER BY: it would tempt the planner into walking stories by date instead of using the item
-    // indexes.)
-    let map = |r: &dyn Row| {
-        Ok(Candidate {
-            item_id: r.int(6)?,
-            story_id: r.int(0)?,
-            source_id: r.int(1)?,
-            url_key: r.opt_text(2)?,
-            title_fp: r.text(3)?,
-            story_span: (from_ms(r.int(4)?), from_ms(r.int(5)?)),
-        })
-    };
-    if let Some(key) = item.url_key {
-        let out = tx.query(
-            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id
-             FROM items i JOIN stories s ON s.id = i.story_id WHERE i.url_key = ?1",
-            &[key.into()],
-            map,
-        )?;
-        if !out.is_empty() {
-            return Ok(out);
+/// The exact-match candidates of a refresh's new entries: the stored items sharing a URL key with
+/// any of them, and other sources' items sharing a title fingerprint, read in at most two statements
+/// rather than two per entry. The items the refresh writes are added as it goes, and the story spans
+/// it widens are kept, so each entry sees what a query of its own would have found.
+pub(super) struct Candidates {
+    by_url: HashMap<String, Vec<Candidate>>,
+    by_fp: HashMap<String, Vec<Candidate>>,
+    /// Story spans (ms) widened by this refresh, and the spans of its new stories.
+    spans: HashMap<i64, (i64, i64)>,
+    /// The stored spans of the candidates' stories, as read.
+    read_spans: HashMap<i64, (DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Candidates {
+    /// `url_keys` and `fingerprints`: the new entries' (fingerprints only where titles are matched).
+    pub(super) fn read(
+        tx: &mut Conn<'_>,
+        source_id: i64,
+        url_keys: &[&str],
+        fingerprints: &[&str],
+    ) -> Result<Candidates, StoreError> {
+        let mut out = Candidates {
+            by_url: HashMap::new(),
+            by_fp: HashMap::new(),
+            spans: HashMap::new(),
+            read_spans: HashMap::new(),
+        };
+        let by = |key, rest| KeyedSelect {
+            // The story's span by its key: a join let the planner hash the whole stories table.
+            columns: "i.story_id, i.source_id, i.url_key, i.title_fp,
+                (SELECT event_lo FROM stories WHERE id = i.story_id),
+                (SELECT event_hi FROM stories WHERE id = i.story_id), i.id",
+            from: "items i",
+            key,
+            cast: None,
+            rest,
+            order: None,
+        };
+        let map = |r: &dyn Row| {
+            Ok(Candidate {
+                item_id: r.int(6)?,
+                story_id: r.int(0)?,
+                source_id: r.int(1)?,
+                url_key: r.opt_text(2)?,
+                title_fp: r.text(3)?,
+                story_span: (from_ms(r.int(4)?), from_ms(r.int(5)?)),
+            })
+        };
+        if !url_keys.is_empty() {
+            let list = serde_json::to_string(url_keys).unwrap_or_else(|_| "[]".into());
+            let sql = tx.by_keys(by("i.url_key", None));
+            for c in tx.query(&sql, &[list.as_str().into()], map)? {
+                out.add_to(c, true);
+            }
+        }
+        if !fingerprints.is_empty() {
+            // Any time: the window is judged against the story's span as it stands when the entry
+            // is decided, which this refresh may widen.
+            let list = serde_json::to_string(fingerprints).unwrap_or_else(|_| "[]".into());
+            let sql = tx.by_keys(by("i.title_fp", Some("i.source_id <> ?2")));
+            for c in tx.query(&sql, &[list.as_str().into(), source_id.into()], map)? {
+                out.add_to(c, false);
+            }
+        }
+        Ok(out)
+    }
+
+    fn add_to(&mut self, c: Candidate, by_url: bool) {
+        self.read_spans.insert(c.story_id, c.story_span);
+        let (map, key) = if by_url {
+            (&mut self.by_url, c.url_key.clone().unwrap_or_default())
+        } else {
+            (&mut self.by_fp, c.title_fp.clone())
+        };
+        map.entry(key).or_default().push(c);
+    }
+
+    /// An item this refresh wrote, as a URL candidate for the entries after it (as the refresh's own
+    /// source's, it is no title candidate). A stored item's new copy replaces the one read; its story's
+    /// span is the one read where known, and as [`Candidates::widen`] keeps it.
+    pub(super) fn add(&mut self, mut c: Candidate) {
+        for list in self.by_url.values_mut() {
+            list.retain(|old| old.item_id != c.item_id);
+        }
+        if let Some(&span) = self.read_spans.get(&c.story_id) {
+            c.story_span = span;
+        }
+        if c.url_key.is_some() {
+            self.add_to(c, true);
         }
     }
-    if title_dedupe && !item.title_fp.is_empty() {
-        return tx.query(
-            "SELECT i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id
-             FROM items i JOIN stories s ON s.id = i.story_id
-             WHERE i.title_fp = ?1 AND s.event_hi >= ?2 AND s.event_lo <= ?3 AND i.source_id <> ?4",
-            &[
-                item.title_fp.into(),
-                to_ms(item.event - window).into(),
-                to_ms(item.event + window).into(),
-                item.source_id.into(),
-            ],
-            map,
-        );
+
+    /// A story's event span now takes in `event` (ms): a new story's, or a joined one's.
+    pub(super) fn widen(&mut self, story_id: i64, event: i64) {
+        let span = self.spans.entry(story_id).or_insert((event, event));
+        span.0 = span.0.min(event);
+        span.1 = span.1.max(event);
     }
-    Ok(Vec::new())
+
+    /// The candidates for an entry: the items with its URL key and those with its fingerprint
+    /// ([`dedupe::exact_match`] picks among them), with their stories' spans as they stand.
+    pub(super) fn of(&self, item: &Incoming<'_>, title_dedupe: bool) -> Vec<Candidate> {
+        let by_url = item.url_key.and_then(|k| self.by_url.get(k));
+        let by_fp = (title_dedupe && !item.title_fp.is_empty())
+            .then(|| self.by_fp.get(item.title_fp))
+            .flatten();
+        by_url
+            .into_iter()
+            .chain(by_fp)
+            .flatten()
+            .map(|c| {
+                let mut c = c.clone();
+                if let Some(&(lo, hi)) = self.spans.get(&c.story_id) {
+                    c.story_span = (
+                        c.story_span.0.min(from_ms(lo)),
+                        c.story_span.1.max(from_ms(hi)),
+                    );
+                }
+                c
+            })
+            .collect()
+    }
 }

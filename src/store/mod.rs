@@ -8,6 +8,7 @@ mod apply;
 mod index;
 mod lookup;
 mod models;
+mod pending;
 pub mod pg;
 mod retention;
 mod sources;

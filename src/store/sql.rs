@@ -266,16 +266,25 @@ impl Conn<'_> {
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.batch("BEGIN")?;
-        match f(self) {
-            Ok(v) => {
-                self.batch("COMMIT")?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = self.batch("ROLLBACK");
-                Err(e)
-            }
+        finish(self, f)
+    }
+
+    /// [`Conn::transaction`] whose statements PostgreSQL plans for their parameters each time, never
+    /// from a cached generic plan: a plan cached while a fresh database's tables were nearly empty
+    /// scans them whole once they are not (until an ANALYZE, which may be a minute away), so a
+    /// refresh's key lookups would grow with the table. Planning costs tens of microseconds a
+    /// statement; a scan of a large table costs milliseconds.
+    pub fn planned_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Conn::Pg(c) = self {
+            // One round trip: the setting lasts until the transaction ends.
+            c.client
+                .batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_custom_plan")?;
+            return finish(self, f);
         }
+        self.transaction(f)
     }
 
     /// Whether this is PostgreSQL (for the few statements whose dialects differ).
@@ -283,10 +292,88 @@ impl Conn<'_> {
         matches!(self, Conn::Pg(_))
     }
 
+    /// A subquery of the values of a JSON array parameter `?N` (`cast`, e.g. `BIGINT`, or `None` for
+    /// text), for `column IN ...`: many keys in one statement, one statement text whatever their number.
+    pub fn json_values(&self, param: usize, cast: Option<&str>) -> String {
+        let value = match cast {
+            Some(ty) => format!("CAST(value AS {ty})"),
+            None => "value".to_string(),
+        };
+        match self {
+            Conn::Lite(_) => format!("(SELECT {value} FROM json_each(?{param}))"),
+            Conn::Pg(_) => {
+                format!("(SELECT {value} FROM json_array_elements_text(?{param}::text::json))")
+            }
+        }
+    }
+
+    /// `SELECT columns FROM from WHERE key = any key of the JSON array parameter ?1 [AND rest]
+    /// [ORDER BY order]` (`cast` the key column's type, `None` for text; `order` by column position,
+    /// as `1, 2`): many keys in one statement, whatever their number. On PostgreSQL each key is a
+    /// lookup of its own (a lateral subquery kept apart with `OFFSET 0`), so the key's index is used
+    /// whatever the planner believes of the table: without statistics (a fresh database filling up) it
+    /// took an `IN` list over a whole table for a hash join.
+    pub fn by_keys(&self, select: KeyedSelect<'_>) -> String {
+        let KeyedSelect {
+            columns,
+            from,
+            key,
+            cast,
+            rest,
+            order,
+        } = select;
+        let rest = rest.map(|r| format!(" AND {r}")).unwrap_or_default();
+        let order = order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default();
+        match self {
+            Conn::Lite(_) => format!(
+                "SELECT {columns} FROM {from} WHERE {key} IN {}{rest}{order}",
+                self.json_values(1, cast)
+            ),
+            Conn::Pg(_) => {
+                let value = match cast {
+                    Some(ty) => format!("CAST(k.v AS {ty})"),
+                    None => "k.v".to_string(),
+                };
+                format!(
+                    "SELECT x.* FROM json_array_elements_text(?1::text::json) AS k(v)
+                     CROSS JOIN LATERAL (SELECT {columns} FROM {from} WHERE {key} = {value}{rest}
+                        OFFSET 0) AS x{order}"
+                )
+            }
+        }
+    }
+
+    /// A FROM item over the rows of a JSON array parameter `?N` whose elements are arrays: `v`, with
+    /// each row as `e` (read a field as `e ->> i`, cast to its column's type; see [`json_row`]).
+    pub fn json_rows(&self, param: usize) -> String {
+        match self {
+            Conn::Lite(_) => format!("(SELECT value AS e FROM json_each(?{param})) AS v"),
+            // jsonb: each field read from a parsed row, where `json` would parse the row's text again.
+            Conn::Pg(_) => format!("jsonb_array_elements(?{param}::text::jsonb) AS v(e)"),
+        }
+    }
+
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         match self {
             Conn::Lite(c) => Ok(c.execute_batch(sql)?),
             Conn::Pg(c) => Ok(c.client.batch_execute(sql)?),
+        }
+    }
+}
+
+/// Runs `f` in the transaction just begun: committed when it returns `Ok`, rolled back otherwise.
+fn finish<T>(
+    conn: &mut Conn<'_>,
+    f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match f(conn) {
+        Ok(v) => {
+            conn.batch("COMMIT")?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.batch("ROLLBACK");
+            Err(e)
         }
     }
 }
@@ -298,4 +385,45 @@ fn pg_sql(sql: &str) -> String {
 
 fn pg_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+/// A lookup by a list of keys: see [`Conn::by_keys`].
+pub struct KeyedSelect<'a> {
+    pub columns: &'a str,
+    pub from: &'a str,
+    /// The key column, compared with each key.
+    pub key: &'a str,
+    /// The key column's SQL type, `None` for text.
+    pub cast: Option<&'a str>,
+    /// More conditions (parameters from `?2`).
+    pub rest: Option<&'a str>,
+    /// ORDER BY, by column position.
+    pub order: Option<&'a str>,
+}
+
+/// Statement parameters as one row of a [`Conn::json_rows`] parameter.
+pub fn json_row(params: &[Value<'_>]) -> serde_json::Value {
+    serde_json::Value::Array(
+        params
+            .iter()
+            .map(|p| match *p {
+                Value::Int(v) => v.into(),
+                // Not finite: JSON has no such number, and no column here holds one.
+                Value::Real(v) => v.filter(|x| x.is_finite()).into(),
+                Value::Bool(v) => i64::from(v).into(),
+                Value::Text(v) => v.into(),
+                // No batched column holds bytes; hex keeps them intact should one ever do.
+                Value::Bytes(v) => crate::text::hex(v).into(),
+            })
+            .collect(),
+    )
+}
+
+/// Field `i` of a [`Conn::json_rows`] row as a column of SQL type `ty` (`TEXT` is read as it is).
+pub fn json_field(i: usize, ty: &str) -> String {
+    if ty == "TEXT" {
+        format!("e ->> {i}")
+    } else {
+        format!("CAST(e ->> {i} AS {ty})")
+    }
 }
