@@ -259,6 +259,16 @@ fn sleep_unless_stopped(d: Duration, stop: &watch::Receiver<bool>) {
     }
 }
 
+/// Whether this node has enough free refresh slots to look for due sources: any when none is
+/// running, otherwise a quarter of them. Claims come in batches rather than one per finished refresh
+/// (each claim reads every due source and the busy hosts under the cluster's claim lock, and shares the
+/// node's connection with its refreshes), at the price of a few slots idle for a moment.
+pub(super) fn worth_claiming(ctx: &Context, running: usize) -> bool {
+    let slots = ctx.config.poll.concurrency;
+    let free = slots.saturating_sub(running);
+    free > 0 && (running == 0 || free >= slots.div_ceil(4))
+}
+
 /// Claims due sources for this node: up to its free refresh slots, among the sources its config
 /// knows. Empty on SQLite.
 pub(super) async fn claim(

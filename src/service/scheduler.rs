@@ -234,6 +234,10 @@ pub(super) async fn start_due(
     finished: &Arc<Notify>,
 ) -> anyhow::Result<Duration> {
     let running = in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+    if svc.node.is_some() && !cluster::worth_claiming(ctx, running) {
+        // Too few free slots to claim for: the next refresh to finish wakes this loop again.
+        return Ok(cluster::CLAIM_RETRY);
+    }
     let claimed = match &svc.node {
         Some(node) => Some(cluster::claim(node, ctx, running).await?),
         None => None,

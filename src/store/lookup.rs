@@ -248,11 +248,10 @@ impl Candidates {
             read_spans: HashMap::new(),
         };
         let by = |key, rest| KeyedSelect {
-            // The story's span by its key: a join let the planner hash the whole stories table.
-            columns: "i.story_id, i.source_id, i.url_key, i.title_fp,
-                (SELECT event_lo FROM stories WHERE id = i.story_id),
-                (SELECT event_hi FROM stories WHERE id = i.story_id), i.id",
-            from: "items i",
+            // The story's span by its key (in a refresh's transaction the join is a lookup by key, see
+            // `Conn::planned_transaction`).
+            columns: "i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id",
+            from: "items i JOIN stories s ON s.id = i.story_id",
             key,
             cast: None,
             rest,

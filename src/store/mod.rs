@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema6.sql"),
     include_str!("schema7.sql"),
     include_str!("schema8.sql"),
+    include_str!("schema9.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -142,9 +142,11 @@ impl Pending {
     /// Takes ids for the remaining new entries from both sequences, in one statement.
     fn take_ids(&mut self, tx: &mut Conn<'_>) -> Result<(), StoreError> {
         let ids = tx.query(
-            "SELECT nextval(pg_get_serial_sequence('items', 'id')),
-                    nextval(pg_get_serial_sequence('stories', 'id'))
-             FROM generate_series(1, CAST(?1 AS BIGINT))",
+            // The sequences are looked up once, not once a row.
+            "SELECT nextval(q.items), nextval(q.stories)
+             FROM (SELECT CAST(pg_get_serial_sequence('items', 'id') AS regclass) AS items,
+                          CAST(pg_get_serial_sequence('stories', 'id') AS regclass) AS stories) AS q,
+                  generate_series(1, CAST(?1 AS BIGINT))",
             &[(self.batch as i64).into()],
             |r| Ok((r.int(0)?, r.int(1)?)),
         )?;

@@ -269,19 +269,24 @@ impl Conn<'_> {
         finish(self, f)
     }
 
-    /// [`Conn::transaction`] whose statements PostgreSQL plans for their parameters each time, never
-    /// from a cached generic plan: a plan cached while a fresh database's tables were nearly empty
-    /// scans them whole once they are not (until an ANALYZE, which may be a minute away), so a
-    /// refresh's key lookups would grow with the table. Planning costs tens of microseconds a
-    /// statement; a scan of a large table costs milliseconds.
+    /// [`Conn::transaction`] for a refresh, whose every statement reads or writes tens of rows by key:
+    /// on PostgreSQL no plan in it scans a table whole, or hashes or sorts one for a join
+    /// (`enable_seqscan`, `enable_hashjoin` and `enable_mergejoin` off for the transaction), so each key
+    /// costs one index lookup. The planner cannot count a JSON key list (it assumes 100 keys) and a
+    /// plan cached while a fresh database's tables were nearly empty would otherwise keep scanning them
+    /// once they are not, until an ANALYZE that may be a minute away: a refresh's lookups would grow
+    /// with the table. Cached plans stay usable, so statements (and the foreign-key checks their
+    /// triggers run, one per row) are not planned again at every execution.
     pub fn planned_transaction<T>(
         &mut self,
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         if let Conn::Pg(c) = self {
             // One round trip: the setting lasts until the transaction ends.
-            c.client
-                .batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_custom_plan")?;
+            c.client.batch_execute(
+                "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off;
+                     SET LOCAL enable_mergejoin = off",
+            )?;
             return finish(self, f);
         }
         self.transaction(f)

@@ -142,6 +142,55 @@ fn an_unreachable_server_is_a_clear_error_without_the_password() {
 }
 
 #[test]
+fn a_store_survives_its_connections_being_cut() {
+    let Some(db) = TestDb::create("reconnect") else {
+        return;
+    };
+    let store = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
+    // Several calls at once, so the pool holds more than one connection.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| store.ping().unwrap());
+        }
+    });
+    let count = || {
+        let mut admin = postgres::Client::connect(&db.admin, postgres::NoTls).unwrap();
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                &[&db.name],
+            )
+            .unwrap()
+            .get(0);
+        (admin, n)
+    };
+    let (mut admin, before) = count();
+    assert!(before >= 1, "the store is connected");
+    assert!(before <= 4, "at most the pool's four connections: {before}");
+    // What a server restart or a dropped network does to a node's sessions.
+    let cut: i64 = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&db.name],
+        )
+        .unwrap()
+        .len() as i64;
+    assert_eq!(cut, before);
+    // A call on a cut connection fails (its error reaches the caller, a refresh that is retried); the
+    // pool then opens new ones, and nothing stored is lost.
+    let mut answered = 0;
+    for _ in 0..(before + 2) {
+        if store.ping().is_ok() {
+            answered += 1;
+        }
+    }
+    assert!(answered >= 2, "the store reconnects: {answered} answers");
+    assert!(store.ping().is_ok());
+    let (_, after) = count();
+    assert!(after >= 1 && after <= 4, "{after} connections");
+}
+
+#[test]
 fn each_due_source_is_claimed_by_exactly_one_node_and_an_expired_lease_goes_to_another() {
     let Some(db) = TestDb::create("lease") else {
         return;

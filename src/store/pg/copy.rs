@@ -37,7 +37,7 @@ impl Store {
         let conn = self.lock()?;
         // A read transaction: one snapshot of every table, even while a daemon writes (WAL).
         let read = conn.unchecked_transaction()?;
-        let mut client = pg.lock();
+        let mut client = pg.lock()?;
         let mut write = client.transaction()?;
         let filled: i64 = write.query_one("SELECT COUNT(*) FROM stories", &[])?.get(0);
         let marked: i64 = write

@@ -9,7 +9,7 @@
 
 mod copy;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
@@ -18,12 +18,30 @@ use super::sql::{Conn, PgClient};
 use super::{StoreError, to_ms};
 
 /// Migrations in order; the applied count is kept in `schema_version`.
-const MIGRATIONS: &[&str] = &[include_str!("schema1.sql"), include_str!("schema2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema1.sql"),
+    include_str!("schema2.sql"),
+    include_str!("schema3.sql"),
+];
 
-/// A connection to one PostgreSQL database.
+/// A small pool of connections to one PostgreSQL database: a node's refreshes, claims, fetch records
+/// and page renders each take one, so a round trip on one does not hold up the others (a refresh's
+/// decide-and-apply step is serialized by an advisory lock, not by a shared connection).
 pub struct Pg {
-    client: Mutex<ClientCell>,
+    url: String,
+    idle: Mutex<Idle>,
+    returned: Condvar,
 }
+
+/// The pool's idle connections and how many exist in all.
+struct Idle {
+    clients: Vec<PgClient>,
+    open: usize,
+}
+
+/// Connections a node keeps at most: enough for a refresh applying while others record their fetches,
+/// a claim and a page render, few enough that many nodes fit in a default `max_connections` (100).
+const POOL_SIZE: usize = 4;
 
 /// What `syndic check` says about a database: the server's version and how far its schema is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,27 +57,56 @@ impl Pg {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`); the error says which
     /// server could not be reached and why.
     pub fn connect(url: &str) -> Result<Pg, StoreError> {
-        let client =
-            off_runtime(|| postgres::Client::connect(url, postgres::NoTls)).map_err(|e| {
-                StoreError::Postgres(format!(
-                    "cannot connect to {}: {}",
-                    crate::text::redacted_url(url),
-                    crate::text::error_chain(&e)
-                ))
-            })?;
+        let first = off_runtime(|| open(url))?;
         Ok(Pg {
-            client: Mutex::new(ClientCell(Some(PgClient::new(client)))),
+            url: url.to_string(),
+            idle: Mutex::new(Idle {
+                clients: vec![first],
+                open: 1,
+            }),
+            returned: Condvar::new(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, ClientCell> {
-        self.client.lock().unwrap_or_else(|e| e.into_inner())
+    /// A connection of the pool: an idle one, a new one while the pool has room, else the first one
+    /// given back. A connection found closed (the server restarted, the network dropped) is replaced.
+    fn lock(&self) -> Result<Lease<'_>, StoreError> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(client) = idle.clients.pop() {
+                if !client.client.is_closed() {
+                    return Ok(Lease {
+                        pool: self,
+                        client: Some(client),
+                    });
+                }
+                tracing::warn!("a PostgreSQL connection was closed; opening another");
+                idle.open -= 1;
+                off_runtime(move || drop(client));
+            }
+            if idle.open < POOL_SIZE {
+                idle.open += 1;
+                drop(idle);
+                return match open(&self.url) {
+                    Ok(client) => Ok(Lease {
+                        pool: self,
+                        client: Some(client),
+                    }),
+                    Err(e) => {
+                        self.idle.lock().unwrap_or_else(|e| e.into_inner()).open -= 1;
+                        self.returned.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            idle = self.returned.wait(idle).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// The server's version and the schema's state, without changing anything.
     pub fn state(&self) -> Result<SchemaState, StoreError> {
         off_runtime(|| {
-            let mut c = self.lock();
+            let mut c = self.lock()?;
             let server_version: String = c.query_one("SHOW server_version", &[])?.get(0);
             Ok(SchemaState {
                 server_version,
@@ -74,7 +121,7 @@ impl Pg {
     pub fn migrate(&self) -> Result<SchemaState, StoreError> {
         off_runtime(|| {
             {
-                let mut c = self.lock();
+                let mut c = self.lock()?;
                 let mut tx = c.transaction()?;
                 tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
                 tx.batch_execute(
@@ -114,7 +161,7 @@ impl Pg {
             let now_ms = to_ms(now);
             let until = to_ms(now + claim.lease);
             let per_host = claim.per_host as i64;
-            let mut c = self.lock();
+            let mut c = self.lock()?;
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK])?;
             let rows = tx.query(
@@ -161,7 +208,7 @@ impl Pg {
     /// held.
     pub fn renew(&self, node: &str, ids: &[i64], until: DateTime<Utc>) -> Result<u64, StoreError> {
         off_runtime(|| {
-            Ok(self.lock().execute(
+            Ok(self.lock()?.execute(
                 "UPDATE sources SET lease_until = $3 WHERE lease_node = $1 AND id = ANY($2)",
                 &[&node, &ids, &to_ms(until)],
             )?)
@@ -172,7 +219,7 @@ impl Pg {
     /// delivered to them once this call returns.
     pub fn notify(&self, payload: &str) -> Result<(), StoreError> {
         off_runtime(|| {
-            self.lock()
+            self.lock()?
                 .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
             Ok(())
         })
@@ -181,7 +228,7 @@ impl Pg {
     /// Gives a source's lease back (its refresh finished); only the node holding it can.
     pub fn release(&self, node: &str, source_id: i64) -> Result<bool, StoreError> {
         off_runtime(|| {
-            let n = self.lock().execute(
+            let n = self.lock()?.execute(
                 "UPDATE sources SET lease_node = NULL, lease_until = NULL
                  WHERE id = $1 AND lease_node = $2",
                 &[&source_id, &node],
@@ -193,7 +240,7 @@ impl Pg {
     /// Gives back every lease `node` holds (it is stopping); returns how many.
     pub fn release_all(&self, node: &str) -> Result<u64, StoreError> {
         off_runtime(|| {
-            Ok(self.lock().execute(
+            Ok(self.lock()?.execute(
                 "UPDATE sources SET lease_node = NULL, lease_until = NULL WHERE lease_node = $1",
                 &[&node],
             )?)
@@ -203,7 +250,7 @@ impl Pg {
     /// Who holds each source's lease now, by source name (for `syndic sources`).
     pub fn leases(&self, now: DateTime<Utc>) -> Result<Vec<(String, Option<String>)>, StoreError> {
         off_runtime(|| {
-            let rows = self.lock().query(
+            let rows = self.lock()?.query(
                 "SELECT name, CASE WHEN lease_until > $1 THEN lease_node END FROM sources ORDER BY name",
                 &[&to_ms(now)],
             )?;
@@ -216,50 +263,88 @@ impl Pg {
         &self,
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
-        off_runtime(|| f(&mut Conn::Pg(self.lock().pg())))
+        off_runtime(|| f(&mut Conn::Pg(self.lock()?.pg())))
     }
 
     /// Runs `sql` as one batch (tests and `syndic migrate` fill tables with it).
     pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
-        off_runtime(|| Ok(self.lock().batch_execute(sql)?))
+        off_runtime(|| Ok(self.lock()?.batch_execute(sql)?))
     }
 }
 
-/// The client, closed off the async runtime when the [`Pg`] is dropped (closing blocks on the
-/// client's own runtime, which Tokio forbids inside another).
-struct ClientCell(Option<PgClient>);
+/// Opens one connection of the pool; the error says which server could not be reached and why.
+fn open(url: &str) -> Result<PgClient, StoreError> {
+    let connect = || {
+        let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+        // Every statement here is a short keyed lookup or write; the planner's cost estimates for
+        // key-list lookups cross the JIT threshold, and compiling took longer than running (about 5 ms
+        // of a 6 ms candidate lookup on a 50,000-item store).
+        client.batch_execute("SET jit = off")?;
+        Ok::<_, postgres::Error>(client)
+    };
+    connect().map(PgClient::new).map_err(|e| {
+        StoreError::Postgres(format!(
+            "cannot connect to {}: {}",
+            crate::text::redacted_url(url),
+            crate::text::error_chain(&e)
+        ))
+    })
+}
 
-impl ClientCell {
+/// A connection taken from the pool, given back when dropped.
+struct Lease<'a> {
+    pool: &'a Pg,
+    client: Option<PgClient>,
+}
+
+impl Lease<'_> {
     /// The client with its statement cache, as the engine-neutral functions take it.
     fn pg(&mut self) -> &mut PgClient {
-        self.0
+        self.client
             .as_mut()
-            .expect("the client lives until the Pg is dropped")
+            .expect("a lease holds its client until dropped")
     }
 }
 
-impl std::ops::Deref for ClientCell {
+impl std::ops::Deref for Lease<'_> {
     type Target = postgres::Client;
     fn deref(&self) -> &postgres::Client {
         &self
-            .0
+            .client
             .as_ref()
-            .expect("the client lives until the Pg is dropped")
+            .expect("a lease holds its client until dropped")
             .client
     }
 }
 
-impl std::ops::DerefMut for ClientCell {
+impl std::ops::DerefMut for Lease<'_> {
     fn deref_mut(&mut self) -> &mut postgres::Client {
         &mut self.pg().client
     }
 }
 
-impl Drop for ClientCell {
+impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.0.take() {
-            off_runtime(move || drop(client));
+        if let Some(client) = self.client.take() {
+            let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+            idle.clients.push(client);
+            drop(idle);
+            self.pool.returned.notify_one();
         }
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        // Closing blocks on the client's own runtime, which Tokio forbids inside another.
+        let clients = std::mem::take(
+            &mut self
+                .idle
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .clients,
+        );
+        off_runtime(move || drop(clients));
     }
 }
 
