@@ -187,7 +187,7 @@ fn a_store_survives_its_connections_being_cut() {
     assert!(answered >= 2, "the store reconnects: {answered} answers");
     assert!(store.ping().is_ok());
     let (_, after) = count();
-    assert!(after >= 1 && after <= 4, "{after} connections");
+    assert!((1..=4).contains(&after), "{after} connections");
 }
 
 #[test]
