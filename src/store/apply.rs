@@ -156,7 +156,11 @@ pub(super) fn apply_refresh(
     // Nodes sharing a PostgreSQL database apply one refresh at a time, each first replaying what the
     // others changed in the index (fetch, parse and normalize stay parallel).
     let shared = conn.is_postgres();
-    let (stats, ops, seq) = conn.planned_transaction(|tx| {
+    if shared {
+        index.replay_ahead(conn, input.threshold)?;
+    }
+    let apply_lock = shared.then_some(super::index::APPLY_LOCK);
+    let (stats, ops, seq) = conn.planned_transaction(apply_lock, |tx| {
         if shared {
             index.catch_up(tx, input.threshold, input.now, input.window)?;
         }

@@ -81,7 +81,7 @@ impl IndexState {
 
 /// The lock that applies refreshes one at a time across the nodes of a PostgreSQL database ("syndicA"
 /// in ASCII), held until the transaction ends.
-const APPLY_LOCK: i64 = 0x0073_796e_6469_6341;
+pub(super) const APPLY_LOCK: i64 = 0x0073_796e_6469_6341;
 
 /// On PostgreSQL, makes a transaction that rewrites stories or their sections (retagging, retention)
 /// wait for the refresh another node is applying, and hold the next ones off until it ends. Nothing
@@ -100,6 +100,11 @@ pub(super) fn serialize_with_applies(tx: &mut Conn<'_>) -> Result<(), StoreError
 /// Takes the apply lock (PostgreSQL) and returns the last applied refresh's sequence number.
 fn lock_applies(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
     serialize_with_applies(tx)?;
+    applied_seq(tx)
+}
+
+/// The last applied refresh's sequence number (read under the apply lock).
+fn applied_seq(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
     Ok(tx
         .query_opt("SELECT value FROM meta WHERE key = 'apply_seq'", &[], |r| {
             r.int(0)
@@ -111,9 +116,44 @@ fn lock_applies(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
 const LOG_KEPT: i64 = 10_000;
 
 impl IndexState {
-    /// On PostgreSQL, inside the refresh's transaction: takes the apply lock and replays the index
-    /// changes other nodes logged since this node's last look (rebuilding when the log no longer
-    /// reaches back that far), so the decision sees every story stored on any node.
+    /// On PostgreSQL, before the refresh's transaction: replays what the other nodes logged so far,
+    /// without the apply lock, while they apply, so that [`IndexState::catch_up`] (inside the lock)
+    /// has at most the last few entries left. The log is written under the lock with gapless sequence
+    /// numbers, so what is visible of it is always a complete prefix; when it no longer reaches back to
+    /// this node's last look, this leaves the rebuild to `catch_up`.
+    pub(super) fn replay_ahead(
+        &mut self,
+        conn: &mut Conn<'_>,
+        threshold: f64,
+    ) -> Result<(), StoreError> {
+        let logged = conn.query(
+            "SELECT seq, ops FROM index_log WHERE seq > ?1 ORDER BY seq",
+            &[self.seen_seq.into()],
+            |r| Ok((r.int(0)?, r.text(1)?)),
+        )?;
+        if logged.first().map(|(s, _)| *s) != Some(self.seen_seq + 1) {
+            return Ok(());
+        }
+        self.replay(logged, threshold)
+    }
+
+    /// Applies logged entries (consecutive, following `seen_seq`) to the index.
+    fn replay(&mut self, logged: Vec<(i64, String)>, threshold: f64) -> Result<(), StoreError> {
+        for (seq, ops) in logged {
+            let ops: Vec<IndexOp> = serde_json::from_str(&ops)
+                .map_err(|e| StoreError::Postgres(format!("index_log: {e}")))?;
+            for op in ops {
+                op.apply(&mut self.index, threshold);
+            }
+            self.seen_seq = seq;
+        }
+        Ok(())
+    }
+
+    /// On PostgreSQL, inside the refresh's transaction, which holds the apply lock (see
+    /// [`Conn::planned_transaction`]): replays the index changes other nodes logged since this node's
+    /// last look (rebuilding when the log no longer reaches back that far), so the decision sees every
+    /// story stored on any node.
     pub(super) fn catch_up(
         &mut self,
         tx: &mut Conn<'_>,
@@ -121,7 +161,7 @@ impl IndexState {
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<(), StoreError> {
-        let seq = lock_applies(tx)?;
+        let seq = applied_seq(tx)?;
         if seq == self.seen_seq {
             return Ok(());
         }
@@ -133,13 +173,7 @@ impl IndexState {
         if logged.first().map(|(s, _)| *s) != Some(self.seen_seq + 1) {
             self.load(tx, now, window)?;
         } else {
-            for (_, ops) in logged {
-                let ops: Vec<IndexOp> = serde_json::from_str(&ops)
-                    .map_err(|e| StoreError::Postgres(format!("index_log: {e}")))?;
-                for op in ops {
-                    op.apply(&mut self.index, threshold);
-                }
-            }
+            self.replay(logged, threshold)?;
         }
         self.seen_seq = seq;
         Ok(())
@@ -151,17 +185,13 @@ impl IndexState {
         let seq = self.seen_seq + 1;
         let text = serde_json::to_string(ops)
             .map_err(|e| StoreError::Postgres(format!("index_log: {e}")))?;
+        // One statement (PostgreSQL only, as the log is): the entry, the last number, the oldest
+        // entries dropped.
         tx.exec(
-            "INSERT INTO index_log (seq, ops) VALUES (?1, ?2)",
-            &[seq.into(), text.as_str().into()],
-        )?;
-        tx.exec(
-            "UPDATE meta SET value = ?1 WHERE key = 'apply_seq'",
-            &[seq.into()],
-        )?;
-        tx.exec(
-            "DELETE FROM index_log WHERE seq <= ?1",
-            &[(seq - LOG_KEPT).into()],
+            "WITH logged AS (INSERT INTO index_log (seq, ops) VALUES (?1, ?2)),
+                  dropped AS (DELETE FROM index_log WHERE seq <= ?3)
+             UPDATE meta SET value = ?1 WHERE key = 'apply_seq'",
+            &[seq.into(), text.as_str().into(), (seq - LOG_KEPT).into()],
         )?;
         Ok(seq)
     }

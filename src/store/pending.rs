@@ -139,22 +139,28 @@ impl Pending {
         }
     }
 
-    /// Takes ids for the remaining new entries from both sequences, in one statement.
+    /// Takes ids for the remaining new entries from both sequences, in one statement: a block of
+    /// `batch` numbers each, reserved by moving the sequence past it. Only refreshes take item and
+    /// story ids on PostgreSQL, one at a time under the apply lock, so no other transaction draws from
+    /// the sequences between the `nextval` and the `setval` (and the ids still grow in the order
+    /// entries are applied, as they do on SQLite).
     fn take_ids(&mut self, tx: &mut Conn<'_>) -> Result<(), StoreError> {
-        let ids = tx.query(
-            // The sequences are looked up once, not once a row.
-            "SELECT nextval(q.items), nextval(q.stories)
-             FROM (SELECT CAST(pg_get_serial_sequence('items', 'id') AS regclass) AS items,
-                          CAST(pg_get_serial_sequence('stories', 'id') AS regclass) AS stories) AS q,
-                  generate_series(1, CAST(?1 AS BIGINT))",
-            &[(self.batch as i64).into()],
-            |r| Ok((r.int(0)?, r.int(1)?)),
-        )?;
-        // Used from the smallest: ids grow in the order entries are applied, as they do on SQLite.
-        for (item, story) in ids.into_iter().rev() {
-            self.item_ids.push(item);
-            self.story_ids.push(story);
-        }
+        let n = self.batch.max(1) as i64;
+        let (item_last, story_last) = tx
+            .query_opt(
+                "SELECT setval(q.items, nextval(q.items) + CAST(?1 AS BIGINT) - 1),
+                        setval(q.stories, nextval(q.stories) + CAST(?1 AS BIGINT) - 1)
+                 FROM (SELECT CAST(pg_get_serial_sequence('items', 'id') AS regclass) AS items,
+                              CAST(pg_get_serial_sequence('stories', 'id') AS regclass) AS stories)
+                      AS q",
+                &[n.into()],
+                |r| Ok((r.int(0)?, r.int(1)?)),
+            )?
+            .ok_or_else(|| StoreError::Postgres("no ids from the sequences".into()))?;
+        // Used from the smallest (popped from the end).
+        self.item_ids.extend((item_last - n + 1..=item_last).rev());
+        self.story_ids
+            .extend((story_last - n + 1..=story_last).rev());
         Ok(())
     }
 

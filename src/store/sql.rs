@@ -277,16 +277,23 @@ impl Conn<'_> {
     /// once they are not, until an ANALYZE that may be a minute away: a refresh's lookups would grow
     /// with the table. Cached plans stay usable, so statements (and the foreign-key checks their
     /// triggers run, one per row) are not planned again at every execution.
+    ///
+    /// `advisory_lock`: a transaction-scoped advisory lock PostgreSQL takes first (in the same round
+    /// trip as the settings); nothing on SQLite.
     pub fn planned_transaction<T>(
         &mut self,
+        advisory_lock: Option<i64>,
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         if let Conn::Pg(c) = self {
-            // One round trip: the setting lasts until the transaction ends.
-            c.client.batch_execute(
+            // One round trip: the settings last until the transaction ends.
+            let lock = advisory_lock
+                .map(|key| format!("; SELECT pg_advisory_xact_lock({key})"))
+                .unwrap_or_default();
+            c.client.batch_execute(&format!(
                 "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off;
-                     SET LOCAL enable_mergejoin = off",
-            )?;
+                 SET LOCAL enable_mergejoin = off{lock}"
+            ))?;
             return finish(self, f);
         }
         self.transaction(f)
