@@ -73,7 +73,21 @@ impl Store {
         // the database work.
         let keys = title_keys(input);
         let events = entry_events(input);
-        self.with(|c| apply_refresh(c, &mut self.lock_index(), input, keys, &events))
+        self.with(|c| {
+            // On PostgreSQL, the other nodes' index changes logged so far are read before this node's
+            // index is locked: its other refreshes go on applying meanwhile.
+            let logged = if c.is_postgres() {
+                let seen = self.lock_index().seen_seq;
+                Some(super::index::read_log(c, seen)?)
+            } else {
+                None
+            };
+            let mut index = self.lock_index();
+            if let Some(logged) = logged {
+                index.replay_ahead(logged, input.threshold)?;
+            }
+            apply_refresh(c, &mut index, input, keys, &events)
+        })
     }
 
     /// Rebuilds the similarity index from the stories first seen within `window` before `now`.
@@ -156,9 +170,6 @@ pub(super) fn apply_refresh(
     // Nodes sharing a PostgreSQL database apply one refresh at a time, each first replaying what the
     // others changed in the index (fetch, parse and normalize stay parallel).
     let shared = conn.is_postgres();
-    if shared {
-        index.replay_ahead(conn, input.threshold)?;
-    }
     let apply_lock = shared.then_some(super::index::APPLY_LOCK);
     let (stats, ops, seq) = conn.planned_transaction(apply_lock, |tx| {
         if shared {

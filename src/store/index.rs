@@ -112,25 +112,31 @@ fn applied_seq(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
         .unwrap_or(0))
 }
 
+/// The index log's entries after `seq`, in order (PostgreSQL).
+pub(super) fn read_log(conn: &mut Conn<'_>, seq: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    conn.query(
+        "SELECT seq, ops FROM index_log WHERE seq > ?1 ORDER BY seq",
+        &[seq.into()],
+        |r| Ok((r.int(0)?, r.text(1)?)),
+    )
+}
+
 /// Most log entries kept: a node further behind than this rebuilds its index instead of replaying.
 const LOG_KEPT: i64 = 10_000;
 
 impl IndexState {
-    /// On PostgreSQL, before the refresh's transaction: replays what the other nodes logged so far,
-    /// without the apply lock, while they apply, so that [`IndexState::catch_up`] (inside the lock)
-    /// has at most the last few entries left. The log is written under the lock with gapless sequence
-    /// numbers, so what is visible of it is always a complete prefix; when it no longer reaches back to
-    /// this node's last look, this leaves the rebuild to `catch_up`.
+    /// On PostgreSQL, before the refresh's transaction: replays what the other nodes logged so far
+    /// (`logged`, read by [`read_log`] without the apply lock or this index's, while they apply), so
+    /// that [`IndexState::catch_up`] (inside the lock) has at most the last few entries left. The log
+    /// is written under the lock with gapless sequence numbers, so what is visible of it is always a
+    /// complete prefix; entries this index has seen since are skipped, and when the read does not
+    /// follow on from what it has seen (the log was trimmed past it), the rebuild is left to `catch_up`.
     pub(super) fn replay_ahead(
         &mut self,
-        conn: &mut Conn<'_>,
+        mut logged: Vec<(i64, String)>,
         threshold: f64,
     ) -> Result<(), StoreError> {
-        let logged = conn.query(
-            "SELECT seq, ops FROM index_log WHERE seq > ?1 ORDER BY seq",
-            &[self.seen_seq.into()],
-            |r| Ok((r.int(0)?, r.text(1)?)),
-        )?;
+        logged.retain(|(seq, _)| *seq > self.seen_seq);
         if logged.first().map(|(s, _)| *s) != Some(self.seen_seq + 1) {
             return Ok(());
         }
@@ -165,11 +171,7 @@ impl IndexState {
         if seq == self.seen_seq {
             return Ok(());
         }
-        let logged = tx.query(
-            "SELECT seq, ops FROM index_log WHERE seq > ?1 ORDER BY seq",
-            &[self.seen_seq.into()],
-            |r| Ok((r.int(0)?, r.text(1)?)),
-        )?;
+        let logged = read_log(tx, self.seen_seq)?;
         if logged.first().map(|(s, _)| *s) != Some(self.seen_seq + 1) {
             self.load(tx, now, window)?;
         } else {
