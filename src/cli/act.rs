@@ -41,12 +41,38 @@ pub(super) async fn poll(config: Config, only: Option<&str>, force: bool) -> any
             None => chosen.push(s),
         }
     }
-    let selected = chosen;
+    let mut selected = chosen;
+    // On a database that nodes poll, a source one of them is fetching is left to it (unless --force),
+    // and the ones polled here are leased to this process, so the nodes leave them alone meanwhile.
+    let leased = if force {
+        None
+    } else {
+        lease_for_poll(&ctx, &mut selected, &mut held, &mut stdout).await?
+    };
     // Print each line as its source finishes: on a terminal that is the progress display.
     let seen_at = chrono::Utc::now();
     let mut pending: FuturesUnordered<_> = selected
         .iter()
-        .map(|s| refresh::refresh(&ctx, s, seen_at))
+        .map(|s| {
+            let (ctx, leased) = (&ctx, &leased);
+            async move {
+                let report = refresh::refresh(ctx, s, seen_at).await;
+                if let (Some(node), Some(&id)) = (leased, ctx.source_ids.get(&s.name)) {
+                    let node = node.clone();
+                    let released = ctx
+                        .store
+                        .call(move |st| match st.postgres() {
+                            Some(pg) => pg.release(&node, id),
+                            None => Ok(true),
+                        })
+                        .await;
+                    if let Err(e) = released {
+                        tracing::warn!(error = %e, source = %s.name, "cannot give a lease back; it expires on its own");
+                    }
+                }
+                report
+            }
+        })
         .collect();
     let (mut new_items, mut errors, mut total) = (0, 0, 0);
     let mut moved = 0;
@@ -89,6 +115,57 @@ pub(super) async fn poll(config: Config, only: Option<&str>, force: bool) -> any
         );
     }
     Ok(())
+}
+
+/// On PostgreSQL, leases the `selected` sources to this process and drops (with a line each, counted
+/// in `held`) those another node holds; returns this process's node name when it took leases.
+async fn lease_for_poll(
+    ctx: &refresh::Context,
+    selected: &mut Vec<crate::config::SourceConfig>,
+    held: &mut usize,
+    out: &mut impl Write,
+) -> anyhow::Result<Option<String>> {
+    if ctx.store.postgres().is_none() || selected.is_empty() {
+        return Ok(None);
+    }
+    let node = crate::service::cluster::node_name();
+    let ids: Vec<i64> = selected
+        .iter()
+        .filter_map(|s| ctx.source_ids.get(&s.name).copied())
+        .collect();
+    let lease = chrono::Duration::from_std(ctx.config.poll.lease)?;
+    let name = node.clone();
+    let (taken, holders) = ctx
+        .store
+        .call(move |s| {
+            let pg = s.postgres().expect("checked above");
+            let now = chrono::Utc::now();
+            let taken = pg.take_leases(&name, &ids, now + lease, now)?;
+            Ok((taken, pg.leases(now)?))
+        })
+        .await?;
+    let holders: std::collections::HashMap<String, Option<String>> = holders.into_iter().collect();
+    let mut kept = Vec::with_capacity(selected.len());
+    for s in selected.drain(..) {
+        let id = ctx.source_ids.get(&s.name).copied();
+        if id.is_some_and(|id| taken.contains(&id)) {
+            kept.push(s);
+            continue;
+        }
+        *held += 1;
+        let by = holders
+            .get(&s.name)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| "another node".into());
+        writeln!(
+            out,
+            "held     {}: node {by} holds its lease (fetching it now); --force polls it anyway",
+            s.name
+        )?;
+    }
+    *selected = kept;
+    Ok(Some(node))
 }
 
 pub(super) async fn render(config: Config, out: &Path) -> anyhow::Result<()> {

@@ -34,6 +34,16 @@ const WATCH_TICK: Duration = Duration::from_secs(1);
 /// limit) or that it had no free slot for.
 pub(super) const CLAIM_RETRY: Duration = Duration::from_secs(1);
 
+/// This process's name among the nodes, `host:pid` (also a manual `syndic poll`'s, for its leases).
+pub fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into());
+    format!("{host}:{}", std::process::id())
+}
+
 /// This node of the cluster.
 pub(super) struct Node {
     /// `host:pid`, shown by `syndic sources` beside the leases it holds.
@@ -44,13 +54,8 @@ pub(super) struct Node {
 
 impl Node {
     pub(super) fn new(url: &str) -> Arc<Node> {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|h| h.trim().to_string())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "node".into());
         Arc::new(Node {
-            name: format!("{host}:{}", std::process::id()),
+            name: node_name(),
             url: url.to_string(),
             leading: AtomicBool::new(false),
         })

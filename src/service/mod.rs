@@ -11,7 +11,7 @@
 //! - [`startup`]: the named start-up steps of each config generation (sources, tagger, retagging).
 //! - [`notify`]: the `sd_notify` protocol over `$NOTIFY_SOCKET` (nothing without it).
 
-mod cluster;
+pub mod cluster;
 pub mod daemon;
 pub mod notify;
 pub mod retrain;

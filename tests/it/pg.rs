@@ -1181,6 +1181,58 @@ fn one_node_runs_on_postgresql_as_it_does_on_sqlite() {
     let _ = node.child.kill();
 }
 
+/// A manual `syndic poll` on a database that nodes poll leaves a source another node is fetching to
+/// it (with a line saying so), leases the ones it polls while it polls them, and gives them back.
+#[test]
+fn a_manual_poll_respects_the_nodes_leases() {
+    use crate::support::Env;
+    let Some(db) = TestDb::create("pollease") else {
+        return;
+    };
+    let (server, sources) = two_desks(false);
+    let env = Env::new(&sources);
+    on_postgres(&env, &db.url);
+    env.ok(&["check"]);
+    env.ok(&["poll"]);
+    assert_eq!(server.requests("/wire.xml").len(), 1);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let until = Utc::now().timestamp_millis() + 600_000;
+    c.execute(
+        "UPDATE sources SET lease_node = 'other:42', lease_until = $1 WHERE name = 'Wire'",
+        &[&until],
+    )
+    .unwrap();
+    let out = env.ok(&["poll"]);
+    assert!(
+        out.contains("held     Wire: node other:42 holds its lease"),
+        "{out}"
+    );
+    assert!(out.contains("polled 1 sources"), "{out}");
+    assert_eq!(
+        server.requests("/wire.xml").len(),
+        1,
+        "Wire left to its node"
+    );
+    assert_eq!(server.requests("/desk.xml").len(), 2);
+    let leases: Vec<(String, Option<String>)> = c
+        .query("SELECT name, lease_node FROM sources ORDER BY name", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        leases,
+        vec![
+            ("Desk".to_string(), None),
+            ("Wire".to_string(), Some("other:42".to_string()))
+        ],
+        "the poll gave its lease back and left the node's alone"
+    );
+    let out = env.ok(&["poll", "--force"]);
+    assert!(out.contains("polled 2 sources"), "{out}");
+    assert_eq!(server.requests("/wire.xml").len(), 2);
+}
+
 /// The same stored state gives the same bytes and ETags whichever engine holds it: an SQLite store
 /// copied into PostgreSQL by `syndic migrate`, then each served by its own `syndic run`.
 #[test]

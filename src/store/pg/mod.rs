@@ -225,6 +225,26 @@ impl Pg {
         })
     }
 
+    /// Leases `ids` to `node` until `until` where no other node holds a live lease at `now` (a manual
+    /// `syndic poll` on a database that nodes poll); returns the ids now leased to `node`.
+    pub fn take_leases(
+        &self,
+        node: &str,
+        ids: &[i64],
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        off_runtime(|| {
+            let rows = self.lock()?.query(
+                "UPDATE sources SET lease_node = $1, lease_until = $2
+                 WHERE id = ANY($3) AND (lease_until IS NULL OR lease_until <= $4 OR lease_node = $1)
+                 RETURNING id",
+                &[&node, &to_ms(until), &ids, &to_ms(now)],
+            )?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
     /// Gives a source's lease back (its refresh finished); only the node holding it can.
     pub fn release(&self, node: &str, source_id: i64) -> Result<bool, StoreError> {
         off_runtime(|| {
