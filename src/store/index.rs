@@ -3,7 +3,6 @@
 //! normalization changes.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use crate::dedupe::{self, TitleIndex};
 
@@ -270,52 +269,56 @@ impl IndexOp {
 /// Re-fingerprints stored items whose title fingerprint was computed by an older normalization
 /// ([`dedupe::FINGERPRINT_VERSION`]), in batches, so that exact-title joins keep meeting them. Items
 /// stored without a fingerprint (titles too short, or a source with `dedupe = false`) stay without one.
-/// Returns how many fingerprints changed.
-pub(super) fn refingerprint(conn: &mut rusqlite::Connection) -> Result<usize, StoreError> {
+/// On either engine; on PostgreSQL each batch waits for the refresh another node is applying. Returns
+/// how many fingerprints changed.
+pub(super) fn refingerprint(conn: &mut Conn<'_>) -> Result<usize, StoreError> {
     const BATCH: i64 = 5000;
     let version = dedupe::FINGERPRINT_VERSION;
     // One row says whether there is anything to do, so a start-up does not scan every item.
-    let stored: i64 = conn.query_row(
-        "SELECT value FROM meta WHERE key = 'fingerprint_version'",
-        [],
-        |r| r.get(0),
-    )?;
+    let stored = conn
+        .query_opt(
+            "SELECT value FROM meta WHERE key = 'fingerprint_version'",
+            &[],
+            |r| r.int(0),
+        )?
+        .unwrap_or(0);
     if stored >= version {
         return Ok(0);
     }
     let mut changed = 0;
     loop {
-        let tx = conn.transaction()?;
-        let rows: Vec<(i64, String, String)> = {
-            let mut stmt = tx.prepare(
+        let (done, n) = conn.transaction(|tx| {
+            serialize_with_applies(tx)?;
+            let rows = tx.query(
                 "SELECT id, title, title_fp FROM items WHERE fp_version < ?1 ORDER BY id LIMIT ?2",
+                &[version.into(), BATCH.into()],
+                |r| Ok((r.int(0)?, r.text(1)?, r.text(2)?)),
             )?;
-            stmt.query_map(params![version, BATCH], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<Result<_, _>>()?
-        };
-        if rows.is_empty() {
-            tx.execute(
-                "UPDATE meta SET value = ?1 WHERE key = 'fingerprint_version'",
-                [version],
-            )?;
-            tx.commit()?;
-            return Ok(changed);
-        }
-        {
-            let mut update =
-                tx.prepare("UPDATE items SET title_fp = ?2, fp_version = ?3 WHERE id = ?1")?;
+            if rows.is_empty() {
+                tx.exec(
+                    "UPDATE meta SET value = ?1 WHERE key = 'fingerprint_version'",
+                    &[version.into()],
+                )?;
+                return Ok((true, 0));
+            }
+            let mut n = 0;
             for (id, title, old) in &rows {
                 let fp = if old.is_empty() {
                     String::new()
                 } else {
                     dedupe::title_fingerprint(title)
                 };
-                changed += usize::from(fp != *old);
-                update.execute(params![id, fp, version])?;
+                n += usize::from(fp != *old);
+                tx.exec(
+                    "UPDATE items SET title_fp = ?2, fp_version = ?3 WHERE id = ?1",
+                    &[(*id).into(), fp.as_str().into(), version.into()],
+                )?;
             }
+            Ok((false, n))
+        })?;
+        changed += n;
+        if done {
+            return Ok(changed);
         }
-        tx.commit()?;
     }
 }

@@ -95,6 +95,15 @@ const CHECKPOINT_BACKSTOP: c_int = 16 * 1024;
 /// The log file is cut back to this size when SQLite starts it over.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
+fn log_refingerprinted(items: usize) {
+    if items > 0 {
+        tracing::info!(
+            items,
+            "title fingerprints recomputed for the current normalization"
+        );
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -120,13 +129,7 @@ impl Store {
         // fewer than one refresh uses: evicted statements were re-prepared over and over).
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn, &path.display().to_string())?;
-        let refingerprinted = index::refingerprint(&mut conn)?;
-        if refingerprinted > 0 {
-            tracing::info!(
-                items = refingerprinted,
-                "title fingerprints recomputed for the current normalization"
-            );
-        }
+        log_refingerprinted(index::refingerprint(&mut sql::Conn::Lite(&conn))?);
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         let checkpoints = Arc::new(AtomicU64::new(0));
         start_checkpointer(&mut conn, path, checkpoints.clone())?;
@@ -147,6 +150,7 @@ impl Store {
             index: Arc::new(Mutex::new(index::IndexState::default())),
             checkpoints: Arc::new(AtomicU64::new(0)),
         };
+        log_refingerprinted(store.with(index::refingerprint)?);
         store.rebuild_index(Utc::now(), window)?;
         Ok(store)
     }

@@ -1233,6 +1233,56 @@ fn a_manual_poll_respects_the_nodes_leases() {
     assert_eq!(server.requests("/wire.xml").len(), 2);
 }
 
+/// Items fingerprinted by an older title normalization are fingerprinted again when a node opens the
+/// database, as on SQLite, so exact-title joins keep meeting them.
+#[test]
+fn stale_title_fingerprints_are_recomputed_on_open() {
+    use crate::support::Env;
+    let Some(db) = TestDb::create("refp") else {
+        return;
+    };
+    let (_server, sources) = two_desks(false);
+    let env = Env::new(&sources);
+    on_postgres(&env, &db.url);
+    env.ok(&["poll"]);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let fps = |c: &mut postgres::Client| -> Vec<(String, String, String, i64)> {
+        c.query(
+            "SELECT key, title, title_fp, fp_version FROM items ORDER BY key",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+    };
+    let before = fps(&mut c);
+    assert!(
+        before.iter().all(|(_, _, fp, _)| !fp.is_empty()),
+        "{before:?}"
+    );
+    c.batch_execute(
+        "UPDATE items SET title_fp = 'stale', fp_version = 0 WHERE key = 'w1';
+         UPDATE meta SET value = 0 WHERE key = 'fingerprint_version';",
+    )
+    .unwrap();
+    let _store = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
+    let after = fps(&mut c);
+    assert_eq!(after, before, "recomputed as stored");
+    for (_, title, fp, version) in &after {
+        assert_eq!(fp, &syndic::dedupe::title_fingerprint(title));
+        assert_eq!(*version, syndic::dedupe::FINGERPRINT_VERSION);
+    }
+    let v: i64 = c
+        .query_one(
+            "SELECT value FROM meta WHERE key = 'fingerprint_version'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(v, syndic::dedupe::FINGERPRINT_VERSION);
+}
+
 /// The same stored state gives the same bytes and ETags whichever engine holds it: an SQLite store
 /// copied into PostgreSQL by `syndic migrate`, then each served by its own `syndic run`.
 #[test]
