@@ -58,17 +58,7 @@ pub(super) async fn poll(config: Config, only: Option<&str>, force: bool) -> any
             async move {
                 let report = refresh::refresh(ctx, s, seen_at).await;
                 if let (Some(node), Some(&id)) = (leased, ctx.source_ids.get(&s.name)) {
-                    let node = node.clone();
-                    let released = ctx
-                        .store
-                        .call(move |st| match st.postgres() {
-                            Some(pg) => pg.release(&node, id),
-                            None => Ok(true),
-                        })
-                        .await;
-                    if let Err(e) = released {
-                        tracing::warn!(error = %e, source = %s.name, "cannot give a lease back; it expires on its own");
-                    }
+                    crate::service::cluster::release(node, ctx, id).await;
                 }
                 report
             }

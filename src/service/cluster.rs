@@ -308,9 +308,9 @@ pub(super) async fn claim(
     Ok(claimed.into_iter().collect())
 }
 
-/// Gives a source's lease back once its refresh is stored.
-pub(super) async fn release(node: &Node, ctx: &Context, id: i64) {
-    let name = node.name.clone();
+/// Gives a source's lease, held by the node named `node`, back once its refresh is stored.
+pub async fn release(node: &str, ctx: &Context, id: i64) {
+    let name = node.to_string();
     let released = ctx
         .store
         .call(move |s| match s.postgres() {

@@ -288,7 +288,7 @@ pub(super) async fn start_due(
             let report = refresh::refresh(&ctx, &source, now).await;
             svc.refreshed(&report);
             if let Some(node) = &svc.node {
-                cluster::release(node, &ctx, id).await;
+                cluster::release(&node.name, &ctx, id).await;
                 let changed = report.changed_sections().map(str::to_string).collect();
                 svc.announce(Notice::Feeds(changed)).await;
             }
