@@ -170,12 +170,26 @@ pub(super) fn apply_refresh(
     // Nodes sharing a PostgreSQL database apply one refresh at a time, each first replaying what the
     // others changed in the index (fetch, parse and normalize stay parallel).
     let shared = conn.is_postgres();
-    let apply_lock = shared.then_some(super::index::APPLY_LOCK);
-    let (stats, ops, seq) = conn.planned_transaction(apply_lock, |tx| {
-        if shared {
-            index.catch_up(tx, input.threshold, input.now, input.window)?;
+    // On PostgreSQL the lock, the last applied number and the source's name come in one round trip.
+    let (apply_lock, reads) = if shared {
+        (
+            Some(super::index::APPLY_LOCK),
+            vec![
+                super::index::APPLIED_SEQ.to_string(),
+                format!("SELECT name FROM sources WHERE id = {}", input.source_id),
+            ],
+        )
+    } else {
+        (None, Vec::new())
+    };
+    let (stats, ops, seq) = conn.planned_transaction(apply_lock, &reads, |tx, read| {
+        let mut source_name = None;
+        if let [seq, name] = &read[..] {
+            let seq = seq.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+            index.catch_up(tx, seq, input.threshold, input.now, input.window)?;
+            source_name = name.clone();
         }
-        let (stats, ops) = apply(tx, input, keys, events, &index.index)?;
+        let (stats, ops) = apply(tx, input, source_name, keys, events, &index.index)?;
         write_fetch_record(tx, input.source_id, &input.fetch)?;
         let seq = if shared {
             Some(index.log(tx, &ops)?)
@@ -203,17 +217,20 @@ type TitleKeys = (String, Vec<String>, Vec<(String, bool)>);
 fn apply(
     tx: &mut Conn<'_>,
     input: &RefreshInput<'_>,
+    source_name: Option<String>,
     keys: Vec<TitleKeys>,
     events: &[DateTime<Utc>],
     index: &TitleIndex,
 ) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
-    let source_name = tx
-        .query_opt(
+    let source_name = match source_name {
+        Some(name) => Some(name),
+        None => tx.query_opt(
             "SELECT name FROM sources WHERE id = ?1",
             &[input.source_id.into()],
             |r| r.text(0),
-        )?
-        .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+        )?,
+    }
+    .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
     let mut stats = RefreshStats {
         items: input.items.len(),
         ..RefreshStats::default()

@@ -103,12 +103,10 @@ fn lock_applies(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
 }
 
 /// The last applied refresh's sequence number (read under the apply lock).
+pub(super) const APPLIED_SEQ: &str = "SELECT value FROM meta WHERE key = 'apply_seq'";
+
 fn applied_seq(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
-    Ok(tx
-        .query_opt("SELECT value FROM meta WHERE key = 'apply_seq'", &[], |r| {
-            r.int(0)
-        })?
-        .unwrap_or(0))
+    Ok(tx.query_opt(APPLIED_SEQ, &[], |r| r.int(0))?.unwrap_or(0))
 }
 
 /// The index log's entries after `seq`, in order (PostgreSQL).
@@ -159,14 +157,16 @@ impl IndexState {
     /// [`Conn::planned_transaction`]): replays the index changes other nodes logged since this node's
     /// last look (rebuilding when the log no longer reaches back that far), so the decision sees every
     /// story stored on any node.
+    ///
+    /// `seq`: `meta.apply_seq` as read under the lock ([`APPLIED_SEQ`]).
     pub(super) fn catch_up(
         &mut self,
         tx: &mut Conn<'_>,
+        seq: i64,
         threshold: f64,
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<(), StoreError> {
-        let seq = applied_seq(tx)?;
         if seq == self.seen_seq {
             return Ok(());
         }

@@ -84,7 +84,7 @@ static UPSERT_ITEM: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The queued items, each a JSON row of its id and its [`ITEM_COLUMNS`].
-fn insert_items_sql(tx: &Conn<'_>) -> String {
+fn insert_items_sql(tx: &Conn<'_>, param: usize) -> String {
     let names: Vec<&str> = ITEM_COLUMNS.iter().map(|(c, _)| *c).collect();
     let fields: Vec<String> = ITEM_COLUMNS
         .iter()
@@ -96,7 +96,7 @@ fn insert_items_sql(tx: &Conn<'_>) -> String {
         names.join(", "),
         json_field(0, "BIGINT"),
         fields.join(", "),
-        tx.json_rows(1)
+        tx.json_rows(param)
     )
 }
 
@@ -264,6 +264,10 @@ impl Pending {
 
     /// Writes what is queued: the new stories, then their items, then the widened spans.
     pub(super) fn flush(&mut self, tx: &mut Conn<'_>) -> Result<(), StoreError> {
+        // Each write as a statement of its own parameter (numbered as they come), then all in one
+        // statement: the first ones as data-modifying WITH queries, which run with the same snapshot
+        // (the spans widened are stored stories', never the ones inserted here).
+        let mut parts: Vec<(String, String)> = Vec::new();
         if !self.stories.is_empty() {
             let rows: Vec<serde_json::Value> = self
                 .stories
@@ -289,13 +293,9 @@ impl Pending {
                 published = json_field(3, "BIGINT"),
                 lo = json_field(4, "BIGINT"),
                 hi = json_field(5, "BIGINT"),
-                rows = tx.json_rows(1),
+                rows = tx.json_rows(parts.len() + 1),
             );
-            tx.exec(&sql, &[json_text(rows).as_str().into()])?;
-        }
-        if !self.items.is_empty() {
-            let rows = std::mem::take(&mut self.items);
-            tx.exec(&insert_items_sql(tx), &[json_text(rows).as_str().into()])?;
+            parts.push((sql, json_text(rows)));
         }
         if !self.widened.is_empty() {
             let rows: Vec<serde_json::Value> = std::mem::take(&mut self.widened)
@@ -311,10 +311,26 @@ impl Pending {
                 id = json_field(0, "BIGINT"),
                 lo = json_field(1, "BIGINT"),
                 hi = json_field(2, "BIGINT"),
-                rows = tx.json_rows(1),
+                rows = tx.json_rows(parts.len() + 1),
             );
-            tx.exec(&sql, &[json_text(rows).as_str().into()])?;
+            parts.push((sql, json_text(rows)));
         }
+        if !self.items.is_empty() {
+            let rows = std::mem::take(&mut self.items);
+            parts.push((insert_items_sql(tx, parts.len() + 1), json_text(rows)));
+        }
+        let Some((last, _)) = parts.last() else {
+            return Ok(());
+        };
+        let mut sql = String::new();
+        for (i, (part, _)) in parts[..parts.len() - 1].iter().enumerate() {
+            sql += if i == 0 { "WITH " } else { ", " };
+            sql += &format!("w{i} AS ({part})");
+        }
+        sql += " ";
+        sql += last;
+        let params: Vec<Value<'_>> = parts.iter().map(|(_, rows)| rows.as_str().into()).collect();
+        tx.exec(&sql, &params)?;
         Ok(())
     }
 }

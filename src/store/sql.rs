@@ -278,25 +278,52 @@ impl Conn<'_> {
     /// with the table. Cached plans stay usable, so statements (and the foreign-key checks their
     /// triggers run, one per row) are not planned again at every execution.
     ///
-    /// `advisory_lock`: a transaction-scoped advisory lock PostgreSQL takes first (in the same round
-    /// trip as the settings); nothing on SQLite.
+    /// On PostgreSQL, `advisory_lock` is a transaction-scoped advisory lock taken first, and `reads`
+    /// are statements of one value each (text, or NULL when they find no row) read under it; settings,
+    /// lock and reads go in one round trip, and `f` receives the values. On SQLite there is no lock and
+    /// `reads` must be empty.
     pub fn planned_transaction<T>(
         &mut self,
         advisory_lock: Option<i64>,
-        f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+        reads: &[String],
+        f: impl FnOnce(&mut Conn<'_>, Vec<Option<String>>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if let Conn::Pg(c) = self {
-            // One round trip: the settings last until the transaction ends.
-            let lock = advisory_lock
-                .map(|key| format!("; SELECT pg_advisory_xact_lock({key})"))
-                .unwrap_or_default();
-            c.client.batch_execute(&format!(
-                "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off;
-                 SET LOCAL enable_mergejoin = off{lock}"
-            ))?;
-            return finish(self, f);
+        let Conn::Pg(c) = self else {
+            self.batch("BEGIN")?;
+            return finish(self, |tx| f(tx, Vec::new()));
+        };
+        let mut sql = String::from(
+            "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off;
+             SET LOCAL enable_mergejoin = off",
+        );
+        if let Some(key) = advisory_lock {
+            sql += &format!("; SELECT pg_advisory_xact_lock({key})");
         }
-        self.transaction(f)
+        for read in reads {
+            sql += "; ";
+            sql += read;
+        }
+        let messages = match c.client.simple_query(&sql) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = c.client.batch_execute("ROLLBACK");
+                return Err(e.into());
+            }
+        };
+        // Each statement's result ends with its CommandComplete; the reads are the last ones.
+        let mut values = Vec::new();
+        let mut first: Option<String> = None;
+        for m in messages {
+            match m {
+                postgres::SimpleQueryMessage::Row(row) if first.is_none() => {
+                    first = row.get(0).map(str::to_string);
+                }
+                postgres::SimpleQueryMessage::CommandComplete(_) => values.push(first.take()),
+                _ => {}
+            }
+        }
+        let values = values.split_off(values.len().saturating_sub(reads.len()));
+        finish(self, |tx| f(tx, values))
     }
 
     /// Whether this is PostgreSQL (for the few statements whose dialects differ).
