@@ -173,6 +173,7 @@ impl Prefetched {
             cast: None,
             rest: Some("source_id = ?2"),
             order: None,
+            first_per: None,
         };
         let sql = tx.by_keys(of_source(STORED_COLUMNS, "items"));
         let stored: HashMap<String, Stored> =
@@ -247,7 +248,7 @@ impl Candidates {
             spans: HashMap::new(),
             read_spans: HashMap::new(),
         };
-        let by = |key, rest| KeyedSelect {
+        let by = |key, rest, first_per| KeyedSelect {
             // The story's span by its key (in a refresh's transaction the join is a lookup by key, see
             // `Conn::planned_transaction`).
             columns: "i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id",
@@ -256,6 +257,7 @@ impl Candidates {
             cast: None,
             rest,
             order: None,
+            first_per,
         };
         let map = |r: &dyn Row| {
             Ok(Candidate {
@@ -269,7 +271,7 @@ impl Candidates {
         };
         if !url_keys.is_empty() {
             let list = serde_json::to_string(url_keys).unwrap_or_else(|_| "[]".into());
-            let sql = tx.by_keys(by("i.url_key", None));
+            let sql = tx.by_keys(by("i.url_key", None, None));
             for c in tx.query(&sql, &[list.as_str().into()], map)? {
                 out.add_to(c, true);
             }
@@ -278,7 +280,14 @@ impl Candidates {
             // Any time: the window is judged against the story's span as it stands when the entry
             // is decided, which this refresh may widen.
             let list = serde_json::to_string(fingerprints).unwrap_or_else(|_| "[]".into());
-            let sql = tx.by_keys(by("i.title_fp", Some("i.source_id <> ?2")));
+            // Of one story's items with the fingerprint, the first: the only one
+            // `dedupe::exact_match` can pick (the earliest story, then its smallest item id; they
+            // share the story's span), and the URL candidates are read in full on their own.
+            let sql = tx.by_keys(by(
+                "i.title_fp",
+                Some("i.source_id <> ?2"),
+                Some(("i.story_id", "i.id")),
+            ));
             for c in tx.query(&sql, &[list.as_str().into(), source_id.into()], map)? {
                 out.add_to(c, false);
             }

@@ -360,6 +360,7 @@ impl Conn<'_> {
             cast,
             rest,
             order,
+            first_per,
         } = select;
         let rest = rest.map(|r| format!(" AND {r}")).unwrap_or_default();
         let order = order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default();
@@ -373,10 +374,17 @@ impl Conn<'_> {
                     Some(ty) => format!("CAST(k.v AS {ty})"),
                     None => "k.v".to_string(),
                 };
+                let (distinct, tail) = match first_per {
+                    Some((group, by)) => (
+                        format!("DISTINCT ON ({group}) "),
+                        format!("ORDER BY {group}, {by}"),
+                    ),
+                    None => (String::new(), "OFFSET 0".to_string()),
+                };
                 format!(
                     "SELECT x.* FROM json_array_elements_text(?1::text::json) AS k(v)
-                     CROSS JOIN LATERAL (SELECT {columns} FROM {from} WHERE {key} = {value}{rest}
-                        OFFSET 0) AS x{order}"
+                     CROSS JOIN LATERAL (SELECT {distinct}{columns} FROM {from}
+                        WHERE {key} = {value}{rest} {tail}) AS x{order}"
                 )
             }
         }
@@ -438,6 +446,10 @@ pub struct KeyedSelect<'a> {
     pub rest: Option<&'a str>,
     /// ORDER BY, by column position.
     pub order: Option<&'a str>,
+    /// `(group, by)`: of the rows of one key, only the first of each `group` in `by` order (on
+    /// PostgreSQL, where each row costs a network transfer and a join; SQLite returns them all, so a
+    /// caller must reach the same result from either).
+    pub first_per: Option<(&'a str, &'a str)>,
 }
 
 /// Statement parameters as one row of a [`Conn::json_rows`] parameter.

@@ -154,6 +154,7 @@ pub(super) fn extend_tags(
             cast: Some("BIGINT"),
             rest: None,
             order: Some("1, 2"),
+            first_per: None,
         });
         for (id, section, origin) in tx.query(&sql, &[list.as_str().into()], |r| {
             Ok((r.int(0)?, r.text(1)?, decode_origin(r.text(2)?)?))
