@@ -170,13 +170,15 @@ pub(super) fn apply_refresh(
     // Nodes sharing a PostgreSQL database apply one refresh at a time, each first replaying what the
     // others changed in the index (fetch, parse and normalize stay parallel).
     let shared = conn.is_postgres();
-    // On PostgreSQL the lock, the last applied number and the source's name come in one round trip.
+    // On PostgreSQL the lock, the last applied number, the source's name and the other nodes' index
+    // changes since this node's last look come in one round trip.
     let (apply_lock, reads) = if shared {
         (
             Some(super::index::APPLY_LOCK),
             vec![
                 super::index::APPLIED_SEQ.to_string(),
                 format!("SELECT name FROM sources WHERE id = {}", input.source_id),
+                index.log_after_seen(),
             ],
         )
     } else {
@@ -184,9 +186,17 @@ pub(super) fn apply_refresh(
     };
     let (stats, ops, seq) = conn.planned_transaction(apply_lock, &reads, |tx, read| {
         let mut source_name = None;
-        if let [seq, name] = &read[..] {
+        if let [seq, name, logged] = &read[..] {
             let seq = seq.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
-            index.catch_up(tx, seq, input.threshold, input.now, input.window)?;
+            let logged = super::index::parse_log(logged.as_deref())?;
+            index.catch_up(
+                tx,
+                seq,
+                Some(logged),
+                input.threshold,
+                input.now,
+                input.window,
+            )?;
             source_name = name.clone();
         }
         let (stats, ops) = apply(tx, input, source_name, keys, events, &index.index)?;

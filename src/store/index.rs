@@ -109,6 +109,27 @@ fn applied_seq(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
     Ok(tx.query_opt(APPLIED_SEQ, &[], |r| r.int(0))?.unwrap_or(0))
 }
 
+impl IndexState {
+    /// A statement of one value (for [`Conn::planned_transaction`]'s reads): the index log after this
+    /// index's `seen_seq` as a JSON array of `[seq, ops]`, NULL when empty.
+    pub(super) fn log_after_seen(&self) -> String {
+        format!(
+            "SELECT json_agg(json_build_array(seq, ops) ORDER BY seq) FROM index_log WHERE seq > {}",
+            self.seen_seq
+        )
+    }
+}
+
+/// The log read by [`IndexState::log_after_seen`].
+pub(super) fn parse_log(value: Option<&str>) -> Result<Vec<(i64, String)>, StoreError> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| StoreError::Postgres(format!("index_log: {e}")))
+        }
+    }
+}
+
 /// The index log's entries after `seq`, in order (PostgreSQL).
 pub(super) fn read_log(conn: &mut Conn<'_>, seq: i64) -> Result<Vec<(i64, String)>, StoreError> {
     conn.query(
@@ -158,11 +179,13 @@ impl IndexState {
     /// last look (rebuilding when the log no longer reaches back that far), so the decision sees every
     /// story stored on any node.
     ///
-    /// `seq`: `meta.apply_seq` as read under the lock ([`APPLIED_SEQ`]).
+    /// `seq`: `meta.apply_seq` as read under the lock ([`APPLIED_SEQ`]); `logged`: the log after
+    /// `seen_seq` as read with it ([`IndexState::log_after_seen`]), when it was.
     pub(super) fn catch_up(
         &mut self,
         tx: &mut Conn<'_>,
         seq: i64,
+        logged: Option<Vec<(i64, String)>>,
         threshold: f64,
         now: DateTime<Utc>,
         window: chrono::Duration,
@@ -170,8 +193,13 @@ impl IndexState {
         if seq == self.seen_seq {
             return Ok(());
         }
-        let logged = read_log(tx, self.seen_seq)?;
-        if logged.first().map(|(s, _)| *s) != Some(self.seen_seq + 1) {
+        let logged = match logged {
+            Some(logged) => logged,
+            None => read_log(tx, self.seen_seq)?,
+        };
+        if logged.first().map(|(s, _)| *s) != Some(self.seen_seq + 1)
+            || logged.last().map(|(s, _)| *s) != Some(seq)
+        {
             self.load(tx, now, window)?;
         } else {
             self.replay(logged, threshold)?;
