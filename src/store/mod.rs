@@ -226,7 +226,7 @@ impl Store {
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || f(&store))
+        tokio::task::spawn_blocking(move || pg::may_block(|| f(&store)))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?
     }

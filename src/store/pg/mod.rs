@@ -368,11 +368,28 @@ impl Drop for Pg {
     }
 }
 
-/// Runs `f` where the synchronous client may block: on this thread, unless the thread belongs to a
-/// Tokio runtime (the client drives a runtime of its own, and Tokio forbids nesting them), then on a
-/// scoped thread of its own. The daemon's store calls run on blocking threads and take the first way.
+thread_local! {
+    /// Set on a thread of Tokio's blocking pool while it runs store work ([`may_block`]).
+    static MAY_BLOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, store work on a thread of Tokio's blocking pool (`Store::call`), telling
+/// [`off_runtime`] that the synchronous client may block here: such a thread has the runtime's handle,
+/// but drives no tasks, and a runtime of the client's own may run on it.
+pub(crate) fn may_block<T>(f: impl FnOnce() -> T) -> T {
+    let was = MAY_BLOCK.with(|m| m.replace(true));
+    let out = f();
+    MAY_BLOCK.with(|m| m.set(was));
+    out
+}
+
+/// Runs `f` where the synchronous client may block: on this thread when it has no Tokio runtime or is
+/// one of its blocking threads running store work ([`may_block`]); on a thread that drives async tasks
+/// (the client drives a runtime of its own, and Tokio forbids nesting them), on a scoped thread of its
+/// own. The daemon's store calls take the first way (a thread started for every call cost a
+/// `pthread_create` and a join each).
 fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
+    if MAY_BLOCK.with(|m| m.get()) || tokio::runtime::Handle::try_current().is_err() {
         return f();
     }
     std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
