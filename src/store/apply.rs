@@ -73,21 +73,21 @@ impl Store {
         // the database work.
         let keys = title_keys(input);
         let events = entry_events(input);
-        self.with(|c| {
-            // On PostgreSQL, the other nodes' index changes logged so far are read before this node's
-            // index is locked: its other refreshes go on applying meanwhile.
-            let logged = if c.is_postgres() {
-                let seen = self.lock_index().seen_seq;
-                Some(super::index::read_log(c, seen)?)
-            } else {
-                None
-            };
-            let mut index = self.lock_index();
-            if let Some(logged) = logged {
+        if self.postgres().is_some() {
+            // The other nodes' index changes logged so far are read before anything is locked, while
+            // this node's other refreshes apply.
+            let seen = self.lock_index().seen_seq;
+            let logged = self.with(|c| super::index::read_log(c, seen))?;
+            // One refresh of this node applies at a time; the others wait here without holding one of
+            // the pool's connections, which stay free for claims, fetch records and pages.
+            let _applying = self.applying.lock().unwrap_or_else(|e| e.into_inner());
+            return self.with(|c| {
+                let mut index = self.lock_index();
                 index.replay_ahead(logged, input.threshold)?;
-            }
-            apply_refresh(c, &mut index, input, keys, &events)
-        })
+                apply_refresh(c, &mut index, input, keys, &events)
+            });
+        }
+        self.with(|c| apply_refresh(c, &mut self.lock_index(), input, keys, &events))
     }
 
     /// Rebuilds the similarity index from the stories first seen within `window` before `now`.

@@ -76,6 +76,9 @@ pub struct Store {
     /// The title-similarity index over the stories in the dedupe window. Always locked after the
     /// engine's connection.
     index: Arc<Mutex<index::IndexState>>,
+    /// Held by the refresh this process is applying on PostgreSQL, before it takes a connection (so
+    /// the order is: this, a connection, the index).
+    applying: Arc<Mutex<()>>,
     /// Checkpoints run by the background checkpointer (for tests and metrics).
     checkpoints: Arc<AtomicU64>,
 }
@@ -136,6 +139,7 @@ impl Store {
         Ok(Store {
             engine: Engine::Lite(Arc::new(Mutex::new(conn))),
             index: Arc::new(Mutex::new(index::IndexState::default())),
+            applying: Arc::default(),
             checkpoints,
         })
     }
@@ -148,6 +152,7 @@ impl Store {
         let store = Store {
             engine: Engine::Pg(Arc::new(pg)),
             index: Arc::new(Mutex::new(index::IndexState::default())),
+            applying: Arc::default(),
             checkpoints: Arc::new(AtomicU64::new(0)),
         };
         log_refingerprinted(store.with(index::refingerprint)?);
