@@ -77,7 +77,10 @@ impl Store {
             // The other nodes' index changes logged so far are read before anything is locked, while
             // this node's other refreshes apply.
             let seen = self.lock_index().seen_seq;
-            let logged = self.with(|c| super::index::read_log(c, seen))?;
+            let logged = self.with(|c| {
+                let log = c.query_opt(&super::index::log_after(seen), &[], |r| r.opt_text(0))?;
+                super::index::parse_log(log.flatten().as_deref())
+            })?;
             // One refresh of this node applies at a time; the others wait here without holding one of
             // the pool's connections, which stay free for claims, fetch records and pages.
             let _applying = self.applying.lock().unwrap_or_else(|e| e.into_inner());
@@ -178,7 +181,7 @@ pub(super) fn apply_refresh(
             vec![
                 super::index::APPLIED_SEQ.to_string(),
                 format!("SELECT name FROM sources WHERE id = {}", input.source_id),
-                index.log_after_seen(),
+                super::index::log_after(index.seen_seq),
             ],
         )
     } else {
@@ -189,14 +192,7 @@ pub(super) fn apply_refresh(
         if let [seq, name, logged] = &read[..] {
             let seq = seq.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
             let logged = super::index::parse_log(logged.as_deref())?;
-            index.catch_up(
-                tx,
-                seq,
-                Some(logged),
-                input.threshold,
-                input.now,
-                input.window,
-            )?;
+            index.catch_up(tx, seq, logged, input.threshold, input.now, input.window)?;
             source_name = name.clone();
         }
         let (stats, ops) = apply(tx, input, source_name, keys, events, &index.index)?;

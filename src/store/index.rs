@@ -109,18 +109,16 @@ fn applied_seq(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
     Ok(tx.query_opt(APPLIED_SEQ, &[], |r| r.int(0))?.unwrap_or(0))
 }
 
-impl IndexState {
-    /// A statement of one value (for [`Conn::planned_transaction`]'s reads): the index log after this
-    /// index's `seen_seq` as a JSON array of `[seq, ops]`, NULL when empty.
-    pub(super) fn log_after_seen(&self) -> String {
-        format!(
-            "SELECT json_agg(json_build_array(seq, ops) ORDER BY seq) FROM index_log WHERE seq > {}",
-            self.seen_seq
-        )
-    }
+/// A statement of one value: the index log after `seq` as a JSON array of `[seq, ops]` in order, NULL
+/// when empty (PostgreSQL; read alone, or among [`Conn::planned_transaction`]'s reads).
+pub(super) fn log_after(seq: i64) -> String {
+    format!(
+        "SELECT CAST(json_agg(json_build_array(seq, ops) ORDER BY seq) AS TEXT) FROM index_log
+         WHERE seq > {seq}"
+    )
 }
 
-/// The log read by [`IndexState::log_after_seen`].
+/// The log as [`log_after`] reads it.
 pub(super) fn parse_log(value: Option<&str>) -> Result<Vec<(i64, String)>, StoreError> {
     match value {
         None => Ok(Vec::new()),
@@ -130,21 +128,12 @@ pub(super) fn parse_log(value: Option<&str>) -> Result<Vec<(i64, String)>, Store
     }
 }
 
-/// The index log's entries after `seq`, in order (PostgreSQL).
-pub(super) fn read_log(conn: &mut Conn<'_>, seq: i64) -> Result<Vec<(i64, String)>, StoreError> {
-    conn.query(
-        "SELECT seq, ops FROM index_log WHERE seq > ?1 ORDER BY seq",
-        &[seq.into()],
-        |r| Ok((r.int(0)?, r.text(1)?)),
-    )
-}
-
 /// Most log entries kept: a node further behind than this rebuilds its index instead of replaying.
 const LOG_KEPT: i64 = 10_000;
 
 impl IndexState {
     /// On PostgreSQL, before the refresh's transaction: replays what the other nodes logged so far
-    /// (`logged`, read by [`read_log`] without the apply lock or this index's, while they apply), so
+    /// (`logged`, read by [`log_after`] without the apply lock or this index's, while they apply), so
     /// that [`IndexState::catch_up`] (inside the lock) has at most the last few entries left. The log
     /// is written under the lock with gapless sequence numbers, so what is visible of it is always a
     /// complete prefix; entries this index has seen since are skipped, and when the read does not
@@ -180,12 +169,12 @@ impl IndexState {
     /// story stored on any node.
     ///
     /// `seq`: `meta.apply_seq` as read under the lock ([`APPLIED_SEQ`]); `logged`: the log after
-    /// `seen_seq` as read with it ([`IndexState::log_after_seen`]), when it was.
+    /// `seen_seq` as read with it ([`log_after`]).
     pub(super) fn catch_up(
         &mut self,
         tx: &mut Conn<'_>,
         seq: i64,
-        logged: Option<Vec<(i64, String)>>,
+        logged: Vec<(i64, String)>,
         threshold: f64,
         now: DateTime<Utc>,
         window: chrono::Duration,
@@ -193,10 +182,6 @@ impl IndexState {
         if seq == self.seen_seq {
             return Ok(());
         }
-        let logged = match logged {
-            Some(logged) => logged,
-            None => read_log(tx, self.seen_seq)?,
-        };
         if logged.first().map(|(s, _)| *s) != Some(self.seen_seq + 1)
             || logged.last().map(|(s, _)| *s) != Some(seq)
         {

@@ -145,7 +145,7 @@ impl Pending {
     /// the sequences between the `nextval` and the `setval` (and the ids still grow in the order
     /// entries are applied, as they do on SQLite).
     fn take_ids(&mut self, tx: &mut Conn<'_>) -> Result<(), StoreError> {
-        let n = self.batch.max(1) as i64;
+        let n = self.batch as i64;
         let (item_last, story_last) = tx
             .query_opt(
                 "SELECT setval(q.items, nextval(q.items) + CAST(?1 AS BIGINT) - 1),
