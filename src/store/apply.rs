@@ -510,10 +510,10 @@ fn retag_touched(
     stats: &mut RefreshStats,
 ) -> Result<(), StoreError> {
     let mut extended = Vec::new();
+    let mut changed = Vec::new();
     for (story_id, added) in touched {
         let Some(added) = added else {
-            let (before, after) = retag(tx, story_id, tagger)?;
-            stats.note_sections(before, after);
+            changed.push(story_id);
             continue;
         };
         extended.push(StoryTexts {
@@ -530,6 +530,9 @@ fn retag_touched(
                 })
                 .collect(),
         });
+    }
+    for (before, after) in retag(tx, &changed, tagger)? {
+        stats.note_sections(before, after);
     }
     for (before, after) in extend_tags(tx, tagger, &extended)? {
         stats.note_sections(before, after);

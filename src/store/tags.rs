@@ -39,11 +39,12 @@ pub(super) fn retag_since(
             |r| r.int(0),
         )?;
         let mut changed = BTreeSet::new();
-        for id in ids {
-            let (before, after) = retag(tx, id, tagger)?;
-            if before != after {
-                changed.extend(before.into_iter().chain(after));
-                changed.insert(ALL_SECTION.to_string());
+        for chunk in ids.chunks(RETAG_CHUNK) {
+            for (before, after) in retag(tx, chunk, tagger)? {
+                if before != after {
+                    changed.extend(before.into_iter().chain(after));
+                    changed.insert(ALL_SECTION.to_string());
+                }
             }
         }
         Ok(changed)
@@ -53,72 +54,145 @@ pub(super) fn retag_since(
 /// Sections before and after a retag.
 pub(super) type Retagged = (Vec<String>, Vec<String>);
 
-/// Recomputes a story's sections from all its items; returns its sections before and after.
+/// Stories retagged by one [`retag`] (a statement's key list).
+const RETAG_CHUNK: usize = 500;
+
+/// Recomputes stories' sections from all their items; returns each one's sections before and after, in
+/// the order of `story_ids`. Reads the items of all of them in one statement and their sections in
+/// another, and rewrites the sections of those that changed in two more.
 pub(super) fn retag(
     tx: &mut Conn<'_>,
-    story_id: i64,
+    story_ids: &[i64],
     tagger: &Tagger,
-) -> Result<Retagged, StoreError> {
-    let rows = tx.query(
-        &format!(
-            "SELECT src.name, i.title, i.summary, i.url, i.categories
-             FROM items i JOIN sources src ON src.id = i.source_id
-             WHERE i.story_id = ?1 ORDER BY {ITEM_ORDER}"
-        ),
-        &[story_id.into()],
-        |r| {
-            let categories: Vec<String> = serde_json::from_str(&r.text(4)?).unwrap_or_default();
-            Ok((
-                r.text(0)?,
-                r.text(1)?,
-                r.text(2)?,
-                r.opt_text(3)?,
+) -> Result<Vec<Retagged>, StoreError> {
+    if story_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(story_ids).unwrap_or_else(|_| "[]".into());
+    // The items in each story's order (see ITEM_ORDER), by story.
+    // ITEM_ORDER's four columns follow the story id, so ordering by the first five keeps it.
+    let columns =
+        format!("i.story_id, {ITEM_ORDER}, src.name, i.title, i.summary, i.url, i.categories");
+    let sql = tx.by_keys(KeyedSelect {
+        columns: &columns,
+        from: "items i JOIN sources src ON src.id = i.source_id",
+        key: "i.story_id",
+        cast: Some("BIGINT"),
+        rest: None,
+        order: Some("1, 2, 3, 4, 5"),
+        first_per: None,
+    });
+    let mut items: HashMap<i64, Vec<StoredText>> = HashMap::new();
+    for (id, text) in tx.query(&sql, &[list.as_str().into()], |r| {
+        let categories: Vec<String> = serde_json::from_str(&r.text(9)?).unwrap_or_default();
+        Ok((
+            r.int(0)?,
+            StoredText {
+                source_name: r.text(5)?,
+                title: r.text(6)?,
+                summary: r.text(7)?,
+                url: r.opt_text(8)?,
                 categories,
-            ))
-        },
-    )?;
-    let texts: Vec<ItemText<'_>> = rows
-        .iter()
-        .map(|(name, title, summary, url, categories)| ItemText {
-            source_name: name,
-            title,
-            summary,
-            url: url.as_deref(),
-            categories,
-        })
-        .collect();
-    let new: Vec<(String, Origin)> = tagger.tag(&texts).into_iter().collect();
-    let old = sections_of(tx, story_id)?;
-    if old != new {
-        tx.exec(
-            "DELETE FROM story_sections WHERE story_id = ?1",
-            &[story_id.into()],
-        )?;
-        for (section, origin) in &new {
-            tx.exec(
-                "INSERT INTO story_sections (story_id, section, origin) VALUES (?1, ?2, ?3)",
-                &[
-                    story_id.into(),
+            },
+        ))
+    })? {
+        items.entry(id).or_default().push(text);
+    }
+    let mut old = sections_of(tx, story_ids)?;
+    let mut changed = Vec::new();
+    let mut writes = Vec::new();
+    let mut out = Vec::with_capacity(story_ids.len());
+    for id in story_ids {
+        let texts: Vec<ItemText<'_>> = items
+            .get(id)
+            .map(|v| v.iter().map(StoredText::as_item_text).collect())
+            .unwrap_or_default();
+        let new: Vec<(String, Origin)> = tagger.tag(&texts).into_iter().collect();
+        let old = old.remove(id).unwrap_or_default();
+        if old != new {
+            changed.push(*id);
+            for (section, origin) in &new {
+                writes.push(json_row(&[
+                    (*id).into(),
                     section.as_str().into(),
                     origin.encode().as_str().into(),
-                ],
-            )?;
+                ]));
+            }
         }
+        let names = |v: Vec<(String, Origin)>| v.into_iter().map(|(s, _)| s).collect();
+        out.push((names(old), names(new)));
     }
-    let names = |v: Vec<(String, Origin)>| v.into_iter().map(|(s, _)| s).collect();
-    Ok((names(old), names(new)))
+    if !changed.is_empty() {
+        let list = serde_json::to_string(&changed).unwrap_or_else(|_| "[]".into());
+        tx.exec(
+            &format!(
+                "DELETE FROM story_sections WHERE story_id IN {}",
+                tx.json_values(1, Some("BIGINT"))
+            ),
+            &[list.as_str().into()],
+        )?;
+    }
+    if !writes.is_empty() {
+        let sql = format!(
+            "INSERT INTO story_sections (story_id, section, origin)
+             SELECT {}, {}, {} FROM {}",
+            json_field(0, "BIGINT"),
+            json_field(1, "TEXT"),
+            json_field(2, "TEXT"),
+            tx.json_rows(1)
+        );
+        let rows = serde_json::Value::Array(writes).to_string();
+        tx.exec(&sql, &[rows.as_str().into()])?;
+    }
+    Ok(out)
 }
 
-/// A story's stored (section, origin) pairs, by section.
+/// A stored item's text, as the tagger reads it.
+struct StoredText {
+    source_name: String,
+    title: String,
+    summary: String,
+    url: Option<String>,
+    categories: Vec<String>,
+}
+
+impl StoredText {
+    fn as_item_text(&self) -> ItemText<'_> {
+        ItemText {
+            source_name: &self.source_name,
+            title: &self.title,
+            summary: &self.summary,
+            url: self.url.as_deref(),
+            categories: &self.categories,
+        }
+    }
+}
+
+/// Stories' stored (section, origin) pairs, each story's by section (one statement).
 pub(super) fn sections_of(
     tx: &mut Conn<'_>,
-    story_id: i64,
-) -> Result<Vec<(String, Origin)>, StoreError> {
-    tx.query(
-        "SELECT section, origin FROM story_sections WHERE story_id = ?1 ORDER BY section",
-        &[story_id.into()],
-        |r| Ok((r.text(0)?, decode_origin(r.text(1)?)?)),
-    )
+    story_ids: &[i64],
+) -> Result<HashMap<i64, Vec<(String, Origin)>>, StoreError> {
+    let mut out: HashMap<i64, Vec<(String, Origin)>> = HashMap::new();
+    if story_ids.is_empty() {
+        return Ok(out);
+    }
+    let list = serde_json::to_string(story_ids).unwrap_or_else(|_| "[]".into());
+    let sql = tx.by_keys(KeyedSelect {
+        columns: "story_id, section, origin",
+        from: "story_sections",
+        key: "story_id",
+        cast: Some("BIGINT"),
+        rest: None,
+        order: Some("1, 2"),
+        first_per: None,
+    });
+    for (id, section, origin) in tx.query(&sql, &[list.as_str().into()], |r| {
+        Ok((r.int(0)?, r.text(1)?, decode_origin(r.text(2)?)?))
+    })? {
+        out.entry(id).or_default().push((section, origin));
+    }
+    Ok(out)
 }
 
 /// A story a refresh added items to, with their texts; `fresh` when the refresh started it (it has no
@@ -144,24 +218,7 @@ pub(super) fn extend_tags(
         .filter(|s| !s.fresh)
         .map(|s| s.story_id)
         .collect();
-    let mut old: HashMap<i64, Vec<(String, Origin)>> = HashMap::new();
-    if !stored.is_empty() {
-        let list = serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into());
-        let sql = tx.by_keys(KeyedSelect {
-            columns: "story_id, section, origin",
-            from: "story_sections",
-            key: "story_id",
-            cast: Some("BIGINT"),
-            rest: None,
-            order: Some("1, 2"),
-            first_per: None,
-        });
-        for (id, section, origin) in tx.query(&sql, &[list.as_str().into()], |r| {
-            Ok((r.int(0)?, r.text(1)?, decode_origin(r.text(2)?)?))
-        })? {
-            old.entry(id).or_default().push((section, origin));
-        }
-    }
+    let mut old = sections_of(tx, &stored)?;
     let mut writes = Vec::new();
     let mut out = Vec::with_capacity(stories.len());
     for story in stories {
