@@ -2,7 +2,7 @@
 //! report to publishing, retrains the learned tagger when due, reloads on SIGHUP, and keeps systemd's
 //! status line current.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{Notify, watch};
 
-use crate::config::Config;
+use crate::config::{Config, SourceConfig};
 use crate::ingest::refresh::{self, Context};
 use crate::service::notify::Notifier;
 use crate::service::startup::{self, Started};
@@ -243,6 +243,12 @@ pub(super) async fn start_due(
         None => None,
     };
     let checks = ctx.store.call(|s| s.next_checks()).await?;
+    let by_id: HashMap<i64, &SourceConfig> = ctx
+        .config
+        .sources
+        .iter()
+        .filter_map(|s| ctx.source_ids.get(&s.name).map(|id| (*id, s)))
+        .collect();
     let now = Utc::now();
     let mut wait = MAX_TICK;
     for (id, next) in checks {
@@ -266,13 +272,7 @@ pub(super) async fn start_due(
             }
             continue;
         }
-        let Some(source) = ctx
-            .config
-            .sources
-            .iter()
-            .find(|s| ctx.source_ids.get(&s.name) == Some(&id))
-            .cloned()
-        else {
+        let Some(source) = by_id.get(&id).map(|s| (*s).clone()) else {
             continue;
         };
         if !in_flight

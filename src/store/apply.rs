@@ -16,10 +16,10 @@ use crate::tag::rules::{ItemText, Tagger};
 use crate::text::hex;
 
 use super::index::{IndexOp, IndexState};
-use super::lookup::{Candidates, ItemFields, Prefetched, similar_stories};
-use super::pending::{ItemRow, Pending};
+use super::lookup::{Candidates, ItemFields, Prefetched, candidate_statements, similar_stories};
+use super::pending::{ItemRow, Pending, RESERVE_FOR_NEW_ENTRIES};
 use super::sources::{FetchRecord, write_fetch_record};
-use super::sql::{Conn, Value};
+use super::sql::{Conn, Read, Row, TextRow, Value};
 use super::tags::{StoryTexts, extend_tags, retag};
 use super::{Store, StoreError, to_ms};
 use crate::dedupe::Candidate;
@@ -78,7 +78,8 @@ impl Store {
             // this node's other refreshes apply.
             let seen = self.lock_index().seen_seq;
             let logged = self.with(|c| {
-                let log = c.query_opt(&super::index::log_after(seen), &[], |r| r.opt_text(0))?;
+                let log =
+                    c.query_opt(super::index::LOG_AFTER, &[seen.into()], |r| r.opt_text(0))?;
                 super::index::parse_log(log.flatten().as_deref())
             })?;
             // One refresh of this node applies at a time; the others wait here without holding one of
@@ -173,29 +174,35 @@ pub(super) fn apply_refresh(
     // Nodes sharing a PostgreSQL database apply one refresh at a time, each first replaying what the
     // others changed in the index (fetch, parse and normalize stay parallel).
     let shared = conn.is_postgres();
-    // On PostgreSQL the lock, the last applied number, the source's name and the other nodes' index
-    // changes since this node's last look come in one round trip.
+    // On PostgreSQL the lock, the last applied number, the source's name, the other nodes' index
+    // changes since this node's last look, the ids for the new entries and what the entries' decisions
+    // read up front come in one round trip.
     let (apply_lock, reads) = if shared {
-        (
-            Some(super::index::APPLY_LOCK),
-            vec![
-                super::index::APPLIED_SEQ.to_string(),
-                format!("SELECT name FROM sources WHERE id = {}", input.source_id),
-                super::index::log_after(index.seen_seq),
-            ],
-        )
+        let mut reads = vec![
+            Read::new(super::index::APPLIED_SEQ, &[]),
+            Read::new(
+                "SELECT name FROM sources WHERE id = ?1",
+                &[input.source_id.into()],
+            ),
+            Read::new(super::index::LOG_AFTER, &[index.seen_seq.into()]),
+        ];
+        reads.extend(Ahead::statements(conn, input, &keys));
+        (Some(super::index::APPLY_LOCK), reads)
     } else {
         (None, Vec::new())
     };
     let (stats, ops, seq) = conn.planned_transaction(apply_lock, &reads, |tx, read| {
         let mut source_name = None;
-        if let [seq, name, logged] = &read[..] {
-            let seq = seq.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
-            let logged = super::index::parse_log(logged.as_deref())?;
+        let mut ahead = None;
+        if let [seq, name, logged, rest @ ..] = &read[..] {
+            let first = |rows: &[TextRow]| rows.first().and_then(|r| r.opt_text(0).ok().flatten());
+            let seq = first(seq).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let logged = super::index::parse_log(first(logged).as_deref())?;
             index.catch_up(tx, seq, logged, input.threshold, input.now, input.window)?;
-            source_name = name.clone();
+            source_name = first(name);
+            ahead = Some(rest);
         }
-        let (stats, ops) = apply(tx, input, source_name, keys, events, &index.index)?;
+        let (stats, ops) = apply(tx, input, source_name, keys, events, &index.index, ahead)?;
         write_fetch_record(tx, input.source_id, &input.fetch)?;
         let seq = if shared {
             Some(index.log(tx, &ops)?)
@@ -227,6 +234,7 @@ fn apply(
     keys: Vec<TitleKeys>,
     events: &[DateTime<Utc>],
     index: &TitleIndex,
+    ahead: Option<&[Vec<TextRow>]>,
 ) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
     let source_name = match source_name {
         Some(name) => Some(name),
@@ -257,7 +265,7 @@ fn apply(
     // Stories to retag: in full when one of their items changed, else only with the titles and summaries
     // they gained (sections are a union over items, so new items can only add).
     let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
-    let mut batch = Batch::read(tx, input, &keys)?;
+    let mut batch = Batch::read(tx, input, &keys, ahead)?;
     for (item, keys, event) in oldest_first(input.items, keys, events) {
         let Some((decision, story_id)) =
             step.apply_entry(tx, item, keys, event, &mut ops, &mut batch)?
@@ -296,23 +304,84 @@ struct Batch {
     fresh: BTreeSet<i64>,
 }
 
+/// The statements of what a refresh reads up front, run ahead on PostgreSQL (in the transaction's
+/// opening round trip, see [`Conn::planned_transaction`]): the ids for its new entries, their stored
+/// copies and tombstones, and the exact-match candidates of all its entries (those of the entries that
+/// turn out stored are dropped when read).
+struct Ahead;
+
+impl Ahead {
+    fn statements(tx: &Conn<'_>, input: &RefreshInput<'_>, keys: &[TitleKeys]) -> Vec<Read> {
+        let entry_keys: Vec<&str> = input.items.iter().map(|i| i.key.as_str()).collect();
+        let list = serde_json::to_string(&entry_keys).unwrap_or_else(|_| "[]".into());
+        let ([stored, tombstoned], params) = Prefetched::statements(tx, input.source_id, &list);
+        let (url_keys, fingerprints) = Batch::match_keys(input, keys, |_| true);
+        let [by_url, by_fp] = candidate_statements(tx);
+        let urls = serde_json::to_string(&url_keys).unwrap_or_else(|_| "[]".into());
+        let fps = serde_json::to_string(&fingerprints).unwrap_or_else(|_| "[]".into());
+        vec![
+            Read::new(RESERVE_FOR_NEW_ENTRIES.as_str(), &params),
+            Read::new(stored, &params),
+            Read::new(tombstoned, &params),
+            Read::new(by_url, &[urls.as_str().into()]),
+            Read::new(by_fp, &[fps.as_str().into(), input.source_id.into()]),
+        ]
+    }
+}
+
 impl Batch {
-    /// The entries' stored copies, then the exact-match candidates of those that are new.
+    /// The entries' stored copies, then the exact-match candidates of those that are new: read here,
+    /// or from the rows of [`Ahead::statements`].
     fn read(
         tx: &mut Conn<'_>,
         input: &RefreshInput<'_>,
         keys: &[TitleKeys],
+        ahead: Option<&[Vec<TextRow>]>,
     ) -> Result<Batch, StoreError> {
-        let entry_keys: Vec<&str> = input.items.iter().map(|i| i.key.as_str()).collect();
-        let prefetched = Prefetched::read(tx, input.source_id, &entry_keys)?;
+        let prefetched = match ahead {
+            Some([_, stored, tombstoned, ..]) => Prefetched::of_rows(stored, tombstoned)?,
+            _ => {
+                let entry_keys: Vec<&str> = input.items.iter().map(|i| i.key.as_str()).collect();
+                Prefetched::read(tx, input.source_id, &entry_keys)?
+            }
+        };
+        let new_entries = input
+            .items
+            .iter()
+            .filter(|i| !prefetched.is_stored(&i.key))
+            .count();
+        let (url_keys, fingerprints) =
+            Batch::match_keys(input, keys, |key| !prefetched.is_stored(key));
+        let url_keys: Vec<&str> = url_keys.iter().map(String::as_str).collect();
+        let mut pending = Pending::new(tx, new_entries);
+        let candidates = match ahead {
+            Some([ids, _, _, by_url, by_fp]) => {
+                pending.take_reserved(ids)?;
+                Candidates::of_rows(by_url, by_fp, &url_keys, &fingerprints)?
+            }
+            _ => Candidates::read(tx, input.source_id, &url_keys, &fingerprints)?,
+        };
+        Ok(Batch {
+            prefetched,
+            candidates,
+            pending,
+            fresh: BTreeSet::new(),
+        })
+    }
+
+    /// The URL keys and title fingerprints (where titles are matched) of the entries whose key
+    /// `wanted`, for their exact-match candidates.
+    fn match_keys<'a>(
+        input: &RefreshInput<'_>,
+        keys: &'a [TitleKeys],
+        wanted: impl Fn(&str) -> bool,
+    ) -> (BTreeSet<String>, Vec<&'a str>) {
         let mut url_keys = BTreeSet::new();
         let mut fingerprints = BTreeSet::new();
-        let mut new_entries = 0;
         for (item, (fp, _, _)) in input.items.iter().zip(keys) {
-            if prefetched.is_stored(&item.key) {
+            if !wanted(&item.key) {
                 continue;
             }
-            new_entries += 1;
             if let Some(url) = item.url.as_deref() {
                 url_keys.insert(dedupe::url_key(url));
             }
@@ -320,15 +389,7 @@ impl Batch {
                 fingerprints.insert(fp.as_str());
             }
         }
-        let url_keys: Vec<&str> = url_keys.iter().map(String::as_str).collect();
-        let fingerprints: Vec<&str> = fingerprints.into_iter().collect();
-        let candidates = Candidates::read(tx, input.source_id, &url_keys, &fingerprints)?;
-        Ok(Batch {
-            prefetched,
-            candidates,
-            pending: Pending::new(tx, new_entries),
-            fresh: BTreeSet::new(),
-        })
+        (url_keys, fingerprints.into_iter().collect())
     }
 }
 

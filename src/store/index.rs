@@ -109,16 +109,13 @@ fn applied_seq(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
     Ok(tx.query_opt(APPLIED_SEQ, &[], |r| r.int(0))?.unwrap_or(0))
 }
 
-/// A statement of one value: the index log after `seq` as a JSON array of `[seq, ops]` in order, NULL
+/// A statement of one value: the index log after `?1` as a JSON array of `[seq, ops]` in order, NULL
 /// when empty (PostgreSQL; read alone, or among [`Conn::planned_transaction`]'s reads).
-pub(super) fn log_after(seq: i64) -> String {
-    format!(
-        "SELECT CAST(json_agg(json_build_array(seq, ops) ORDER BY seq) AS TEXT) FROM index_log
-         WHERE seq > {seq}"
-    )
-}
+pub(super) const LOG_AFTER: &str =
+    "SELECT CAST(json_agg(json_build_array(seq, ops) ORDER BY seq) AS TEXT) FROM index_log
+     WHERE seq > ?1";
 
-/// The log as [`log_after`] reads it.
+/// The log as [`LOG_AFTER`] reads it.
 pub(super) fn parse_log(value: Option<&str>) -> Result<Vec<(i64, String)>, StoreError> {
     match value {
         None => Ok(Vec::new()),
@@ -133,7 +130,7 @@ const LOG_KEPT: i64 = 10_000;
 
 impl IndexState {
     /// On PostgreSQL, before the refresh's transaction: replays what the other nodes logged so far
-    /// (`logged`, read by [`log_after`] without the apply lock or this index's, while they apply), so
+    /// (`logged`, read by [`LOG_AFTER`] without the apply lock or this index's, while they apply), so
     /// that [`IndexState::catch_up`] (inside the lock) has at most the last few entries left. The log
     /// is written under the lock with gapless sequence numbers, so what is visible of it is always a
     /// complete prefix; entries this index has seen since are skipped, and when the read does not
@@ -169,7 +166,7 @@ impl IndexState {
     /// story stored on any node.
     ///
     /// `seq`: `meta.apply_seq` as read under the lock ([`APPLIED_SEQ`]); `logged`: the log after
-    /// `seen_seq` as read with it ([`log_after`]).
+    /// `seen_seq` as read with it ([`LOG_AFTER`]).
     pub(super) fn catch_up(
         &mut self,
         tx: &mut Conn<'_>,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::Item;
 
-use super::sql::{Conn, KeyedSelect, Row};
+use super::sql::{Conn, KeyedSelect, Row, Value};
 use super::{StoreError, from_ms, to_ms};
 
 /// The stored copy of an item, for change detection.
@@ -158,14 +158,13 @@ pub(super) struct Prefetched {
 }
 
 impl Prefetched {
-    pub(super) fn read(
-        tx: &mut Conn<'_>,
+    /// The statements that read the entries' stored copies and their tombstones, with their
+    /// parameters (`keys` the entry keys as a JSON array).
+    pub(super) fn statements<'a>(
+        tx: &Conn<'_>,
         source_id: i64,
-        keys: &[&str],
-    ) -> Result<Prefetched, StoreError> {
-        // The keys as one JSON array: a parameter both engines take.
-        let list = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
-        let params = [list.as_str().into(), source_id.into()];
+        keys: &'a str,
+    ) -> ([String; 2], [Value<'a>; 2]) {
         let of_source = |columns, from| KeyedSelect {
             columns,
             from,
@@ -175,12 +174,29 @@ impl Prefetched {
             order: None,
             first_per: None,
         };
-        let sql = tx.by_keys(of_source(STORED_COLUMNS, "items"));
-        let stored: HashMap<String, Stored> =
-            tx.query(&sql, &params, stored_row)?.into_iter().collect();
+        (
+            [
+                tx.by_keys(of_source(STORED_COLUMNS, "items")),
+                tx.by_keys(of_source("key", "tombstones")),
+            ],
+            [keys.into(), source_id.into()],
+        )
+    }
+
+    pub(super) fn read(
+        tx: &mut Conn<'_>,
+        source_id: i64,
+        keys: &[&str],
+    ) -> Result<Prefetched, StoreError> {
+        // The keys as one JSON array: a parameter both engines take.
+        let list = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+        let ([stored_sql, tombstones_sql], params) = Prefetched::statements(tx, source_id, &list);
+        let stored: HashMap<String, Stored> = tx
+            .query(&stored_sql, &params, stored_row)?
+            .into_iter()
+            .collect();
         let tombstoned = if stored.len() < keys.len() {
-            let sql = tx.by_keys(of_source("key", "tombstones"));
-            tx.query(&sql, &params, |r| r.text(0))?
+            tx.query(&tombstones_sql, &params, |r| r.text(0))?
                 .into_iter()
                 .collect()
         } else {
@@ -189,6 +205,24 @@ impl Prefetched {
         Ok(Prefetched {
             stored,
             tombstoned,
+            taken: HashSet::new(),
+        })
+    }
+
+    /// From the rows of [`Prefetched::statements`], read ahead.
+    pub(super) fn of_rows<R: Row>(
+        stored: &[R],
+        tombstoned: &[R],
+    ) -> Result<Prefetched, StoreError> {
+        Ok(Prefetched {
+            stored: stored
+                .iter()
+                .map(|r| stored_row(r))
+                .collect::<Result<_, _>>()?,
+            tombstoned: tombstoned
+                .iter()
+                .map(|r| r.text(0))
+                .collect::<Result<_, _>>()?,
             taken: HashSet::new(),
         })
     }
@@ -234,7 +268,56 @@ pub(super) struct Candidates {
     read_spans: HashMap<i64, (DateTime<Utc>, DateTime<Utc>)>,
 }
 
+/// The statement of the items with one of the URL keys (`?1`, a JSON array), and the one of other
+/// sources' items with one of the fingerprints (`?1`; `?2` the refresh's source): of one story's items
+/// with the fingerprint, the first, the only one `dedupe::exact_match` can pick (the earliest story,
+/// then its smallest item id; they share the story's span), as the URL candidates are read in full on
+/// their own. Any time: the window is judged against the story's span as it stands when the entry is
+/// decided, which the refresh may widen.
+pub(super) fn candidate_statements(tx: &Conn<'_>) -> [String; 2] {
+    let by = |key, rest, first_per| KeyedSelect {
+        // The story's span by its key (in a refresh's transaction the join is a lookup by key, see
+        // `Conn::planned_transaction`).
+        columns: "i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id",
+        from: "items i JOIN stories s ON s.id = i.story_id",
+        key,
+        cast: None,
+        rest,
+        order: None,
+        first_per,
+    };
+    [
+        tx.by_keys(by("i.url_key", None, None)),
+        tx.by_keys(by(
+            "i.title_fp",
+            Some("i.source_id <> ?2"),
+            Some(("i.story_id", "i.id")),
+        )),
+    ]
+}
+
+/// A candidate from a row of [`candidate_statements`].
+fn candidate_row(r: &dyn Row) -> Result<Candidate, StoreError> {
+    Ok(Candidate {
+        item_id: r.int(6)?,
+        story_id: r.int(0)?,
+        source_id: r.int(1)?,
+        url_key: r.opt_text(2)?,
+        title_fp: r.text(3)?,
+        story_span: (from_ms(r.int(4)?), from_ms(r.int(5)?)),
+    })
+}
+
 impl Candidates {
+    fn empty() -> Candidates {
+        Candidates {
+            by_url: HashMap::new(),
+            by_fp: HashMap::new(),
+            spans: HashMap::new(),
+            read_spans: HashMap::new(),
+        }
+    }
+
     /// `url_keys` and `fingerprints`: the new entries' (fingerprints only where titles are matched).
     pub(super) fn read(
         tx: &mut Conn<'_>,
@@ -242,54 +325,45 @@ impl Candidates {
         url_keys: &[&str],
         fingerprints: &[&str],
     ) -> Result<Candidates, StoreError> {
-        let mut out = Candidates {
-            by_url: HashMap::new(),
-            by_fp: HashMap::new(),
-            spans: HashMap::new(),
-            read_spans: HashMap::new(),
-        };
-        let by = |key, rest, first_per| KeyedSelect {
-            // The story's span by its key (in a refresh's transaction the join is a lookup by key, see
-            // `Conn::planned_transaction`).
-            columns: "i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id",
-            from: "items i JOIN stories s ON s.id = i.story_id",
-            key,
-            cast: None,
-            rest,
-            order: None,
-            first_per,
-        };
-        let map = |r: &dyn Row| {
-            Ok(Candidate {
-                item_id: r.int(6)?,
-                story_id: r.int(0)?,
-                source_id: r.int(1)?,
-                url_key: r.opt_text(2)?,
-                title_fp: r.text(3)?,
-                story_span: (from_ms(r.int(4)?), from_ms(r.int(5)?)),
-            })
-        };
+        let mut out = Candidates::empty();
+        let [by_url, by_fp] = candidate_statements(tx);
         if !url_keys.is_empty() {
             let list = serde_json::to_string(url_keys).unwrap_or_else(|_| "[]".into());
-            let sql = tx.by_keys(by("i.url_key", None, None));
-            for c in tx.query(&sql, &[list.as_str().into()], map)? {
+            for c in tx.query(&by_url, &[list.as_str().into()], candidate_row)? {
                 out.add_to(c, true);
             }
         }
         if !fingerprints.is_empty() {
-            // Any time: the window is judged against the story's span as it stands when the entry
-            // is decided, which this refresh may widen.
             let list = serde_json::to_string(fingerprints).unwrap_or_else(|_| "[]".into());
-            // Of one story's items with the fingerprint, the first: the only one
-            // `dedupe::exact_match` can pick (the earliest story, then its smallest item id; they
-            // share the story's span), and the URL candidates are read in full on their own.
-            let sql = tx.by_keys(by(
-                "i.title_fp",
-                Some("i.source_id <> ?2"),
-                Some(("i.story_id", "i.id")),
-            ));
-            for c in tx.query(&sql, &[list.as_str().into(), source_id.into()], map)? {
+            let params = [list.as_str().into(), source_id.into()];
+            for c in tx.query(&by_fp, &params, candidate_row)? {
                 out.add_to(c, false);
+            }
+        }
+        Ok(out)
+    }
+
+    /// From the rows of [`candidate_statements`] read ahead for more keys than the new entries' (for
+    /// all entries, before it was known which are new): those of `url_keys` and `fingerprints` only,
+    /// as [`Candidates::read`] would have read them.
+    pub(super) fn of_rows<R: Row>(
+        by_url: &[R],
+        by_fp: &[R],
+        url_keys: &[&str],
+        fingerprints: &[&str],
+    ) -> Result<Candidates, StoreError> {
+        let mut out = Candidates::empty();
+        for (rows, keys, is_url) in [(by_url, url_keys, true), (by_fp, fingerprints, false)] {
+            for r in rows {
+                let c = candidate_row(r)?;
+                let key = if is_url {
+                    c.url_key.as_deref().unwrap_or_default()
+                } else {
+                    c.title_fp.as_str()
+                };
+                if keys.contains(&key) {
+                    out.add_to(c, is_url);
+                }
             }
         }
         Ok(out)

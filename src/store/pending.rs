@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use super::StoreError;
-use super::sql::{Conn, Value, json_field, json_row};
+use super::sql::{Conn, Row, Value, json_field, json_row};
 
 /// The columns of an item row the refresh writes, with their SQL types, in parameter order.
 const ITEM_COLUMNS: [(&str, &str); 26] = [
@@ -100,6 +100,28 @@ fn insert_items_sql(tx: &Conn<'_>, param: usize) -> String {
     )
 }
 
+/// The two sequences, as `items` and `stories`.
+const SEQUENCES: &str = "CAST(pg_get_serial_sequence('items', 'id') AS regclass) AS items,
+                         CAST(pg_get_serial_sequence('stories', 'id') AS regclass) AS stories";
+
+/// Moves both sequences `q.n` past their next value; reads the last id of each block.
+const RESERVE: &str = "setval(q.items, nextval(q.items) + q.n - 1),
+                       setval(q.stories, nextval(q.stories) + q.n - 1)";
+
+/// PostgreSQL, under the apply lock: reserves ids for a refresh's new entries (`?1` the entry keys as a
+/// JSON array, `?2` the source) before reading them, as [`Pending`] would take them at the first new
+/// entry: one item id and one story id for each entry neither stored nor deleted by retention. Reads
+/// the last id of each block and the block's size; no row (and no id taken) when no entry is new.
+pub(super) static RESERVE_FOR_NEW_ENTRIES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {RESERVE}, q.n FROM (SELECT {SEQUENCES},
+            (SELECT count(*) FROM json_array_elements_text(?1::text::json) AS k(v)
+             WHERE NOT EXISTS (SELECT 1 FROM items WHERE source_id = ?2 AND key = k.v)
+               AND NOT EXISTS (SELECT 1 FROM tombstones WHERE source_id = ?2 AND key = k.v)) AS n)
+         AS q WHERE q.n > 0"
+    )
+});
+
 /// A new story's row: id, uid, first seen, published, event span.
 struct StoryRow {
     id: i64,
@@ -148,19 +170,30 @@ impl Pending {
         let n = self.batch as i64;
         let (item_last, story_last) = tx
             .query_opt(
-                "SELECT setval(q.items, nextval(q.items) + CAST(?1 AS BIGINT) - 1),
-                        setval(q.stories, nextval(q.stories) + CAST(?1 AS BIGINT) - 1)
-                 FROM (SELECT CAST(pg_get_serial_sequence('items', 'id') AS regclass) AS items,
-                              CAST(pg_get_serial_sequence('stories', 'id') AS regclass) AS stories)
-                      AS q",
+                &format!(
+                    "SELECT {RESERVE} FROM (SELECT {SEQUENCES}, CAST(?1 AS BIGINT) AS n) AS q"
+                ),
                 &[n.into()],
                 |r| Ok((r.int(0)?, r.int(1)?)),
             )?
             .ok_or_else(|| StoreError::Postgres("no ids from the sequences".into()))?;
+        self.reserved(item_last, story_last, n);
+        Ok(())
+    }
+
+    /// Ids `last - n + 1 ..= last` of each sequence, reserved for this refresh.
+    fn reserved(&mut self, item_last: i64, story_last: i64, n: i64) {
         // Used from the smallest (popped from the end).
         self.item_ids.extend((item_last - n + 1..=item_last).rev());
         self.story_ids
             .extend((story_last - n + 1..=story_last).rev());
+    }
+
+    /// The ids [`RESERVE_FOR_NEW_ENTRIES`] reserved ahead (its rows: none when no entry is new).
+    pub(super) fn take_reserved(&mut self, rows: &[impl Row]) -> Result<(), StoreError> {
+        if let Some(r) = rows.first() {
+            self.reserved(r.int(0)?, r.int(1)?, r.int(2)?);
+        }
         Ok(())
     }
 

@@ -261,6 +261,8 @@ pub(super) fn sync_sources(
         let mut ids = HashMap::new();
         for s in sources {
             let url = s.url.as_str();
+            // As the fetcher's per-host limit counts it.
+            let host = s.url.host_str().unwrap_or_default().to_ascii_lowercase();
             let existing = tx.query_opt(
                 "SELECT id, url FROM sources WHERE name = ?1",
                 &[s.name.as_str().into()],
@@ -268,22 +270,26 @@ pub(super) fn sync_sources(
             )?;
             let id = match existing {
                 Some((id, old)) if old == url => {
-                    tx.exec("UPDATE sources SET active = 1 WHERE id = ?1", &[id.into()])?;
+                    tx.exec(
+                        "UPDATE sources SET active = 1, host = ?2 WHERE id = ?1",
+                        &[id.into(), host.as_str().into()],
+                    )?;
                     id
                 }
                 Some((id, _)) => {
                     // A new URL starts afresh: no validators, move, 410, hold or backoff of the old one.
                     tx.exec(
-                        "UPDATE sources SET active = 1, url = ?2, etag = NULL, last_modified = NULL,
-                         body_hash = NULL, next_check_at = NULL, moved_to = NULL, gone_at = NULL,
-                         retry_until = NULL, error_streak = 0 WHERE id = ?1",
-                        &[id.into(), url.into()],
+                        "UPDATE sources SET active = 1, url = ?2, host = ?3, etag = NULL,
+                         last_modified = NULL, body_hash = NULL, next_check_at = NULL,
+                         moved_to = NULL, gone_at = NULL, retry_until = NULL, error_streak = 0
+                         WHERE id = ?1",
+                        &[id.into(), url.into(), host.as_str().into()],
                     )?;
                     id
                 }
                 None => tx.insert_id(
-                    "INSERT INTO sources (name, url) VALUES (?1, ?2)",
-                    &[s.name.as_str().into(), url.into()],
+                    "INSERT INTO sources (name, url, host) VALUES (?1, ?2, ?3)",
+                    &[s.name.as_str().into(), url.into(), host.as_str().into()],
                 )?,
             };
             ids.insert(s.name.clone(), id);

@@ -146,6 +146,95 @@ impl Row for postgres::Row {
     }
 }
 
+/// A row of a statement run by the simple query protocol ([`Conn::planned_transaction`]'s reads):
+/// each column as PostgreSQL's text form, `None` for NULL.
+pub struct TextRow(Vec<Option<String>>);
+
+impl TextRow {
+    fn column(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        self.0
+            .get(i)
+            .map(Option::as_deref)
+            .ok_or_else(|| StoreError::Postgres(format!("no column {i} in a read's row")))
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, i: usize) -> Result<Option<T>, StoreError> {
+        self.column(i)?
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    StoreError::Postgres(format!("column {i} of a read's row is not a number: {v}"))
+                })
+            })
+            .transpose()
+    }
+
+    fn required<T>(i: usize, v: Option<T>) -> Result<T, StoreError> {
+        v.ok_or_else(|| StoreError::Postgres(format!("column {i} of a read's row is NULL")))
+    }
+}
+
+impl Row for TextRow {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        TextRow::required(i, self.parsed(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.parsed(i)
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        TextRow::required(i, self.opt_text(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.column(i)?.map(str::to_string))
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        // bytea's text form is hex after `\x`.
+        let v = self.text(i)?;
+        let hex = v.strip_prefix("\\x").unwrap_or(&v);
+        (0..hex.len() / 2)
+            .map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16))
+            .collect::<Result<_, _>>()
+            .map_err(|_| StoreError::Postgres(format!("column {i} of a read's row is not bytea")))
+    }
+    fn opt_real(&self, i: usize) -> Result<Option<f64>, StoreError> {
+        self.parsed(i)
+    }
+}
+
+/// A statement of [`Conn::planned_transaction`]'s reads: its text (with `?N` placeholders) and its
+/// parameters, written as literals (see [`literals`]).
+pub struct Read {
+    pub sql: String,
+    pub args: String,
+}
+
+impl Read {
+    pub fn new(sql: impl Into<String>, params: &[Value<'_>]) -> Read {
+        Read {
+            sql: sql.into(),
+            args: literals(params),
+        }
+    }
+}
+
+/// Parameters as SQL literals, comma-separated: the arguments of an `EXECUTE`, for statements sent
+/// together in one round trip (PostgreSQL's simple query protocol takes no parameters).
+pub fn literals(params: &[Value<'_>]) -> String {
+    params.iter().map(literal).collect::<Vec<_>>().join(", ")
+}
+
+/// A parameter as an SQL literal. Text is an escape string (`E'...'`), whatever
+/// `standard_conforming_strings` says: backslashes and quotes doubled.
+fn literal(v: &Value<'_>) -> String {
+    match *v {
+        Value::Int(Some(v)) => v.to_string(),
+        Value::Real(Some(v)) if v.is_finite() => format!("{v:?}"),
+        Value::Int(None) | Value::Real(_) | Value::Text(None) => "NULL".to_string(),
+        Value::Bool(v) => if v { "TRUE" } else { "FALSE" }.to_string(),
+        Value::Text(Some(t)) => format!("E'{}'", t.replace('\\', "\\\\").replace('\'', "''")),
+        Value::Bytes(b) => format!("E'\\\\x{}'::bytea", crate::text::hex(b)),
+    }
+}
+
 /// A connection of either engine, inside the caller's transaction when it has one.
 pub enum Conn<'c> {
     Lite(&'c rusqlite::Connection),
@@ -157,6 +246,8 @@ pub enum Conn<'c> {
 pub struct PgClient {
     pub client: postgres::Client,
     statements: std::collections::HashMap<String, postgres::Statement>,
+    /// Statements prepared by SQL `PREPARE`, by text: their names (for `EXECUTE`).
+    named: std::collections::HashMap<String, String>,
 }
 
 impl PgClient {
@@ -164,7 +255,29 @@ impl PgClient {
         PgClient {
             client,
             statements: std::collections::HashMap::new(),
+            named: std::collections::HashMap::new(),
         }
+    }
+
+    /// `EXECUTE` of a read (its statement prepared by name on this connection at its first use, in a
+    /// round trip of its own): run among other statements in one simple query, it keeps the cached
+    /// plan a prepared statement has, where a statement sent as text is planned at every run.
+    fn execute(&mut self, read: &Read) -> Result<String, StoreError> {
+        let name = match self.named.get(&read.sql) {
+            Some(name) => name.clone(),
+            None => {
+                let name = format!("syndic_read_{}", self.named.len());
+                self.client
+                    .batch_execute(&format!("PREPARE {name} AS {}", pg_sql(&read.sql)))?;
+                self.named.insert(read.sql.clone(), name.clone());
+                name
+            }
+        };
+        Ok(if read.args.is_empty() {
+            format!("EXECUTE {name}")
+        } else {
+            format!("EXECUTE {name}({})", read.args)
+        })
     }
 
     /// The prepared form of an SQLite-placeholder statement.
@@ -279,14 +392,14 @@ impl Conn<'_> {
     /// triggers run, one per row) are not planned again at every execution.
     ///
     /// On PostgreSQL, `advisory_lock` is a transaction-scoped advisory lock taken first, and `reads`
-    /// are statements of one value each (text, or NULL when they find no row) read under it; settings,
-    /// lock and reads go in one round trip, and `f` receives the values. On SQLite there is no lock and
-    /// `reads` must be empty.
+    /// are statements ([`Read`]) run under it; settings, lock and reads go
+    /// in one round trip, and `f` receives each read's rows, in text form ([`TextRow`]). On SQLite there
+    /// is no lock and `reads` must be empty.
     pub fn planned_transaction<T>(
         &mut self,
         advisory_lock: Option<i64>,
-        reads: &[String],
-        f: impl FnOnce(&mut Conn<'_>, Vec<Option<String>>) -> Result<T, StoreError>,
+        reads: &[Read],
+        f: impl FnOnce(&mut Conn<'_>, Vec<Vec<TextRow>>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let Conn::Pg(c) = self else {
             self.batch("BEGIN")?;
@@ -301,7 +414,7 @@ impl Conn<'_> {
         }
         for read in reads {
             sql += "; ";
-            sql += read;
+            sql += &c.execute(read)?;
         }
         let messages = match c.client.simple_query(&sql) {
             Ok(m) => m,
@@ -310,15 +423,19 @@ impl Conn<'_> {
                 return Err(e.into());
             }
         };
-        // Each statement's result ends with its CommandComplete; the reads are the last ones.
+        // Each statement's rows end with its CommandComplete; the reads are the last statements.
         let mut values = Vec::new();
-        let mut first: Option<String> = None;
+        let mut rows = Vec::new();
         for m in messages {
             match m {
-                postgres::SimpleQueryMessage::Row(row) if first.is_none() => {
-                    first = row.get(0).map(str::to_string);
+                postgres::SimpleQueryMessage::Row(row) => rows.push(TextRow(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                )),
+                postgres::SimpleQueryMessage::CommandComplete(_) => {
+                    values.push(std::mem::take(&mut rows))
                 }
-                postgres::SimpleQueryMessage::CommandComplete(_) => values.push(first.take()),
                 _ => {}
             }
         }
@@ -476,5 +593,46 @@ pub fn json_field(i: usize, ty: &str) -> String {
         format!("e ->> {i}")
     } else {
         format!("CAST(e ->> {i} AS {ty})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_written_as_literals_that_keep_every_character() {
+        let params: Vec<Value> = vec![
+            "it's a \\ back\\slash E'x' ?1 $1".into(),
+            42i64.into(),
+            Value::Int(None),
+            Value::Real(Some(0.5)),
+            true.into(),
+            Value::Text(None),
+        ];
+        assert_eq!(
+            literals(&params),
+            "E'it''s a \\\\ back\\\\slash E''x'' ?1 $1', 42, NULL, 0.5, TRUE, NULL"
+        );
+        assert_eq!(literals(&[]), "");
+    }
+
+    #[test]
+    fn a_text_row_reads_postgresql_text_forms() {
+        let row = TextRow(vec![
+            Some("-12".into()),
+            None,
+            Some("t".into()),
+            Some("\\x00ff".into()),
+            Some("1.25".into()),
+        ]);
+        assert_eq!(row.int(0).unwrap(), -12);
+        assert_eq!(row.opt_int(1).unwrap(), None);
+        assert!(row.int(1).is_err(), "NULL is no number");
+        assert!(row.int(2).is_err(), "t is no number");
+        assert_eq!(row.text(2).unwrap(), "t");
+        assert_eq!(row.bytes(3).unwrap(), vec![0, 255]);
+        assert_eq!(row.opt_real(4).unwrap(), Some(1.25));
+        assert!(row.text(9).is_err(), "no such column");
     }
 }

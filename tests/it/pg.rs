@@ -200,7 +200,9 @@ fn each_due_source_is_claimed_by_exactly_one_node_and_an_expired_lease_goes_to_a
     let now = Utc::now();
     let due = now.timestamp_millis() - 1000;
     let later = now.timestamp_millis() + 3_600_000;
-    let mut sql = String::from("INSERT INTO sources (name, url, next_check_at, gone_at) VALUES ");
+    // The host as a node's start writes it from the URL (`Store::sync_sources`).
+    let mut sql =
+        String::from("INSERT INTO sources (name, url, host, next_check_at, gone_at) VALUES ");
     for n in 0..300 {
         // 280 due, 10 not due yet, 10 gone.
         let (next, gone) = match n {
@@ -209,9 +211,9 @@ fn each_due_source_is_claimed_by_exactly_one_node_and_an_expired_lease_goes_to_a
             _ => (due.to_string(), due.to_string()),
         };
         sql.push_str(&format!(
-            "{}('s{n}', 'http://h{}.example:8080/feed/{n}', {next}, {gone})",
+            "{}('s{n}', 'http://H{host}.example:8080/feed/{n}', 'h{host}.example', {next}, {gone})",
             if n == 0 { "" } else { ", " },
-            n % 40
+            host = n % 40
         ));
     }
     pg.batch(&sql).unwrap();
@@ -598,7 +600,7 @@ fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
     // Old leaves the config; Desk moves to a new URL (its fetch state starts afresh).
     let second = config(&[
         ("Wire", "http://127.0.0.1:1/wire.xml"),
-        ("Desk", "http://127.0.0.1:1/desk2.xml"),
+        ("Desk", "http://LocalHost:1/desk2.xml"),
     ]);
     let at = Utc::now();
     let ok = FetchRecord {
@@ -690,6 +692,33 @@ fn sources_and_their_fetch_state_behave_alike_on_both_engines() {
         answers.push(said);
     }
     assert_eq!(answers[0], answers[1]);
+    // Each source's host is written with its URL, lower-case, on both engines (claims count by it).
+    let lite_hosts: Vec<(String, String)> =
+        rusqlite::Connection::open(lite_dir.path().join("s.db"))
+            .unwrap()
+            .prepare("SELECT name, host FROM sources ORDER BY name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let pg_hosts: Vec<(String, String)> = postgres::Client::connect(&db.url, postgres::NoTls)
+        .unwrap()
+        .query("SELECT name, host FROM sources ORDER BY name", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let want = |n: &str, h: &str| (n.to_string(), h.to_string());
+    assert_eq!(
+        lite_hosts,
+        [
+            want("Desk", "localhost"),
+            want("Old", "127.0.0.1"),
+            want("Wire", "127.0.0.1")
+        ]
+    );
+    assert_eq!(pg_hosts, lite_hosts);
     // And they say what they should (not merely the same thing twice).
     let health: serde_json::Value = serde_json::from_str(answers[0].last().unwrap()).unwrap();
     let by_name = |n: &str| {
@@ -943,8 +972,13 @@ fn story_reads_and_retagging_behave_alike_on_both_engines() {
     );
 }
 
+/// An entry key that PostgreSQL's reads ahead write into their statements as a literal (see
+/// `sql::inline`): quotes, backslashes, placeholders and an escape-string opener.
+const HOSTILE_KEY: &str = "w3 ' '' \\' \\\\ ?1 ?2 $1 E'x' \\x00 ü";
+
 /// One refresh after another applied to a store of each engine: the same decisions (URL, headline,
-/// similar-title joins, a look-alike kept apart, an edited entry), the same stats, the same stories.
+/// similar-title joins, a look-alike kept apart, an edited entry), the same stats, the same stories;
+/// the entry keyed by [`HOSTILE_KEY`] is found again when its source is refreshed (nothing doubled).
 #[test]
 fn refreshes_cluster_alike_on_both_engines() {
     use syndic::config::Config;
@@ -994,9 +1028,9 @@ fn refreshes_cluster_alike_on_both_engines() {
                     2,
                 ),
                 item(
-                    "w3",
+                    HOSTILE_KEY,
                     "Central bank holds rates steady as inflation cools",
-                    "https://wire.example/3",
+                    "https://wire.example/3?q='a\\b'",
                     1,
                 ),
             ],
@@ -1051,9 +1085,9 @@ fn refreshes_cluster_alike_on_both_engines() {
                     2,
                 ),
                 item(
-                    "w3",
+                    HOSTILE_KEY,
                     "Central bank holds rates steady as inflation cools",
-                    "https://wire.example/3",
+                    "https://wire.example/3?q='a\\b'",
                     1,
                 ),
             ],
@@ -1113,6 +1147,11 @@ fn refreshes_cluster_alike_on_both_engines() {
     assert!(
         answers[0].last().unwrap().contains("different places"),
         "the refusal is recorded"
+    );
+    assert!(
+        answers[1][3].contains("new_items: 0, updated_items: 1"),
+        "{}",
+        answers[1][3]
     );
     assert!(
         answers[0][3].contains("updated_items: 1"),

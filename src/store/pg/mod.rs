@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema1.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
+    include_str!("schema4.sql"),
 ];
 
 /// A small pool of connections to one PostgreSQL database: a node's refreshes, claims, fetch records
@@ -165,28 +166,26 @@ impl Pg {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK])?;
             let rows = tx.query(
-                &format!(
-                    "WITH busy AS (
-                         SELECT {HOST} AS host, count(*) AS n FROM sources
-                         WHERE lease_until > $3 GROUP BY 1),
-                     due AS (
-                         SELECT id, next_check_at, {HOST} AS host,
-                                row_number() OVER (PARTITION BY {HOST}
-                                                   ORDER BY next_check_at NULLS FIRST, id) AS rn
-                         FROM sources
-                         WHERE id = ANY($6) AND active = 1 AND gone_at IS NULL
-                           AND (next_check_at IS NULL OR next_check_at <= $3)
-                           AND (lease_until IS NULL OR lease_until <= $3)),
-                     pick AS (
-                         SELECT due.id FROM due LEFT JOIN busy ON busy.host = due.host
-                         WHERE due.rn + coalesce(busy.n, 0) <= $5
-                         ORDER BY due.next_check_at NULLS FIRST, due.id
-                         LIMIT $4)
-                     UPDATE sources SET lease_node = $1, lease_until = $2
-                     WHERE id IN (SELECT id FROM sources WHERE id IN (SELECT id FROM pick)
-                                  FOR UPDATE SKIP LOCKED)
-                     RETURNING id, next_check_at"
-                ),
+                "WITH busy AS (
+                     SELECT host, count(*) AS n FROM sources
+                     WHERE lease_until > $3 GROUP BY 1),
+                 due AS (
+                     SELECT id, next_check_at, host,
+                            row_number() OVER (PARTITION BY host
+                                               ORDER BY next_check_at NULLS FIRST, id) AS rn
+                     FROM sources
+                     WHERE id = ANY($6) AND active = 1 AND gone_at IS NULL
+                       AND (next_check_at IS NULL OR next_check_at <= $3)
+                       AND (lease_until IS NULL OR lease_until <= $3)),
+                 pick AS (
+                     SELECT due.id FROM due LEFT JOIN busy ON busy.host = due.host
+                     WHERE due.rn + coalesce(busy.n, 0) <= $5
+                     ORDER BY due.next_check_at NULLS FIRST, due.id
+                     LIMIT $4)
+                 UPDATE sources SET lease_node = $1, lease_until = $2
+                 WHERE id IN (SELECT id FROM sources WHERE id IN (SELECT id FROM pick)
+                              FOR UPDATE SKIP LOCKED)
+                 RETURNING id, next_check_at",
                 &[
                     &claim.node,
                     &until,
@@ -403,11 +402,6 @@ const LEADER_LOCK: i64 = 0x0073_796e_6469_634c;
 
 /// The notification channel nodes listen on.
 const CHANNEL: &str = "syndic";
-
-/// A source URL's host in SQL, as the fetcher's per-host limit counts it (`Url::host_str`, lower-case;
-/// empty for `file:` URLs).
-const HOST: &str = r"coalesce(lower(substring(url from
-    '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^]/]*\]|[^/:?#]*)')), '')";
 
 /// What a node claims: up to `limit` of the sources `among` (the ones its config knows), for `lease`,
 /// at most `per_host` running at once per host across the nodes.
