@@ -40,6 +40,7 @@ fn main() {
             title: &rows[i % rows.len()].0,
             summary: &summaries[i],
             label: rows[i % rows.len()].2,
+            also: &[],
         })
         .collect();
     let mut names: Vec<(String, usize)> = labels.into_iter().collect();

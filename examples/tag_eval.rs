@@ -1,29 +1,41 @@
 //! Learned-tagger evaluation on labelled news items.
 //!
-//! `cargo run --release --example tag_eval -- PATH [--seed WORD] [--subset N] [--json]`
+//! `cargo run --release --example tag_eval -- PATH [--seed WORD] [--subset N] [--min-confidence P]
+//! [--json]`
 //!
 //! PATH is a tab-separated file (no quoting) with a header naming at least `story_id`, `title`, `summary`
-//! and `category`; other columns are ignored and the summary may be empty. Items are split 70/30 by a
-//! stable hash of `story_id` (no story in both halves); syndic's learned tagger is trained on the 70%
-//! and measured on the 30%, beside a plain multinomial naive Bayes over title and summary words trained
-//! on the same 70%. Printed: accuracy, macro-F1, F1 per label, the confusion matrix, training time and
-//! tagging time per item. `--seed` salts the split's hash, to see how much the figures move
-//! with the split. `--subset N` first keeps N items, chosen by another hash of `story_id` (salted by the
-//! seed too), to see how the tagger does with few examples. With `--json`, exactly one JSON object:
+//! and `category`; other columns are ignored and the summary may be empty. A story in several
+//! sections lists them all in `category`, separated by `|` (the first is its main one). Items are
+//! split 70/30 by a stable hash of `story_id` (no story in both halves); syndic's learned tagger is
+//! trained on the 70% and measured on the 30%, beside a plain multinomial naive Bayes over title and
+//! summary words trained on the same 70%. Printed: accuracy, macro-F1, F1 per label, the confusion
+//! matrix, training time and tagging time per item (the most likely label of each item against its
+//! main one, or any of its labels when it is one of them), and what the tagger applies at
+//! `--min-confidence` (default: syndic's `[tagging].min_confidence` default): every label whose
+//! calibrated confidence reaches it. `--seed` salts the split's hash, to see how much the figures move
+//! with the split. `--subset N` first keeps N items, chosen by another hash of `story_id` (salted by
+//! the seed too), to see how the tagger does with few examples. A table of precision and coverage
+//! over thresholds goes to stderr. With `--json`, exactly one JSON object on stdout:
 //! `{"accuracy", "macro_f1", "per_class": {label: f1}, "train_ms", "tag_us_per_item",
-//! "baseline_nb": {"accuracy", "macro_f1"}}`.
+//! "baseline_nb": {"accuracy", "macro_f1"}, "at_confidence": {"threshold", "precision", "coverage",
+//! "per_class": {label: {"precision", "coverage"}}}}`. At the threshold, precision is the share of
+//! applied labels that are right (null when none is applied) and coverage the share of test items that
+//! get at least one; per label, precision is the share of its applications that are right and coverage
+//! the share of the test items that have the label and get it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use syndic::config::DEFAULT_MIN_CONFIDENCE;
 use syndic::tag::learn::{Example, Model, NaiveBayes, TrainOptions, argmax, stable_hash};
 
 struct Row {
     id: String,
     title: String,
     summary: String,
-    label: usize,
+    /// The main label first.
+    labels: Vec<usize>,
 }
 
 fn main() {
@@ -38,11 +50,22 @@ fn run() -> Result<(), String> {
     let mut json = false;
     let mut seed = String::new();
     let mut subset = None;
+    let mut threshold = DEFAULT_MIN_CONFIDENCE as f32;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--json" => json = true,
             "--seed" => seed = args.next().ok_or("--seed wants a word")?,
+            "--min-confidence" => {
+                let p = args.next().ok_or("--min-confidence wants a probability")?;
+                threshold = p
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|p| *p > 0.0 && *p <= 1.0)
+                    .ok_or(format!(
+                        "--min-confidence wants a probability in (0, 1], not {p:?}"
+                    ))?;
+            }
             "--subset" => {
                 let n = args.next().ok_or("--subset wants a number of items")?;
                 subset = Some(
@@ -54,7 +77,8 @@ fn run() -> Result<(), String> {
             _ => path = Some(PathBuf::from(a)),
         }
     }
-    let path = path.ok_or("usage: tag_eval PATH [--seed WORD] [--subset N] [--json]")?;
+    let path = path
+        .ok_or("usage: tag_eval PATH [--seed WORD] [--subset N] [--min-confidence P] [--json]")?;
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (labels, mut rows) = read(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     if let Some(n) = subset {
@@ -76,7 +100,8 @@ fn run() -> Result<(), String> {
         let e = Example {
             title: &r.title,
             summary: &r.summary,
-            label: r.label,
+            label: r.labels[0],
+            also: &r.labels[1..],
         };
         if stable_hash(&format!("{seed}{}", r.id)) % 100 < 70 {
             train.push(e);
@@ -97,11 +122,27 @@ fn run() -> Result<(), String> {
     let train_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let started = Instant::now();
-    let predicted: Vec<usize> = test
+    let probs: Vec<Vec<f32>> = test
         .iter()
-        .map(|e| argmax(&model.predict(e.title, e.summary)))
+        .map(|e| model.predict(e.title, e.summary))
         .collect();
     let tag_us = started.elapsed().as_secs_f64() * 1e6 / test.len() as f64;
+    let predicted: Vec<usize> = probs.iter().map(|p| argmax(p)).collect();
+    let test_labels: Vec<Vec<usize>> = test.iter().map(Example::labels).collect();
+    let applied = |t: f32| Applied::of(labels.len(), &probs, &test_labels, t);
+    let at = applied(threshold);
+    eprintln!("learned tags applied at each confidence threshold (test half):");
+    eprintln!("{:>9} {:>10} {:>10}", "threshold", "precision", "coverage");
+    for t in [
+        0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99,
+    ] {
+        let a = applied(t);
+        eprintln!(
+            "{t:>9} {:>10} {:>10.4}",
+            a.precision().map_or("-".to_string(), |p| format!("{p:.4}")),
+            a.coverage()
+        );
+    }
 
     let nb = NaiveBayes::train(labels.len(), &train);
     let nb_predicted: Vec<usize> = test
@@ -109,7 +150,12 @@ fn run() -> Result<(), String> {
         .map(|e| nb.predict(e.title, e.summary))
         .collect();
 
-    let truth: Vec<usize> = test.iter().map(|e| e.label).collect();
+    // The main label, or the predicted one when it is among the item's labels.
+    let truth: Vec<usize> = test_labels
+        .iter()
+        .zip(&predicted)
+        .map(|(ls, p)| if ls.contains(p) { *p } else { ls[0] })
+        .collect();
     let ours = Scores::of(labels.len(), &truth, &predicted);
     let base = Scores::of(labels.len(), &truth, &nb_predicted);
 
@@ -126,6 +172,7 @@ fn run() -> Result<(), String> {
             "train_ms": (train_ms * 10.0).round() / 10.0,
             "tag_us_per_item": (tag_us * 100.0).round() / 100.0,
             "baseline_nb": {"accuracy": round(base.accuracy), "macro_f1": round(base.macro_f1)},
+            "at_confidence": at.json(&labels, threshold),
         });
         println!("{out}");
         return Ok(());
@@ -140,8 +187,8 @@ fn run() -> Result<(), String> {
         test.len()
     );
     println!(
-        "learned tagger: chose lambda {:e}, naive Bayes weight {}, temperature {:.3} (held-out accuracy {:.4})",
-        report.lambda, report.nb_weight, report.temperature, report.holdout_accuracy
+        "learned tagger: chose lambda {:e}, naive Bayes weight {} (held-out accuracy {:.4})",
+        report.lambda, report.nb_weight, report.holdout_accuracy
     );
     println!();
     println!("{:<24} {:>10} {:>10}", "", "learned", "naive Bayes");
@@ -174,6 +221,22 @@ fn run() -> Result<(), String> {
             print!(" {:>10}", ours.confusion[i][j]);
         }
         println!();
+    }
+    println!();
+    println!(
+        "at confidence {threshold}: precision {}, coverage {:.4}",
+        at.precision()
+            .map_or("- (nothing applied)".to_string(), |p| format!("{p:.4}")),
+        at.coverage()
+    );
+    for (i, l) in labels.iter().enumerate() {
+        println!(
+            "  {:<22} precision {}, coverage {:.4}",
+            l,
+            at.class_precision(i)
+                .map_or("-".to_string(), |p| format!("{p:.4}")),
+            at.class_coverage(i)
+        );
     }
     println!();
     println!(
@@ -216,19 +279,28 @@ fn read(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
         }
         let f: Vec<&str> = line.split('\t').collect();
         let get = |i: usize| f.get(i).copied().unwrap_or("");
-        let label = get(category).trim();
-        if label.is_empty() || get(id).is_empty() {
+        let mut ls = Vec::new();
+        for label in get(category)
+            .split('|')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            let l = *index.entry(label.to_string()).or_insert_with(|| {
+                labels.push(label.to_string());
+                labels.len() - 1
+            });
+            if !ls.contains(&l) {
+                ls.push(l);
+            }
+        }
+        if ls.is_empty() || get(id).is_empty() {
             return Err(format!("line {}: no story_id or category", n + 2));
         }
-        let l = *index.entry(label.to_string()).or_insert_with(|| {
-            labels.push(label.to_string());
-            labels.len() - 1
-        });
         rows.push(Row {
             id: get(id).to_string(),
             title: get(title).to_string(),
             summary: get(summary).to_string(),
-            label: l,
+            labels: ls,
         });
     }
     if labels.len() < 2 {
@@ -274,5 +346,84 @@ impl Scores {
             f1,
             confusion,
         }
+    }
+}
+
+/// What the tagger applies at one threshold: every label whose confidence reaches it.
+struct Applied {
+    items: usize,
+    /// Items that got at least one label.
+    covered: usize,
+    /// Per label: applications, right ones, test items that have it, and those of them that got it.
+    applied: Vec<usize>,
+    right: Vec<usize>,
+    having: Vec<usize>,
+    found: Vec<usize>,
+}
+
+impl Applied {
+    fn of(k: usize, probs: &[Vec<f32>], truth: &[Vec<usize>], t: f32) -> Applied {
+        let mut a = Applied {
+            items: probs.len(),
+            covered: 0,
+            applied: vec![0; k],
+            right: vec![0; k],
+            having: vec![0; k],
+            found: vec![0; k],
+        };
+        for (p, ls) in probs.iter().zip(truth) {
+            let mut any = false;
+            for (c, v) in p.iter().enumerate() {
+                let has = ls.contains(&c);
+                a.having[c] += usize::from(has);
+                if *v >= t {
+                    any = true;
+                    a.applied[c] += 1;
+                    a.right[c] += usize::from(has);
+                    a.found[c] += usize::from(has);
+                }
+            }
+            a.covered += usize::from(any);
+        }
+        a
+    }
+
+    fn precision(&self) -> Option<f64> {
+        let applied: usize = self.applied.iter().sum();
+        (applied > 0).then(|| self.right.iter().sum::<usize>() as f64 / applied as f64)
+    }
+
+    fn coverage(&self) -> f64 {
+        self.covered as f64 / self.items.max(1) as f64
+    }
+
+    fn class_precision(&self, c: usize) -> Option<f64> {
+        (self.applied[c] > 0).then(|| self.right[c] as f64 / self.applied[c] as f64)
+    }
+
+    fn class_coverage(&self, c: usize) -> f64 {
+        self.found[c] as f64 / self.having[c].max(1) as f64
+    }
+
+    fn json(&self, labels: &[String], threshold: f32) -> serde_json::Value {
+        let per_class: serde_json::Map<String, serde_json::Value> = labels
+            .iter()
+            .enumerate()
+            .map(|(c, l)| {
+                (
+                    l.clone(),
+                    serde_json::json!({
+                        "precision": self.class_precision(c).map(round),
+                        "coverage": round(self.class_coverage(c)),
+                    }),
+                )
+            })
+            .collect();
+        serde_json::json!({
+            "threshold": round(f64::from(threshold)),
+            "precision": self.precision().map(round),
+            "coverage": round(self.coverage()),
+            "per_class": per_class,
+        })
     }
 }

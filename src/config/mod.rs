@@ -147,8 +147,10 @@ impl Default for TaggingConfig {
     }
 }
 
-/// Default `[tagging].min_confidence`.
-pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.8;
+/// Default `[tagging].min_confidence`: chosen on labelled news so that applied learned tags are at least
+/// 0.95 precise (`tag_eval` on AG News over nine splits, `--seed` "" and a-h: 0.9529-0.9721 precise,
+/// 53-58% of stories covered; at 0.925 one split fell to 0.9486, at 0.9 to 0.9468).
+pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.95;
 
 /// `[tagging].apply`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -162,7 +164,7 @@ pub enum LearnApply {
 }
 
 /// A section and the rules that put stories in it (see [`crate::tag::rules`]).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SectionConfig {
     pub id: String,
     pub title: String,
@@ -176,6 +178,25 @@ pub struct SectionConfig {
     pub paths: Vec<String>,
     /// Regular expressions over the title and the summary (validated when the config is loaded).
     pub regex: Vec<String>,
+    /// Whether the learned tagger may put stories here (`learn = false`: a desk that tags by hand; the
+    /// tagger neither learns nor applies this section).
+    pub learn: bool,
+}
+
+impl Default for SectionConfig {
+    /// No rules; the learned tagger may apply it (as `[[section]]` without `learn` says).
+    fn default() -> Self {
+        SectionConfig {
+            id: String::new(),
+            title: String::new(),
+            keywords: Vec::new(),
+            exclude: Vec::new(),
+            categories: Vec::new(),
+            paths: Vec::new(),
+            regex: Vec::new(),
+            learn: true,
+        }
+    }
 }
 
 /// How a source's items get their sections.

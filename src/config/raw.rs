@@ -179,6 +179,12 @@ pub(super) struct RawSection {
     pub(super) paths: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) regex: Vec<Spanned<String>>,
+    #[serde(default = "yes")]
+    pub(super) learn: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]

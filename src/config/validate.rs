@@ -469,6 +469,7 @@ impl Validator<'_> {
             categories,
             paths,
             regex,
+            learn: s.learn,
         }
     }
 

@@ -52,7 +52,13 @@ fn certain_examples(config: &Config, stories: &[TaggedStory]) -> Vec<(usize, Str
         .filter(|s| s.sections.len() == 1 && s.tagging != Tagging::Rules)
         .map(|s| s.name.as_str())
         .collect();
-    let configured: BTreeSet<&str> = config.sections.iter().map(|s| s.id.as_str()).collect();
+    // Sections with `learn = false` are neither learned nor applied.
+    let configured: BTreeSet<&str> = config
+        .sections
+        .iter()
+        .filter(|s| s.learn)
+        .map(|s| s.id.as_str())
+        .collect();
     let mut out = Vec::new();
     for (i, st) in stories.iter().enumerate() {
         if st.title.trim().is_empty() && st.summary.trim().is_empty() {
@@ -97,15 +103,28 @@ pub fn train_now(store: &Store, config: &Config, tagger: &Tagger) -> Result<Trai
         )));
     }
     let labels: Vec<String> = per_section.keys().cloned().collect();
-    let examples: Vec<Example<'_>> = picked
+    // One example per story, with every certain section it has (a story can be in several).
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (i, s) in &picked {
+        let Some(label) = labels.iter().position(|l| l == s) else {
+            continue;
+        };
+        match groups.last_mut() {
+            Some((story, ls)) if story == i => {
+                if !ls.contains(&label) {
+                    ls.push(label);
+                }
+            }
+            _ => groups.push((*i, vec![label])),
+        }
+    }
+    let examples: Vec<Example<'_>> = groups
         .iter()
-        .filter_map(|(i, s)| {
-            let label = labels.iter().position(|l| l == s)?;
-            Some(Example {
-                title: &stories[*i].title,
-                summary: &stories[*i].summary,
-                label,
-            })
+        .map(|(i, ls)| Example {
+            title: &stories[*i].title,
+            summary: &stories[*i].summary,
+            label: ls[0],
+            also: &ls[1..],
         })
         .collect();
     let (model, report) = match Model::train(&labels, &examples, &TrainOptions::default()) {
@@ -124,7 +143,9 @@ pub fn train_now(store: &Store, config: &Config, tagger: &Tagger) -> Result<Trai
         config.tagging.min_confidence,
         config.tagging.apply,
     );
-    let retagged = store.retag_since(Utc::now() - config.dedupe.window, tagger)?;
+    // The recent stories (any may gain a section), and every story an older model tagged.
+    let mut retagged = store.retag_since(Utc::now() - config.dedupe.window, tagger)?;
+    retagged.extend(store.retag_learned(tagger)?);
     Ok(Trained::Model(TrainSummary {
         per_section,
         left_out,

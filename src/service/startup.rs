@@ -53,7 +53,8 @@ pub async fn prepare_tagger(
     Ok((tagger, trained))
 }
 
-/// Step 3: re-applies the section rules to the stories within the dedupe window.
+/// Step 3: re-applies the section rules to the stories within the dedupe window, and re-scores the
+/// stories with learned sections.
 pub async fn retag_recent(
     config: &Config,
     store: &Store,
@@ -61,7 +62,15 @@ pub async fn retag_recent(
 ) -> anyhow::Result<()> {
     let since = Utc::now() - config.dedupe.window;
     let t = tagger.clone();
-    let retagged = store.call(move |s| s.retag_since(since, &t)).await?;
+    // And the stories the learned tagger tagged, whatever their age: the model or `learn` may have
+    // changed.
+    let retagged = store
+        .call(move |s| {
+            let mut changed = s.retag_since(since, &t)?;
+            changed.extend(s.retag_learned(&t)?);
+            Ok(changed)
+        })
+        .await?;
     if !retagged.is_empty() {
         tracing::info!(sections = ?retagged, "section rules changed: recent stories retagged");
     }

@@ -22,6 +22,24 @@ impl Store {
     ) -> Result<BTreeSet<String>, StoreError> {
         self.with(|c| retag_since(c, since, tagger))
     }
+
+    /// Re-scores every story the learned tagger put in a section, whatever its age (after a new model
+    /// is installed, or the tagger turned off or kept off a section): no learned tag is left from a
+    /// model that is no longer in use. Returns the sections whose feeds changed.
+    pub fn retag_learned(&self, tagger: &Tagger) -> Result<BTreeSet<String>, StoreError> {
+        self.with(|c| {
+            c.transaction(|tx| {
+                super::index::serialize_with_applies(tx)?;
+                let ids = tx.query(
+                    "SELECT DISTINCT story_id FROM story_sections WHERE origin LIKE 'learned:%'
+                     ORDER BY story_id",
+                    &[],
+                    |r| r.int(0),
+                )?;
+                retag_ids(tx, &ids, tagger)
+            })
+        })
+    }
 }
 
 // The functions behind it and the refresh's tagging, on either engine (see `sql::Conn`).
@@ -38,17 +56,26 @@ pub(super) fn retag_since(
             &[to_ms(since).into()],
             |r| r.int(0),
         )?;
-        let mut changed = BTreeSet::new();
-        for chunk in ids.chunks(RETAG_CHUNK) {
-            for (before, after) in retag(tx, chunk, tagger)? {
-                if before != after {
-                    changed.extend(before.into_iter().chain(after));
-                    changed.insert(ALL_SECTION.to_string());
-                }
+        retag_ids(tx, &ids, tagger)
+    })
+}
+
+/// Retags stories in chunks of [`RETAG_CHUNK`]; returns the sections whose feeds changed.
+fn retag_ids(
+    tx: &mut Conn<'_>,
+    ids: &[i64],
+    tagger: &Tagger,
+) -> Result<BTreeSet<String>, StoreError> {
+    let mut changed = BTreeSet::new();
+    for chunk in ids.chunks(RETAG_CHUNK) {
+        for (before, after) in retag(tx, chunk, tagger)? {
+            if before != after {
+                changed.extend(before.into_iter().chain(after));
+                changed.insert(ALL_SECTION.to_string());
             }
         }
-        Ok(changed)
-    })
+    }
+    Ok(changed)
 }
 
 /// Sections before and after a retag.

@@ -226,7 +226,8 @@ async fn the_daemon_retrains_in_the_background_once_enough_stories_arrive() {
     sources += &source("Food Desk", &server.url("/food.rss"), &["lifestyle"]);
     sources += "dedupe = false\n";
     sources += &source("Wire", &server.url("/wire.rss"), &[]);
-    let learn = "\n[tagging]\nlearn = true\nmin_stories = 40\nretrain_after = 50\n";
+    let learn =
+        "\n[tagging]\nlearn = true\nmin_confidence = 0.8\nmin_stories = 40\nretrain_after = 50\n";
     let env = Env::with_poll(
         &format!("{sources}{learn}"),
         "schedule = \"*/15 * * * *\"\ntimeout_secs = 5",
@@ -248,4 +249,221 @@ async fn the_daemon_retrains_in_the_background_once_enough_stories_arrive() {
     assert_eq!(sections, ["world"]);
     assert!(origins[0].starts_with("learned:"), "{origins:?}");
     assert!(stored.examples >= 100, "{}", stored.examples);
+}
+
+const ASIA: &[&str] = &[
+    "tokyo",
+    "japan",
+    "seoul",
+    "korea",
+    "beijing",
+    "china",
+    "osaka",
+    "shanghai",
+    "taiwan",
+    "manila",
+    "jakarta",
+    "hanoi",
+    "bangkok",
+    "singapore",
+];
+const MONEY: &[&str] = &[
+    "stocks",
+    "shares",
+    "investors",
+    "market",
+    "earnings",
+    "profit",
+    "trading",
+    "index",
+    "bonds",
+    "dividend",
+    "rally",
+    "quarterly",
+    "revenue",
+    "exchange",
+];
+
+/// Sections overlap: a region desk teaches Asia, a markets desk Business, a sports desk World; a wire
+/// story about Tokyo's stock market gets both Asia and Business from the tagger (each section scored on
+/// its own), and `--explain` gives each its confidence. (The wire's words avoid the test config's
+/// keyword rules, so only the tagger can place them. With 270 synthetic training stories the tagger's
+/// calibrated confidence in the mixed story is moderate, so the threshold here is 0.5.)
+#[test]
+fn a_story_about_a_region_and_a_topic_gets_both_sections() {
+    let server = FixtureServer::start();
+    // As desks are: the region desk covers every topic in its region (its markets and sport too), the
+    // markets desk markets elsewhere: the region's words are its own, the markets' words do not speak
+    // against the region.
+    let mixed = |name: &str, own: &[&str], other: &[&[&str]], n: usize| {
+        let mut s = format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{name}</title><link>https://desk.example/</link><description>d</description>\n"
+        );
+        for i in 0..n {
+            let topic = other[i % other.len()];
+            let words = [
+                own[(i * 3) % own.len()],
+                own[(i * 5 + 1) % own.len()],
+                topic[(i * 7) % topic.len()],
+                topic[(i * 11 + 2) % topic.len()],
+                own[(i * 2 + 3) % own.len()],
+            ];
+            s += &format!(
+                "<item><guid isPermaLink=\"false\">{name}-{i}</guid><title>{} {i}</title><description>{}</description></item>\n",
+                words[..3].join(" "),
+                words.join(" ")
+            );
+        }
+        s + "</channel></rss>\n"
+    };
+    const ELSEWHERE: &[&str] = &["london", "paris", "berlin", "madrid", "chicago", "toronto"];
+    const CIVIC: &[&str] = &[
+        "election",
+        "minister",
+        "parliament",
+        "court",
+        "police",
+        "festival",
+    ];
+    // "Japan" is a keyword of the config's Asia section: these markets stories are in both sections,
+    // certain, and teach the tagger that the two go together.
+    const JAPAN: &[&str] = &["Japan", "tokyo", "Japan", "osaka", "Japan", "seoul"];
+    set(
+        &server,
+        "/asia.rss",
+        mixed("Asia Desk", ASIA, &[MONEY, SPORT, CIVIC], 90),
+    );
+    set(
+        &server,
+        "/money.rss",
+        mixed("Money Desk", MONEY, &[ELSEWHERE, CIVIC, JAPAN], 90),
+    );
+    set(
+        &server,
+        "/sport.rss",
+        mixed("Sport Desk", SPORT, &[ELSEWHERE, CIVIC], 90),
+    );
+    let wire_items = [
+        ("Tokyo shares rally", "Investors in Tokyo and Osaka."),
+        (
+            "Beijing and Taiwan leaders meet in Shanghai",
+            "China and Taiwan talk in Shanghai.",
+        ),
+        (
+            "Penalty in the derby decides the league",
+            "The striker scored; the coach and referee argued.",
+        ),
+    ];
+    set(&server, "/wire.rss", wire(&wire_items));
+    let mut sources = String::new();
+    for (name, path, section) in [
+        ("Asia Desk", "/asia.rss", "asia"),
+        ("Money Desk", "/money.rss", "business"),
+        ("Sport Desk", "/sport.rss", "world"),
+    ] {
+        sources += &source(name, &server.url(path), &[section]);
+        sources += "dedupe = false\n";
+    }
+    sources += &source("Wire", &server.url("/wire.rss"), &[]);
+    sources += "dedupe = false\n";
+    let env = Env::new(&format!(
+        "{sources}\n[tagging]\nlearn = true\nmin_stories = 40\nmin_confidence = 0.5\n"
+    ));
+    env.ok(&["poll"]);
+    let out = env.ok(&["train"]);
+    assert!(out.contains("trained"), "{out}");
+
+    let (sections, origins) = tags_of(&env, "Tokyo shares rally");
+    assert_eq!(sections, ["asia", "business"], "{origins:?}");
+    for o in &origins {
+        let p: f64 = o
+            .strip_prefix("learned:")
+            .unwrap_or_else(|| panic!("{origins:?}"))
+            .parse()
+            .unwrap();
+        assert!(p >= 0.5, "{origins:?}");
+    }
+    // One-topic stories stay in one section.
+    assert_eq!(
+        tags_of(&env, "Beijing and Taiwan leaders meet in Shanghai").0,
+        ["asia"]
+    );
+    assert_eq!(
+        tags_of(&env, "Penalty in the derby decides the league").0,
+        ["world"]
+    );
+    let explain = env.ok(&["stories", "--explain", "--limit", "500"]);
+    // The story's line and the indented lines under it.
+    let block: Vec<&str> = explain
+        .lines()
+        .skip_while(|l| !l.contains("Tokyo shares rally"))
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.starts_with(' '))
+        .map(|(_, l)| l)
+        .collect();
+    let block = block.join("\n");
+    assert_eq!(
+        block.matches("learned tagger, confidence").count(),
+        2,
+        "{block}"
+    );
+}
+
+/// `[[section]] learn = false` keeps the tagger off one section: its learned tags go at the next run
+/// (every learned tag is re-scored, whatever the story's age), and training leaves the section out.
+#[test]
+fn a_section_can_refuse_the_learned_tagger() {
+    let server = FixtureServer::start();
+    set(&server, "/sport.rss", desk("Sport Desk", SPORT, 60));
+    set(&server, "/food.rss", desk("Food Desk", FOOD, 40));
+    set(
+        &server,
+        "/wire.rss",
+        wire(&[
+            (
+                "Dessert menu at the new cafe",
+                "The chef serves baking and wine.",
+            ),
+            (
+                "Late penalty decides the derby",
+                "The striker scored as the coach watched.",
+            ),
+        ]),
+    );
+    let mut sources = source("Sport Desk", &server.url("/sport.rss"), &["world"]);
+    sources += "dedupe = false\n";
+    sources += &source("Food Desk", &server.url("/food.rss"), &["lifestyle"]);
+    sources += "dedupe = false\n";
+    sources += &source("Wire", &server.url("/wire.rss"), &[]);
+    sources += "dedupe = false\n";
+    let env = Env::new(&format!(
+        "{sources}\n[tagging]\nlearn = true\nmin_confidence = 0.8\nmin_stories = 40\n"
+    ));
+    env.ok(&["poll"]);
+    env.ok(&["train"]);
+    assert_eq!(
+        tags_of(&env, "Dessert menu at the new cafe").0,
+        ["lifestyle"]
+    );
+    assert_eq!(tags_of(&env, "Late penalty decides the derby").0, ["world"]);
+
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    let refused = text.replace(
+        "id = \"lifestyle\"\n",
+        "id = \"lifestyle\"\nlearn = false\n",
+    );
+    assert_ne!(refused, text);
+    std::fs::write(env.config_path(), refused).unwrap();
+    env.ok(&["poll"]);
+    assert_eq!(
+        tags_of(&env, "Dessert menu at the new cafe").0,
+        Vec::<String>::new(),
+        "the refused section's learned tag is gone"
+    );
+    assert_eq!(tags_of(&env, "Late penalty decides the derby").0, ["world"]);
+    // The desk's own stories keep the section their source gives them.
+    assert_eq!(tags_of(&env, "menu bakery restaurant 2").0, ["lifestyle"]);
+    // With one learnable section left, there is nothing to tell apart: no model is trained.
+    let out = env.ok(&["train"]);
+    assert!(out.contains("not trained"), "{out}");
 }

@@ -2,7 +2,9 @@
 
 use super::LearnError;
 
-pub(super) const FORMAT: &[u8; 8] = b"syndicM1";
+/// M2: each label calibrated on its own (one-vs-rest); M1 models (one softmax temperature) are not
+/// read, and are retrained.
+pub(super) const FORMAT: &[u8; 8] = b"syndicM2";
 
 pub(super) fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());

@@ -1,5 +1,5 @@
-//! Fitting: tf-idf weighting, logistic regression over naive Bayes log-count ratios, and temperature
-//! calibration on held-out folds.
+//! Fitting: tf-idf weighting, one-vs-rest logistic regressions, complement naive Bayes, and each
+//! section's calibration (Platt scaling) on held-out folds.
 
 use super::{Features, Model, TrainOptions};
 
@@ -12,7 +12,8 @@ pub(super) const CV_FOLDS: usize = 5;
 pub(super) struct Prepared {
     /// Features per example.
     pub(super) feats: Vec<Features>,
-    pub(super) labels: Vec<usize>,
+    /// Each example's labels (at least one).
+    pub(super) labels: Vec<Vec<usize>>,
 }
 
 /// Sublinear term frequency times IDF, L2-normalised.
@@ -52,27 +53,28 @@ pub(super) fn fit_model(
         w,
         nb,
         nb_weight: 0.0,
-        temperature: 1.0,
+        calibration: vec![(1.0, 0.0); k],
         trained_on: n,
     }
 }
 
-/// Class weights: each present class carries the same total weight.
-fn class_weights(all: &Prepared, rows: &[usize], k: usize) -> Vec<f32> {
-    let n = rows.len();
+/// Each class's (positive, negative) example weights in its one-vs-rest regression: its examples and
+/// the others each carry half of the total, so a small section is not drowned by the rest.
+fn class_weights(all: &Prepared, rows: &[usize], k: usize) -> Vec<(f32, f32)> {
+    let n = rows.len() as f32;
     let mut per_class = vec![0usize; k];
     for &i in rows {
-        per_class[all.labels[i]] += 1;
+        for &c in &all.labels[i] {
+            per_class[c] += 1;
+        }
     }
-    let present = per_class.iter().filter(|c| **c > 0).count().max(1);
     per_class
         .iter()
-        .map(|c| {
-            if *c == 0 {
-                0.0
-            } else {
-                n as f32 / (present as f32 * *c as f32)
-            }
+        .map(|&c| {
+            let pos = if c == 0 { 0.0 } else { n / (2.0 * c as f32) };
+            let rest = n - c as f32;
+            let neg = if rest <= 0.0 { 0.0 } else { n / (2.0 * rest) };
+            (pos, neg)
         })
         .collect()
 }
@@ -91,13 +93,15 @@ fn idf(all: &Prepared, rows: &[usize], d: usize) -> Vec<f32> {
         .collect()
 }
 
-/// The regression's weights (bucket-major): SGD on the softmax log loss with L2, in a fixed shuffled
-/// order per epoch, weights kept as `scale · w` so the shrink costs one multiplication.
+/// The regressions' weights (bucket-major): one logistic regression per class against the rest (an
+/// example is positive for each of its labels), fitted together by SGD on the weighted log loss with
+/// L2, in a fixed shuffled order per epoch, weights kept as `scale · w` so the shrink costs one
+/// multiplication.
 fn sgd(
     all: &Prepared,
     rows: &[usize],
     idf: &[f32],
-    class_weight: &[f32],
+    class_weight: &[(f32, f32)],
     lambda: f32,
     k: usize,
     opts: &TrainOptions,
@@ -108,7 +112,7 @@ fn sgd(
         .iter()
         .map(|&i| weigh(idf, &all.feats[i].all))
         .collect();
-    let ys: Vec<usize> = rows.iter().map(|&i| all.labels[i]).collect();
+    let ys: Vec<&[usize]> = rows.iter().map(|&i| all.labels[i].as_slice()).collect();
     let mut w = vec![0f32; d * k];
     let mut scale = 1f64;
     let eta0 = 0.5f64;
@@ -127,7 +131,6 @@ fn sgd(
             let eta = eta0 / (1.0 + eta0 * f64::from(lambda) * t);
             t += 1.0;
             let x = &xs[i];
-            let y = ys[i];
             z.fill(0.0);
             for (f, v) in x {
                 let row = &w[*f as usize * k..][..k];
@@ -135,8 +138,6 @@ fn sgd(
                     z[c] += (f64::from(row[c]) * scale) as f32 * v;
                 }
             }
-            let p = softmax(&z);
-            let cw = class_weight[y];
             // Shrink first (every weight, through the scale), then step on this example's features.
             scale *= 1.0 - eta * f64::from(lambda);
             if scale < 1e-6 {
@@ -146,7 +147,13 @@ fn sgd(
                 scale = 1.0;
             }
             for c in 0..k {
-                let g = cw * (p[c] - if c == y { 1.0 } else { 0.0 });
+                let positive = ys[i].contains(&c);
+                let (pos_w, neg_w) = class_weight[c];
+                let g = if positive {
+                    pos_w * (sigmoid(z[c]) - 1.0)
+                } else {
+                    neg_w * sigmoid(z[c])
+                };
                 if g == 0.0 {
                     continue;
                 }
@@ -163,6 +170,10 @@ fn sgd(
     w
 }
 
+pub(super) fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
 /// Complement naive Bayes weights per class (bucket-major), smoothed by `alpha`: a word scores for a
 /// class by how unlikely it is in the *other* classes' text, as in Rennie et al. (2003). Estimated
 /// from every class but one, the weights of a small class rest on far more text than its own, which
@@ -175,10 +186,11 @@ pub(super) fn fit_nb(all: &Prepared, rows: &[usize], k: usize, bits: u32, alpha:
     let mut nb = vec![0f32; d * k];
     let mut totals = vec![0f64; k];
     for &i in rows {
-        let c = all.labels[i];
-        for (f, cnt) in &all.feats[i].words {
-            nb[*f as usize * k + c] += cnt;
-            totals[c] += f64::from(*cnt);
+        for &c in &all.labels[i] {
+            for (f, cnt) in &all.feats[i].words {
+                nb[*f as usize * k + c] += cnt;
+                totals[c] += f64::from(*cnt);
+            }
         }
     }
     let used = (0..d)
@@ -210,31 +222,70 @@ pub(super) fn fit_nb(all: &Prepared, rows: &[usize], k: usize, bits: u32, alpha:
     nb
 }
 
-/// The temperature minimising log loss of `scores` over a log-spaced grid; and that loss.
-pub(super) fn fit_temperature(scored: &[(Vec<f32>, usize)]) -> (f32, f64) {
-    let mut best = (1.0f32, f64::INFINITY);
-    for step in 0..=60 {
-        let t = 10f32.powf(-1.5 + step as f32 * 0.05);
-        let loss: f64 = scored
+/// Platt scaling of one class's scores: the `(a, b)` of `P = sigmoid(a · score + b)` that minimise the
+/// log loss over `(score, positive)` pairs (Newton's method, with Platt's smoothed targets, which keep
+/// a perfectly separated class from scaling to certainty); and that loss per pair.
+pub(super) fn fit_platt(scored: &[(f32, bool)]) -> ((f32, f32), f64) {
+    let pos = scored.iter().filter(|(_, y)| *y).count() as f64;
+    let neg = scored.len() as f64 - pos;
+    let (hi, lo) = ((pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0));
+    let target = |y: bool| if y { hi } else { lo };
+    let (mut a, mut b) = (1.0f64, ((pos + 1.0) / (neg + 1.0)).ln());
+    let loss = |a: f64, b: f64| -> f64 {
+        scored
             .iter()
             .map(|(s, y)| {
-                let scaled: Vec<f32> = s.iter().map(|v| v / t).collect();
-                -f64::from(softmax(&scaled)[*y].max(1e-12)).ln()
+                let z = a * f64::from(*s) + b;
+                let t = target(*y);
+                // log(1 + e^z) - t z, computed stably.
+                let softplus = if z > 0.0 {
+                    z + (-z).exp().ln_1p()
+                } else {
+                    z.exp().ln_1p()
+                };
+                softplus - t * z
             })
             .sum::<f64>()
-            / scored.len().max(1) as f64;
-        if loss < best.1 {
-            best = (t, loss);
+            / scored.len().max(1) as f64
+    };
+    let mut current = loss(a, b);
+    for _ in 0..50 {
+        let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0f64, 0f64, 1e-9f64, 0f64, 1e-9f64);
+        for (s, y) in scored {
+            let s = f64::from(*s);
+            let p = 1.0 / (1.0 + (-(a * s + b)).exp());
+            let r = p - target(*y);
+            let w = (p * (1.0 - p)).max(1e-12);
+            ga += r * s;
+            gb += r;
+            haa += w * s * s;
+            hab += w * s;
+            hbb += w;
+        }
+        let det = haa * hbb - hab * hab;
+        if det.abs() < 1e-18 {
+            break;
+        }
+        let (da, db) = ((hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det);
+        // Halve the step until the loss does not rise.
+        let mut step = 1.0;
+        let mut next = loss(a - da, b - db);
+        while next > current && step > 1e-4 {
+            step /= 2.0;
+            next = loss(a - step * da, b - step * db);
+        }
+        if next > current {
+            break;
+        }
+        a -= step * da;
+        b -= step * db;
+        let done = current - next < 1e-10;
+        current = next;
+        if done {
+            break;
         }
     }
-    best
-}
-
-pub(super) fn softmax(z: &[f32]) -> Vec<f32> {
-    let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f32> = z.iter().map(|v| (v - m).exp()).collect();
-    let s: f32 = e.iter().sum();
-    e.into_iter().map(|v| v / s).collect()
+    ((a as f32, b as f32), current)
 }
 
 /// Index of the largest value (the first on ties).

@@ -1,24 +1,28 @@
-//! The learned section tagger: a small text classifier over a story's title and summary.
+//! The learned section tagger: a small text classifier over a story's title and summary that scores
+//! each section on its own, so a story can get any subset of the sections ("Tokyo stocks close at a
+//! record high" is Asia *and* Business).
 //!
 //! Features are hashed (no vocabulary to store or grow): every word of two or more letters or digits,
 //! every pair of adjacent words, and the title's words once more under their own hash, so a word in
 //! the headline counts apart from the same word in the lead. Two models read them:
 //!
-//! - a multinomial logistic regression (softmax) over sublinear, IDF-weighted, L2-normalised features,
-//!   trained by SGD with L2 regularisation and per-class weights that balance the sections;
+//! - one logistic regression per section against the rest (one-vs-rest; an example counts as positive
+//!   for each section it has) over sublinear, IDF-weighted, L2-normalised features, trained together
+//!   by SGD with L2 regularisation, each section's positives and negatives weighted to equal totals;
 //! - a complement naive Bayes over the raw word counts (each section's weights estimated from the
-//!   other sections' text, which keeps small sections steady), with no priors (the same balancing).
+//!   other sections' text, which keeps small sections steady), with no priors.
 //!
-//! Neither model has a bias or prior: classes are balanced, so a text with no known word scores every
-//! section alike and no section is applied to it.
+//! Neither model has a bias or prior, so a text with no known word scores every section alike, and the
+//! calibration maps that score to each section's low base rate.
 //!
 //! A story's score for a section is the regression's logit plus a weight times the naive Bayes score
-//! (a product of experts: naive Bayes is strong on few examples, the regression on many, and each
-//! corrects the other's typical errors on short texts). The naive Bayes weight and smoothing, the
-//! regularisation strength and a softmax temperature are chosen by log loss on predictions for
+//! (naive Bayes is strong on few examples, the regression on many, and each corrects the other's
+//! typical errors on short texts). Each section's score is then calibrated on its own (Platt scaling:
+//! a logistic curve fitted to whether held-out stories have the section), so the reported confidence
+//! is the probability that the section is right, whatever the others say. The naive Bayes weight and
+//! smoothing and the regularisation strength are chosen by that calibrated log loss on predictions for
 //! examples the model did not see: five-fold cross-validation below 20,000 examples, a held-out tenth
-//! above. The temperature makes the reported confidence a calibrated probability. The model is then
-//! refitted on all of the examples.
+//! above. The model is then refitted on all of the examples.
 //!
 //! Everything is deterministic: the same examples give the same model, byte for byte.
 
@@ -30,7 +34,7 @@ mod fit;
 use std::fmt;
 
 use bytes::{FORMAT, Reader, put_f32, put_u32};
-use fit::{CV_BELOW, CV_FOLDS, Prepared, fit_model, fit_nb, fit_temperature, softmax, weigh};
+use fit::{CV_BELOW, CV_FOLDS, Prepared, fit_model, fit_nb, fit_platt, sigmoid, weigh};
 
 pub use baseline::NaiveBayes;
 pub use features::{Features, features, stable_hash};
@@ -39,12 +43,27 @@ pub use fit::argmax;
 /// Width of the feature space: 2^18 hashed buckets.
 pub const DEFAULT_BITS: u32 = 18;
 
-/// One labelled example: a story's title and summary, and the index of its label.
+/// One labelled example: a story's title and summary, the index of its label, and of any other labels
+/// it has (a story can belong to several sections).
 #[derive(Debug, Clone, Copy)]
 pub struct Example<'a> {
     pub title: &'a str,
     pub summary: &'a str,
     pub label: usize,
+    pub also: &'a [usize],
+}
+
+impl Example<'_> {
+    /// All of the example's labels, its first label first, each once.
+    pub fn labels(&self) -> Vec<usize> {
+        let mut out = vec![self.label];
+        for l in self.also {
+            if !out.contains(l) {
+                out.push(*l);
+            }
+        }
+        out
+    }
 }
 
 /// Why a model could not be trained or read.
@@ -82,7 +101,8 @@ pub struct Model {
     /// Naive Bayes log-likelihoods, bucket-major like `w`.
     nb: Vec<f32>,
     nb_weight: f32,
-    temperature: f32,
+    /// Each label's calibration `(a, b)`: probability `sigmoid(a · score + b)`.
+    calibration: Vec<(f32, f32)>,
     /// Examples the model was trained on.
     pub trained_on: usize,
 }
@@ -118,25 +138,33 @@ pub struct TrainReport {
     pub lambda: f32,
     pub nb_alpha: f32,
     pub nb_weight: f32,
-    pub temperature: f32,
-    /// Accuracy on the held-out tenth, before the final refit.
+    /// Each label's calibration `(a, b)` (see [`Model::predict`]).
+    pub calibration: Vec<(f32, f32)>,
+    /// Share of held-out examples whose most likely label is one of theirs, before the final refit.
     pub holdout_accuracy: f32,
 }
 
-/// One held-out example's scores: (regression logits, naive Bayes scores, true label).
-type Scored = (Vec<f32>, Vec<f32>, usize);
+/// One held-out example's scores: (regression logits, naive Bayes scores, its labels).
+type Scored = (Vec<f32>, Vec<f32>, Vec<usize>);
 
 /// Examples a model can be trained on: some, each labelled within `k`, with at least two labels.
 fn check_examples(k: usize, examples: &[Example<'_>]) -> Result<(), LearnError> {
     if examples.is_empty() {
         return Err(LearnError::BadExamples("no examples".into()));
     }
-    if let Some(e) = examples.iter().find(|e| e.label >= k) {
-        return Err(LearnError::BadExamples(format!("label {} of {k}", e.label)));
+    if let Some(l) = examples
+        .iter()
+        .flat_map(|e| std::iter::once(&e.label).chain(e.also))
+        .find(|l| **l >= k)
+    {
+        return Err(LearnError::BadExamples(format!("label {l} of {k}")));
     }
     let mut present = vec![false; k];
     for e in examples {
         present[e.label] = true;
+        for l in e.also {
+            present[*l] = true;
+        }
     }
     if present.iter().filter(|p| **p).count() < 2 {
         return Err(LearnError::TooFewLabels);
@@ -162,8 +190,8 @@ fn folds(n: usize) -> Vec<(Vec<usize>, Vec<usize>)> {
     }
 }
 
-/// The settings (regularization, naive Bayes smoothing and weight, temperature) with the lowest
-/// held-out log loss over `folds`.
+/// The settings (regularization, naive Bayes smoothing and weight) with the lowest held-out log loss
+/// over `folds`, summed over the labels, each calibrated on its own; and those calibrations.
 fn choose_settings(
     labels: &[String],
     all: &Prepared,
@@ -182,24 +210,41 @@ fn choose_settings(
                 m.nb = fit_nb(all, fit, k, opts.bits, alpha);
                 scored[a].extend(hold.iter().map(|&i| {
                     let (lr, nb) = m.parts(&all.feats[i]);
-                    (lr, nb, all.labels[i])
+                    (lr, nb, all.labels[i].clone())
                 }));
             }
         }
         for (a, &alpha) in opts.nb_alphas.iter().enumerate() {
             for &nbw in &opts.nb_weights {
-                let combined: Vec<(Vec<f32>, usize)> = scored[a]
+                let mut loss = 0.0;
+                let mut calibration = Vec::with_capacity(k);
+                for c in 0..k {
+                    let pairs: Vec<(f32, bool)> = scored[a]
+                        .iter()
+                        .map(|(lr, nb, ys)| (lr[c] + nbw * nb[c], ys.contains(&c)))
+                        .collect();
+                    let (ab, l) = fit_platt(&pairs);
+                    calibration.push(ab);
+                    loss += l;
+                }
+                let correct = scored[a]
                     .iter()
-                    .map(|(lr, nb, y)| (lr.iter().zip(nb).map(|(a, b)| a + nbw * b).collect(), *y))
-                    .collect();
-                let (t, loss) = fit_temperature(&combined);
-                let correct = combined.iter().filter(|(s, y)| argmax(s) == *y).count();
+                    .filter(|(lr, nb, ys)| {
+                        let p: Vec<f32> = (0..k)
+                            .map(|c| {
+                                let (ca, cb) = calibration[c];
+                                sigmoid(ca * (lr[c] + nbw * nb[c]) + cb)
+                            })
+                            .collect();
+                        ys.contains(&argmax(&p))
+                    })
+                    .count();
                 let report = TrainReport {
                     lambda,
                     nb_alpha: alpha,
                     nb_weight: nbw,
-                    temperature: t,
-                    holdout_accuracy: correct as f32 / combined.len() as f32,
+                    calibration,
+                    holdout_accuracy: correct as f32 / scored[a].len().max(1) as f32,
                 };
                 if best.as_ref().is_none_or(|(l, _)| loss < *l) {
                     best = Some((loss, report));
@@ -224,7 +269,7 @@ impl Model {
                 .iter()
                 .map(|e| features(e.title, e.summary, opts.bits))
                 .collect(),
-            labels: examples.iter().map(|e| e.label).collect(),
+            labels: examples.iter().map(Example::labels).collect(),
         };
         let folds = folds(examples.len());
         let held_out: usize = folds.iter().map(|(_, h)| h.len()).sum();
@@ -237,7 +282,8 @@ impl Model {
             lambda: opts.lambdas.first().copied().unwrap_or(1e-5),
             nb_alpha: 1.0,
             nb_weight: 0.5,
-            temperature: 1.0,
+            // Too few examples to calibrate on: a plain logistic curve, centred below one half.
+            calibration: vec![(1.0, -1.0); k],
             holdout_accuracy: f32::NAN,
         });
         let every: Vec<usize> = (0..examples.len()).collect();
@@ -246,7 +292,7 @@ impl Model {
             m.nb = fit_nb(&all, &every, k, opts.bits, report.nb_alpha);
         }
         m.nb_weight = report.nb_weight;
-        m.temperature = report.temperature;
+        m.calibration.clone_from(&report.calibration);
         Ok((m, report))
     }
 
@@ -255,15 +301,15 @@ impl Model {
         &self.labels
     }
 
-    /// Calibrated probability of each label for a title and summary.
+    /// For each label, the calibrated probability that a story with this title and summary has it,
+    /// each on its own (they need not sum to one: a story may have several labels, or none).
     pub fn predict(&self, title: &str, summary: &str) -> Vec<f32> {
         let (lr, nb) = self.parts(&features(title, summary, self.bits));
-        let scores: Vec<f32> = lr
-            .iter()
+        lr.iter()
             .zip(&nb)
-            .map(|(a, b)| (a + self.nb_weight * b) / self.temperature)
-            .collect();
-        softmax(&scores)
+            .zip(&self.calibration)
+            .map(|((l, n), (a, b))| sigmoid(a * (l + self.nb_weight * n) + b))
+            .collect()
     }
 
     /// The regression's logits and the naive Bayes log-likelihoods.
@@ -299,7 +345,10 @@ impl Model {
             out.extend_from_slice(l.as_bytes());
         }
         put_f32(&mut out, self.nb_weight);
-        put_f32(&mut out, self.temperature);
+        for (a, b) in &self.calibration {
+            put_f32(&mut out, *a);
+            put_f32(&mut out, *b);
+        }
         for v in [&self.idf, &self.w, &self.nb] {
             for x in v.iter() {
                 put_f32(&mut out, *x);
@@ -332,16 +381,20 @@ impl Model {
             labels.push(s.to_string());
         }
         let nb_weight = r.f32()?;
-        let temperature = r.f32()?;
+        let mut calibration = Vec::with_capacity(k);
+        for _ in 0..k {
+            let (a, b) = (r.f32()?, r.f32()?);
+            if !(a.is_finite() && b.is_finite()) {
+                return Err(LearnError::Corrupt("calibration"));
+            }
+            calibration.push((a, b));
+        }
         let d = 1usize << bits;
         let idf = r.f32s(d)?;
         let w = r.f32s(d * k)?;
         let nb = r.f32s(d * k)?;
         if !r.b.is_empty() {
             return Err(LearnError::Corrupt("trailing bytes"));
-        }
-        if !(temperature.is_finite() && temperature > 0.0) {
-            return Err(LearnError::Corrupt("temperature"));
         }
         Ok(Model {
             labels,
@@ -350,7 +403,7 @@ impl Model {
             w,
             nb,
             nb_weight,
-            temperature,
+            calibration,
             trained_on,
         })
     }

@@ -49,6 +49,7 @@ fn trained() -> Model {
             title: t,
             summary: "",
             label: 0,
+            also: &[],
         });
     }
     for t in &money {
@@ -56,6 +57,7 @@ fn trained() -> Model {
             title: t,
             summary: "report",
             label: 1,
+            also: &[],
         });
     }
     let labels = vec!["sports".to_string(), "business".to_string()];
@@ -116,6 +118,7 @@ fn training_needs_two_labels_with_examples() {
         title: "x y",
         summary: "",
         label: 0,
+        also: &[],
     }];
     assert_eq!(
         Model::train(&labels, &ex, &TrainOptions::default()).unwrap_err(),
@@ -125,6 +128,7 @@ fn training_needs_two_labels_with_examples() {
         title: "x y",
         summary: "",
         label: 5,
+        also: &[],
     }];
     assert!(matches!(
         Model::train(&labels, &bad, &TrainOptions::default()),
@@ -142,11 +146,13 @@ fn naive_bayes_baseline_learns_too() {
             title: t,
             summary: "",
             label: 0,
+            also: &[],
         })
         .chain(money.iter().map(|t| Example {
             title: t,
             summary: "",
             label: 1,
+            also: &[],
         }))
         .collect();
     let nb = NaiveBayes::train(2, &ex);

@@ -125,7 +125,7 @@ pub struct Learned {
     pub model: Model,
     pub min_confidence: f32,
     pub apply: LearnApply,
-    /// For each of the model's labels, whether it is still a configured section.
+    /// For each of the model's labels, whether it is still a configured section the tagger may apply.
     configured: Vec<bool>,
 }
 
@@ -151,6 +151,8 @@ struct SectionRules {
     categories: Vec<(String, String)>,
     paths: Vec<PathRule>,
     regex: Vec<Regex>,
+    /// Whether the learned tagger may apply this section.
+    learn: bool,
 }
 
 /// A keyword or exclusion: its words, folded (or, for one written in capitals, as written).
@@ -266,6 +268,7 @@ impl Tagger {
                     .collect(),
                 paths: s.paths.iter().map(|p| PathRule::new(p)).collect(),
                 regex: s.regex.iter().filter_map(|r| Regex::new(r).ok()).collect(),
+                learn: s.learn,
             })
             .collect();
         let sources = sources
@@ -295,13 +298,13 @@ impl Tagger {
     }
 
     /// Installs (or with `None` removes) the learned tagger's model. Labels that are not configured
-    /// sections are never applied.
+    /// sections, or whose section says `learn = false`, are never applied.
     pub fn set_model(&self, model: Option<Model>, min_confidence: f64, apply: LearnApply) {
         let learned = model.map(|model| {
             let configured = model
                 .labels()
                 .iter()
-                .map(|l| self.sections.iter().any(|s| s.id == *l))
+                .map(|l| self.sections.iter().any(|s| s.id == *l && s.learn))
                 .collect();
             Arc::new(Learned {
                 model,
