@@ -82,7 +82,7 @@ fn retag_ids(
 pub(super) type Retagged = (Vec<String>, Vec<String>);
 
 /// Stories retagged by one [`retag`] (a statement's key list).
-const RETAG_CHUNK: usize = 500;
+const RETAG_CHUNK: usize = 100;
 
 /// Recomputes stories' sections from all their items; returns each one's sections before and after, in
 /// the order of `story_ids`. Reads the items of all of them in one statement and their sections in
