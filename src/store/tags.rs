@@ -159,18 +159,7 @@ pub(super) fn retag(
             &[list.as_str().into()],
         )?;
     }
-    if !writes.is_empty() {
-        let sql = format!(
-            "INSERT INTO story_sections (story_id, section, origin)
-             SELECT {}, {}, {} FROM {}",
-            json_field(0, "BIGINT"),
-            json_field(1, "TEXT"),
-            json_field(2, "TEXT"),
-            tx.json_rows(1)
-        );
-        let rows = serde_json::Value::Array(writes).to_string();
-        tx.exec(&sql, &[rows.as_str().into()])?;
-    }
+    write_sections(tx, writes)?;
     Ok(out)
 }
 
@@ -273,19 +262,27 @@ pub(super) fn extend_tags(
         let before = old.into_iter().map(|(s, _)| s).collect();
         out.push((before, after.into_iter().collect()));
     }
-    if !writes.is_empty() {
-        // `WHERE true`: SQLite reads an ON CONFLICT after a bare FROM as a join's constraint.
-        let sql = format!(
-            "INSERT INTO story_sections (story_id, section, origin)
-             SELECT {}, {}, {} FROM {} WHERE true
-             ON CONFLICT (story_id, section) DO UPDATE SET origin = excluded.origin",
-            json_field(0, "BIGINT"),
-            json_field(1, "TEXT"),
-            json_field(2, "TEXT"),
-            tx.json_rows(1)
-        );
-        let rows = serde_json::Value::Array(writes).to_string();
-        tx.exec(&sql, &[rows.as_str().into()])?;
-    }
+    write_sections(tx, writes)?;
     Ok(out)
+}
+
+/// Writes (story id, section, origin) rows ([`json_row`]s), replacing a story's origin for a section
+/// it has.
+fn write_sections(tx: &mut Conn<'_>, writes: Vec<serde_json::Value>) -> Result<(), StoreError> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    // `WHERE true`: SQLite reads an ON CONFLICT after a bare FROM as a join's constraint.
+    let sql = format!(
+        "INSERT INTO story_sections (story_id, section, origin)
+         SELECT {}, {}, {} FROM {} WHERE true
+         ON CONFLICT (story_id, section) DO UPDATE SET origin = excluded.origin",
+        json_field(0, "BIGINT"),
+        json_field(1, "TEXT"),
+        json_field(2, "TEXT"),
+        tx.json_rows(1)
+    );
+    let rows = serde_json::Value::Array(writes).to_string();
+    tx.exec(&sql, &[rows.as_str().into()])?;
+    Ok(())
 }
