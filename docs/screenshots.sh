@@ -12,6 +12,10 @@ sed -e "s|database = \"offline.db\"|database = \"$work/offline.db\"|" \
     -e "s|file:feeds/|file:$PWD/examples/feeds/|g" examples/offline.toml > "$work/offline.toml"
 cargo build --release -q
 ./target/release/syndic --config "$work/offline.toml" poll >/dev/null
+# An editor's pin, so the front page shows its "Must-reads" box: the newest story with most sources.
+story=$(./target/release/syndic --config "$work/offline.toml" stories --sort top --hours 168 --json |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+./target/release/syndic --config "$work/offline.toml" pin "$story" --note "The editors' pick" >/dev/null
 ./target/release/syndic --config "$work/offline.toml" run 2>"$work/log" &
 pid=$!
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done

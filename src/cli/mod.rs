@@ -2,6 +2,7 @@
 
 mod act;
 pub mod import;
+mod pins;
 mod show;
 
 use std::io::Write;
@@ -14,6 +15,7 @@ use crate::config::Config;
 use crate::store::Store;
 
 use act::{import_opml, migrate, poll, render, train};
+use pins::{pin, pins, unpin};
 use show::{explain_pair, sources, stories};
 
 #[derive(Debug, Parser)]
@@ -119,6 +121,26 @@ pub enum Command {
         #[arg(long)]
         section: Option<String>,
     },
+    /// Pin a story to the "Must-reads" list and feeds (/feeds/must-reads.rss, .atom, .json), newest pin
+    /// first; retention keeps it while the pin holds. STORY: its number (`#12` in `syndic stories`, `id`
+    /// in `--json`) or its uid. Pinning it again replaces the pin.
+    Pin {
+        story: String,
+        /// When the pin expires: a date (2026-12-31, the end of that day UTC) or an RFC 3339 time
+        /// (default: until `syndic unpin`).
+        #[arg(long)]
+        until: Option<String>,
+        /// The editor's line shown beside it on the front page.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Remove a story's pin.
+    Unpin { story: String },
+    /// List the pins, newest first, live and expired.
+    Pins {
+        #[arg(long)]
+        json: bool,
+    },
     /// Show each source's health: last fetch, status, next due, error streak, item count.
     Sources {
         #[arg(long)]
@@ -189,6 +211,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sources { json, opml: false } => sources(config, json),
         Command::Train => train(config).await,
+        Command::Pin { story, until, note } => pin(config, &story, until.as_deref(), &note),
+        Command::Unpin { story } => unpin(config, &story),
+        Command::Pins { json } => pins(config, json),
         Command::Migrate { to } => migrate(config, to).await,
         Command::Explain {
             first,

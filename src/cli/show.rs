@@ -39,12 +39,14 @@ pub(super) fn stories(
         } else {
             String::new()
         };
+        // `#ID`: what `syndic pin` takes.
         writeln!(
             out,
-            "{}  [{}]  {}{sources}",
+            "{}  [{}]  {}{sources}  #{}",
             short_time(s.first_seen),
             s.sections.join(", "),
-            lead.title
+            lead.title,
+            s.id
         )?;
         for item in &s.items {
             writeln!(

@@ -34,6 +34,9 @@ pub const DEFAULT_DECAY_HOURS: f64 = 24.0;
 /// Id of the merged "everything" feed; reserved, a section may not use it.
 pub const ALL_SECTION: &str = "all";
 
+/// The feeds of editors' pins (`syndic pin`): /feeds/must-reads.rss, .atom, .json.
+pub const MUST_READS: &str = "must-reads";
+
 /// The validated configuration. Cheap to share behind an `Arc`; swapped whole on reload.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -285,6 +288,9 @@ impl Config {
     pub fn feed_title(&self, section: &str) -> Option<String> {
         if section == ALL_SECTION {
             return Some(format!("{}: Latest", self.output.title));
+        }
+        if section == MUST_READS {
+            return Some(format!("{}: Must-reads", self.output.title));
         }
         self.section(section)
             .map(|s| format!("{}: {}", self.output.title, s.title))

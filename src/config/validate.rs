@@ -18,8 +18,8 @@ use super::raw::{
 use super::schedule::Schedule;
 use super::{
     ALL_SECTION, Config, ConfigError, DEFAULT_LEASE_MARGIN, DedupeConfig, MAX_WINDOW_HOURS,
-    OutputConfig, PollConfig, Problem, SectionConfig, ServerConfig, SourceConfig, TaggingConfig,
-    line_col,
+    MUST_READS, OutputConfig, PollConfig, Problem, SectionConfig, ServerConfig, SourceConfig,
+    TaggingConfig, line_col,
 };
 
 /// A regex error in one line: the regex crate's message without its drawing of the pattern.
@@ -413,10 +413,10 @@ impl Validator<'_> {
         seen: &mut HashSet<String>,
     ) -> SectionConfig {
         let id = s.id.get_ref();
-        if id == ALL_SECTION {
+        if id == ALL_SECTION || id == MUST_READS {
             self.err(
                 &s.id,
-                format!("section id \"{id}\" is reserved for the merged feed"),
+                format!("section id \"{id}\" is reserved for the merged feed and the pins' feed"),
             );
         } else if id.is_empty()
             || !id

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::config::{ALL_SECTION, Config};
+use crate::config::{ALL_SECTION, Config, MUST_READS};
 use crate::publish::render::{Format, View};
 use crate::publish::rendered::Rendered;
 use crate::store::Store;
@@ -16,8 +16,10 @@ use crate::store::Store;
 pub fn render_to(config: &Config, store: &Store, out: &Path) -> anyhow::Result<usize> {
     let dir = out.join("feeds");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // The merged feed, each section's, and the pins' (which has no page of its own).
     let sections: Vec<String> = std::iter::once(ALL_SECTION.to_string())
         .chain(config.sections.iter().map(|s| s.id.clone()))
+        .chain(std::iter::once(MUST_READS.to_string()))
         .collect();
     let mut written = 0;
     for section in &sections {

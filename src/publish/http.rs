@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::config::{ALL_SECTION, Config};
+use crate::config::{ALL_SECTION, Config, MUST_READS};
 use crate::publish::render::{Format, View};
 use crate::publish::rendered::{Rendered, TOP_TTL};
 use crate::store::{MAX_TOP_HOURS, Store, StoreError};
@@ -80,10 +80,11 @@ struct Entry {
 }
 
 impl Entry {
-    /// Whether this request should start a new rendering: the entry changed (or, for top lists and
-    /// pages with relative times, aged), none is running, and the last one is not too recent.
-    fn due(&self, kind: Kind, view: View) -> bool {
-        let ages = view != View::Latest || kind == Kind::Page;
+    /// Whether this request should start a new rendering: the entry changed (or, for top lists, pages
+    /// with relative times and the pins' feeds, which the command line changes and time expires, aged),
+    /// none is running, and the last one is not too recent.
+    fn due(&self, section: &str, kind: Kind, view: View) -> bool {
+        let ages = view != View::Latest || kind == Kind::Page || section == MUST_READS;
         if !(self.dirty || ages) || self.rendering {
             return false;
         }
@@ -164,14 +165,14 @@ impl AppState {
         }
         // The common case: a current rendering, served under the read lock.
         if let Some(e) = self.read_cache().get(section, (kind, view))
-            && !e.due(kind, view)
+            && !e.due(section, kind, view)
         {
             return Ok(Some(e.rendered.clone()));
         }
         {
             let mut cache = self.write_cache();
             if let Some(e) = cache.get_mut(section, (kind, view)) {
-                if e.due(kind, view) {
+                if e.due(section, kind, view) {
                     // Serve what there is; render the new one in the background.
                     e.rendering = true;
                     e.dirty = false;

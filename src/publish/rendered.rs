@@ -10,7 +10,7 @@ use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ALL_SECTION, Config};
+use crate::config::{ALL_SECTION, Config, MUST_READS};
 use crate::publish::render::{self, FeedMeta, Format, View};
 use crate::store::{Store, StoreError, TopQuery};
 use crate::text::hex;
@@ -58,7 +58,16 @@ impl Rendered {
         let Some(meta) = FeedMeta::new(config, section, format) else {
             return Ok(None);
         };
-        let (stories, more) = stories_for(store, Some(section), config.output.max_items, view)?;
+        let (stories, more) = if section == MUST_READS {
+            // The pins' feed has one view: the live pins, newest first (no pages, no ranking).
+            if view != View::Latest {
+                return Ok(None);
+            }
+            let pinned = store.pinned_stories(Utc::now(), config.output.max_items)?;
+            (pinned, false)
+        } else {
+            stories_for(store, Some(section), config.output.max_items, view)?
+        };
         if stories.is_empty() && matches!(view, View::Page { .. }) {
             return Ok(None);
         }
@@ -106,7 +115,36 @@ impl Rendered {
             hours: View::TOP_HOURS,
         };
         let popular = store.stories_by(Some(section), 4 * render::html::POPULAR, Some(top))?;
-        let body = render::html::render(&meta, &stories, &popular, now);
+        // "Weekly best": the same ranking over a week (the `?sort=top&hours=168` view).
+        let week = TopQuery {
+            now,
+            hours: View::WEEK_HOURS,
+        };
+        let weekly = store.stories_by(Some(section), 4 * render::html::POPULAR, Some(week))?;
+        // "Must-reads" on the front page: the live pins, newest first, with the editors' notes.
+        let must_reads = if section == ALL_SECTION {
+            let notes: std::collections::HashMap<i64, String> = store
+                .pins()?
+                .into_iter()
+                .map(|p| (p.story_id, p.note))
+                .collect();
+            store
+                .pinned_stories(now, render::html::MUST_READS_BOX)?
+                .into_iter()
+                .map(|s| {
+                    let note = notes.get(&s.id).cloned().unwrap_or_default();
+                    (s, note)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let boxes = render::html::Boxes {
+            must_reads: &must_reads,
+            popular: &popular,
+            weekly: &weekly,
+        };
+        let body = render::html::render(&meta, &stories, &boxes, now);
         let path = if section == ALL_SECTION { "" } else { section };
         Ok(Some(Rendered::finish(
             body,

@@ -10,6 +10,7 @@ mod lookup;
 mod models;
 mod pending;
 pub mod pg;
+mod pins;
 mod retention;
 mod sources;
 pub mod sql;
@@ -27,6 +28,7 @@ use rusqlite::Connection;
 
 pub use apply::{RefreshInput, RefreshStats};
 pub use models::{StoredModel, TaggedStory};
+pub use pins::Pin;
 pub use retention::Pruned;
 pub use sources::{FetchRecord, FetchStatus, HealthState, Hold, SourceHealth, SourceState};
 pub use stories::{
@@ -45,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema8.sql"),
     include_str!("schema9.sql"),
     include_str!("schema10.sql"),
+    include_str!("schema11.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

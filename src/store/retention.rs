@@ -63,9 +63,17 @@ pub(super) fn prune(
 ) -> Result<Pruned, StoreError> {
     conn.transaction(|tx| {
         super::index::serialize_with_applies(tx)?;
+        // A story pinned until later (or for good) is kept; once its pin expires it goes as any other
+        // (its pin with it).
         let ids = tx.query(
-            "SELECT story_id FROM items GROUP BY story_id HAVING MAX(first_seen) < ?1 LIMIT ?2",
-            &[to_ms(before).into(), (batch as i64).into()],
+            "SELECT story_id FROM items
+             WHERE story_id NOT IN (SELECT story_id FROM pins WHERE until IS NULL OR until > ?3)
+             GROUP BY story_id HAVING MAX(first_seen) < ?1 LIMIT ?2",
+            &[
+                to_ms(before).into(),
+                (batch as i64).into(),
+                to_ms(now).into(),
+            ],
             |r| r.int(0),
         )?;
         let mut pruned = Pruned::default();
@@ -80,6 +88,7 @@ pub(super) fn prune(
                 "DELETE FROM story_sections WHERE story_id = ?1",
                 &[id.into()],
             )?;
+            tx.exec("DELETE FROM pins WHERE story_id = ?1", &[id.into()])?;
             pruned.items += tx.exec("DELETE FROM items WHERE story_id = ?1", &[id.into()])?;
             tx.exec("DELETE FROM stories WHERE id = ?1", &[id.into()])?;
             pruned.stories += 1;

@@ -126,7 +126,7 @@ pub struct RefusalInfo {
     pub matched_title: Option<String>,
 }
 
-type StoryRow = (i64, String, i64);
+pub(super) type StoryRow = (i64, String, i64);
 
 impl Story {
     /// Distinct sources that reported the story.
@@ -261,6 +261,15 @@ pub(super) fn stories_query(
 ) -> Result<Vec<Story>, StoreError> {
     let section = section.filter(|s| *s != ALL_SECTION);
     let ids = story_ids(conn, section, limit, offset, top)?;
+    stories_of(conn, ids)
+}
+
+/// The stories `ids` names, in that order, each with its items and sections (one that lost all its
+/// items is left out).
+pub(super) fn stories_of(
+    conn: &mut Conn<'_>,
+    ids: Vec<StoryRow>,
+) -> Result<Vec<Story>, StoreError> {
     let items_sql = format!(
         "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
                 i.published, i.first_seen, i.match_reason, i.match_score, msrc.name, m.title,

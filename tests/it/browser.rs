@@ -87,6 +87,16 @@ async fn the_front_page_renders_in_chromium_without_running_hostile_titles() {
     let stored = env.ok(&["stories", "--json"]);
     assert!(stored.contains("<script>document.title"), "{stored}");
     assert!(stored.contains("<img src=x onerror"), "{stored}");
+    // An editor pins the pact story, with a note that is markup too.
+    let stories: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    let pact = stories
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["items"][0]["title"] == "Japan and Korea sign fisheries pact")
+        .unwrap()["id"]
+        .to_string();
+    env.ok(&["pin", &pact, "--note", "Read <b>this</b> first"]);
 
     let daemon = InProcessDaemon::start(&env).await;
     let base = format!("http://{}/", daemon.addr);
@@ -113,6 +123,10 @@ async fn the_front_page_renders_in_chromium_without_running_hostile_titles() {
         "Also reported by:",
         "Wire &lt;Desk&gt;",
         "Popular now",
+        "Weekly best",
+        "Must-reads",
+        "Read &lt;b&gt;this&lt;/b&gt; first",
+        "href=\"feeds/must-reads.rss\"",
     ] {
         assert!(dom.contains(want), "the DOM lacks {want:?}:\n{dom}");
     }
@@ -161,6 +175,9 @@ async fn the_front_page_renders_in_chromium_without_running_hostile_titles() {
     assert!(dom.contains("aria-current=\"page\">Asia</a>"), "{dom}");
     assert!(dom.contains("Japan and Korea sign fisheries pact"), "{dom}");
     assert!(!dom.contains("Harbour strike"), "{dom}");
+    // Section pages have the rankings but not the pins.
+    assert!(dom.contains("Weekly best"), "{dom}");
+    assert!(!dom.contains("Must-reads"), "{dom}");
 
     // Phone and desktop screenshots render.
     for size in ["390,844", "1280,900"] {

@@ -16,6 +16,7 @@ mod http;
 mod learned;
 mod nodes;
 mod pg;
+mod pins;
 mod pipeline;
 mod polite;
 mod publish;

@@ -1554,3 +1554,127 @@ fn refresh_input<'a>(
         fetch: syndic::store::FetchRecord::ok(now),
     }
 }
+
+/// Pins on both engines: the same must-reads in the same order, the same listing, and retention keeps
+/// a live pin's story and lets an expired one's go, its pin with it.
+#[test]
+fn pins_behave_alike_on_both_engines() {
+    use syndic::config::Config;
+    use syndic::model::Item;
+    use syndic::tag::rules::Tagger;
+    let Some(db) = TestDb::create("pins") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_toml(
+        &dir.path().join("feeds.toml"),
+        "[[section]]\nid = \"world\"\ntitle = \"World\"\n\
+         [[source]]\nname = \"Wire\"\nurl = \"http://a.invalid/\"\nsections = [\"world\"]\n",
+    )
+    .unwrap();
+    let tagger = Tagger::new(&config.sections, &config.sources);
+    let now = Utc::now();
+    let item = |key: &str, title: &str| Item {
+        key: key.into(),
+        guid: Some(key.into()),
+        url: Some(format!("https://wire.example/{key}")),
+        title: title.into(),
+        summary: String::new(),
+        content_html: None,
+        author: None,
+        categories: vec![],
+        enclosures: vec![],
+        published: Some(now - Duration::hours(1)),
+        updated: None,
+    };
+    let items = vec![
+        item("a", "Harbour strike ends after talks"),
+        item("b", "Rail fares rise in the spring"),
+        item("c", "Glacier retreat speeds up"),
+    ];
+    let lite_dir = tempfile::tempdir().unwrap();
+    let lite = Store::open(&lite_dir.path().join("p.db")).unwrap();
+    Pg::connect(&db.url).unwrap().migrate().unwrap();
+    let pgs = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
+    let mut said: Vec<Vec<String>> = Vec::new();
+    for store in [&lite, &pgs] {
+        let ids = store.sync_sources(&config.sources).unwrap();
+        store
+            .apply_refresh(&refresh_input(ids["Wire"], &items, now, &tagger))
+            .unwrap();
+        let id = |title: &str| {
+            store
+                .stories(None, 10)
+                .unwrap()
+                .iter()
+                .find(|s| s.items[0].title == title)
+                .unwrap()
+                .id
+        };
+        let (a, b, c) = (
+            id("Harbour strike ends after talks"),
+            id("Rail fares rise in the spring"),
+            id("Glacier retreat speeds up"),
+        );
+        assert_eq!(store.find_story(&a.to_string()).unwrap().unwrap().0, a);
+        store.pin(a, now, None, "for good").unwrap();
+        store
+            .pin(
+                b,
+                now + Duration::seconds(1),
+                Some(now + Duration::days(1)),
+                "",
+            )
+            .unwrap();
+        store
+            .pin(
+                c,
+                now + Duration::seconds(2),
+                Some(now + Duration::seconds(3)),
+                "",
+            )
+            .unwrap();
+        let titles = |at| -> Vec<String> {
+            store
+                .pinned_stories(at, 10)
+                .unwrap()
+                .iter()
+                .map(|s| s.items[0].title.clone())
+                .collect()
+        };
+        let mut out = vec![
+            format!("{:?}", titles(now)),
+            format!("{:?}", titles(now + Duration::seconds(10))),
+        ];
+        let later = now + Duration::seconds(10);
+        let far = now + Duration::days(3650);
+        store.prune(far, far, later, 100).unwrap();
+        out.push(format!(
+            "{:?}",
+            store
+                .pins()
+                .unwrap()
+                .iter()
+                .map(|p| (p.title.clone(), p.note.clone(), p.live(later)))
+                .collect::<Vec<_>>()
+        ));
+        assert!(store.unpin(a).unwrap());
+        assert!(!store.unpin(a).unwrap());
+        out.push(format!("{:?}", titles(later)));
+        said.push(out);
+    }
+    assert_eq!(said[0], said[1]);
+    assert_eq!(
+        said[0][0],
+        r#"["Glacier retreat speeds up", "Rail fares rise in the spring", "Harbour strike ends after talks"]"#
+    );
+    assert_eq!(
+        said[0][1],
+        r#"["Rail fares rise in the spring", "Harbour strike ends after talks"]"#
+    );
+    assert_eq!(
+        said[0][2],
+        r#"[("Rail fares rise in the spring", "", true), ("Harbour strike ends after talks", "for good", true)]"#
+    );
+    assert_eq!(said[0][3], r#"["Rail fares rise in the spring"]"#);
+}

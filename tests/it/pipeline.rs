@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crate::support::{Env, FixtureServer, Route, rss_feed, source, titles};
 
-const QUAKE: &str = "Quake shakes northern Japan, no tsunami warning";
-const SUMMIT: &str = "Seoul hosts regional trade summit";
-const STOCKS: &str = "Markets rally as chip stocks surge";
+pub(crate) const QUAKE: &str = "Quake shakes northern Japan, no tsunami warning";
+pub(crate) const SUMMIT: &str = "Seoul hosts regional trade summit";
+pub(crate) const STOCKS: &str = "Markets rally as chip stocks surge";
 const TALKS: &str = "Ceasefire talks resume in Geneva";
 const QUAKE_B: &str = "Strong earthquake hits Hokkaido";
 

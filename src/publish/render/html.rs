@@ -41,8 +41,21 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-/// Most entries in the "Popular now" box.
+/// Most entries in the "Popular now" and "Weekly best" boxes.
 pub const POPULAR: usize = 5;
+
+/// Most entries in the front page's "Must-reads" box.
+pub const MUST_READS_BOX: usize = 5;
+
+/// The boxes beside a page's stories: the editors' pins with their notes (front page only), the
+/// last day's ranking ("Popular now") and the last week's ("Weekly best"), each ranking as read
+/// (stories of one source are left out here).
+#[derive(Default)]
+pub struct Boxes<'a> {
+    pub must_reads: &'a [(Story, String)],
+    pub popular: &'a [Story],
+    pub weekly: &'a [Story],
+}
 
 /// What a page says about itself.
 #[derive(Debug, Clone)]
@@ -110,7 +123,11 @@ struct Page<'a> {
     tabs: Vec<Tab>,
     feeds: Vec<FeedLink>,
     stories: Vec<StoryView>,
+    must_reads: Vec<StoryView>,
     popular: Vec<StoryView>,
+    weekly: Vec<StoryView>,
+    /// Whether there is any box to show.
+    boxes: bool,
     opml_href: &'static str,
     updated_iso: String,
     updated_full: String,
@@ -142,6 +159,8 @@ struct StoryView {
     sources: usize,
     also: Vec<Also>,
     tags: Vec<Tab>,
+    /// An editor's note (must-reads).
+    note: String,
 }
 
 #[derive(Serialize)]
@@ -154,7 +173,7 @@ struct Also {
 pub fn render(
     meta: &PageMeta,
     stories: &[Story],
-    popular: &[Story],
+    boxes: &Boxes<'_>,
     now: DateTime<Utc>,
 ) -> Vec<u8> {
     let feeds = Format::ALL
@@ -176,6 +195,24 @@ pub fn render(
         })
         .collect();
     let updated = super::last_updated(stories);
+    let ranked = |list: &[Story]| -> Vec<StoryView> {
+        list.iter()
+            .filter(|s| s.source_count() >= 2)
+            .take(POPULAR)
+            .map(|s| view(meta, s, now))
+            .collect()
+    };
+    let must_reads: Vec<StoryView> = boxes
+        .must_reads
+        .iter()
+        .take(MUST_READS_BOX)
+        .map(|(s, note)| StoryView {
+            note: note.clone(),
+            ..view(meta, s, now)
+        })
+        .collect();
+    let popular = ranked(boxes.popular);
+    let weekly = ranked(boxes.weekly);
     let page = Page {
         page_title: if meta.section == ALL_SECTION {
             meta.site_title.clone()
@@ -188,12 +225,10 @@ pub fn render(
         tabs,
         feeds,
         stories: stories.iter().map(|s| view(meta, s, now)).collect(),
-        popular: popular
-            .iter()
-            .filter(|s| s.source_count() >= 2)
-            .take(POPULAR)
-            .map(|s| view(meta, s, now))
-            .collect(),
+        boxes: !(must_reads.is_empty() && popular.is_empty() && weekly.is_empty()),
+        must_reads,
+        popular,
+        weekly,
         opml_href: "sources.opml",
         updated_iso: updated.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         updated_full: full_date(updated),
@@ -246,6 +281,7 @@ fn view(meta: &PageMeta, story: &Story, now: DateTime<Utc>) -> StoryView {
                 })
             })
             .collect(),
+        note: String::new(),
     }
 }
 
@@ -299,13 +335,12 @@ mod tests {
             ],
         );
         let now: DateTime<Utc> = "2026-11-27T13:00:00Z".parse().unwrap();
-        let html = String::from_utf8(render(
-            &meta(),
-            std::slice::from_ref(&s),
-            std::slice::from_ref(&s),
-            now,
-        ))
-        .unwrap();
+        let boxes = Boxes {
+            popular: std::slice::from_ref(&s),
+            ..Boxes::default()
+        };
+        let html =
+            String::from_utf8(render(&meta(), std::slice::from_ref(&s), &boxes, now)).unwrap();
         assert!(!html.contains("<script"), "{html}");
         assert!(
             html.contains("&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;"),
@@ -332,8 +367,15 @@ mod tests {
     fn one_source_stories_are_not_popular_and_an_empty_page_says_so() {
         let now = Utc::now();
         let single = story("u1", &[("A", "Alone", None)]);
-        let html = String::from_utf8(render(&meta(), &[], &[single], now)).unwrap();
+        let boxes = Boxes {
+            popular: std::slice::from_ref(&single),
+            weekly: std::slice::from_ref(&single),
+            ..Boxes::default()
+        };
+        let html = String::from_utf8(render(&meta(), &[], &boxes, now)).unwrap();
         assert!(!html.contains("Popular now"), "{html}");
+        assert!(!html.contains("Weekly best"), "{html}");
+        assert!(!html.contains("<aside"), "{html}");
         assert!(html.contains("No stories yet."), "{html}");
     }
 

@@ -12,7 +12,7 @@ pub mod rss;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ALL_SECTION, Config};
+use crate::config::{ALL_SECTION, Config, MUST_READS};
 use crate::store::Story;
 
 /// Output formats served and written by `render`.
@@ -99,6 +99,11 @@ impl FeedMeta {
         let description = if section == ALL_SECTION {
             format!(
                 "Latest stories from every source of {}",
+                config.output.title
+            )
+        } else if section == MUST_READS {
+            format!(
+                "Stories the editors of {} pinned, newest pin first",
                 config.output.title
             )
         } else {
@@ -190,6 +195,8 @@ pub enum View {
 impl View {
     /// Hours of the default top view ("Popular now").
     pub const TOP_HOURS: u32 = 24;
+    /// The period of the "Weekly best" box (`?sort=top&hours=168`).
+    pub const WEEK_HOURS: u32 = 168;
 
     /// The URL query selecting this view ("" for the plain feed).
     pub fn query(self) -> String {

@@ -14,6 +14,7 @@ const TABLES: &[(&str, &str)] = &[
     ("stories", "id"),
     ("items", "id"),
     ("story_sections", "story_id, section"),
+    ("pins", "story_id"),
     ("models", "name"),
     ("tombstones", "source_id, key"),
     ("meta", "key"),
