@@ -24,6 +24,9 @@ pub struct Item {
     pub categories: Vec<String>,
     /// Media attached to the entry (podcast audio, images, video), at most [`MAX_ENCLOSURES`].
     pub enclosures: Vec<Enclosure>,
+    /// The entry's picture, for a thumbnail: Media RSS `media:thumbnail`, an image `media:content` or
+    /// enclosure, or JSON Feed `image` (an absolute http(s) URL; never fetched from the article page).
+    pub image: Option<String>,
     pub published: Option<DateTime<Utc>>,
     pub updated: Option<DateTime<Utc>>,
 }

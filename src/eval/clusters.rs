@@ -240,6 +240,7 @@ fn time_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
             author: None,
             categories: vec![],
             enclosures: vec![],
+            image: None,
             published: Some(row.at),
             updated: None,
         };

@@ -167,6 +167,7 @@ pub fn stories_of(items: &[Item], now: DateTime<Utc>) -> Vec<Story> {
                 author: it.author.clone(),
                 categories: it.categories.clone(),
                 enclosures: it.enclosures.clone(),
+                image: it.image.clone(),
                 published: it.published,
                 first_seen: now,
                 joined: None,

@@ -658,6 +658,7 @@ fn write_item(
         miss.map(|m| m.item_id).into(),
         Value::Real(miss.map(|m| m.score)),
         miss_reason.as_deref().into(),
+        (&fields.image).into(),
     ];
     let item_id = pending.item(tx, &row, known_id)?;
     Ok((item_id, story_id))

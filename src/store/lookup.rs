@@ -31,6 +31,7 @@ pub(super) struct ItemFields {
     pub(super) author: Option<String>,
     pub(super) categories: String,
     pub(super) enclosures: String,
+    pub(super) image: Option<String>,
     pub(super) published: Option<i64>,
     pub(super) updated: Option<i64>,
 }
@@ -45,6 +46,7 @@ impl ItemFields {
             author: item.author.clone(),
             categories: serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
             enclosures: serde_json::to_string(&item.enclosures).unwrap_or_else(|_| "[]".into()),
+            image: item.image.clone(),
             published: item.published.map(to_ms),
             updated: item.updated.map(to_ms),
         }
@@ -107,7 +109,7 @@ pub(super) fn similar_stories(
 
 /// The columns [`stored_row`] reads, after the entry key.
 const STORED_COLUMNS: &str = "key, story_id, url, title, summary, content, author, categories, \
-                              published, updated, id, title_rep, enclosures";
+                              published, updated, id, title_rep, enclosures, image";
 
 /// An entry key and its stored copy, from a row of [`STORED_COLUMNS`].
 fn stored_row(r: &dyn Row) -> Result<(String, Stored), StoreError> {
@@ -125,6 +127,7 @@ fn stored_row(r: &dyn Row) -> Result<(String, Stored), StoreError> {
                 author: r.opt_text(6)?,
                 categories: r.text(7)?,
                 enclosures: r.text(12)?,
+                image: r.opt_text(13)?,
                 published: r.opt_int(8)?,
                 updated: r.opt_int(9)?,
             },

@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema9.sql"),
     include_str!("schema10.sql"),
     include_str!("schema11.sql"),
+    include_str!("schema12.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

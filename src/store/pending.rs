@@ -15,7 +15,7 @@ use super::StoreError;
 use super::sql::{Conn, Row, Value, json_field, json_row};
 
 /// The columns of an item row the refresh writes, with their SQL types, in parameter order.
-const ITEM_COLUMNS: [(&str, &str); 26] = [
+const ITEM_COLUMNS: [(&str, &str); 27] = [
     ("source_id", "BIGINT"),
     ("key", "TEXT"),
     ("story_id", "BIGINT"),
@@ -42,6 +42,7 @@ const ITEM_COLUMNS: [(&str, &str); 26] = [
     ("miss_item", "BIGINT"),
     ("miss_score", "DOUBLE PRECISION"),
     ("miss_reason", "TEXT"),
+    ("image", "TEXT"),
 ];
 
 /// An item's parameters, in [`ITEM_COLUMNS`] order.
@@ -49,7 +50,7 @@ pub(super) type ItemRow<'a> = [Value<'a>; ITEM_COLUMNS.len()];
 
 /// The columns a stored item's new copy replaces: everything but its story, first-seen time and how it
 /// joined.
-const UPDATED_COLUMNS: [&str; 15] = [
+const UPDATED_COLUMNS: [&str; 16] = [
     "guid",
     "url",
     "url_key",
@@ -65,6 +66,7 @@ const UPDATED_COLUMNS: [&str; 15] = [
     "changed_at",
     "title_rep",
     "fp_version",
+    "image",
 ];
 
 /// One item, inserted or (a stored (source, key)) updated in place.

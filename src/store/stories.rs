@@ -106,6 +106,9 @@ pub struct StoryItem {
     pub author: Option<String>,
     pub categories: Vec<String>,
     pub enclosures: Vec<crate::model::Enclosure>,
+    /// The item's picture (see [`crate::model::Item::image`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     pub published: Option<DateTime<Utc>>,
     pub first_seen: DateTime<Utc>,
     pub joined: Option<JoinInfo>,
@@ -150,6 +153,11 @@ impl Story {
             seen.push(&i.source);
             new
         })
+    }
+
+    /// The story's picture, for a thumbnail: the lead's, else the first item's that has one.
+    pub fn image(&self) -> Option<&str> {
+        self.items.iter().find_map(|i| i.image.as_deref())
     }
 
     /// The story's media: the lead's enclosures, else those of the first item that has any.
@@ -273,7 +281,7 @@ pub(super) fn stories_of(
     let items_sql = format!(
         "SELECT src.name, i.title, i.url, i.summary, i.content, i.author, i.categories,
                 i.published, i.first_seen, i.match_reason, i.match_score, msrc.name, m.title,
-                i.changed_at, i.enclosures, i.miss_reason, i.miss_score, xsrc.name, x.title
+                i.changed_at, i.enclosures, i.miss_reason, i.miss_score, xsrc.name, x.title, i.image
          FROM items i JOIN sources src ON src.id = i.source_id
          LEFT JOIN items m ON m.id = i.match_item
          LEFT JOIN sources msrc ON msrc.id = m.source_id
@@ -397,6 +405,7 @@ fn story_item(r: &dyn Row) -> Result<StoryItem, StoreError> {
         author: r.opt_text(5)?,
         categories: serde_json::from_str(&r.text(6)?).unwrap_or_default(),
         enclosures: serde_json::from_str(&r.text(14)?).unwrap_or_default(),
+        image: r.opt_text(19)?,
         published: r.opt_int(7)?.map(from_ms),
         first_seen: from_ms(r.int(8)?),
         joined: reason

@@ -207,6 +207,7 @@ fn item(key: &str, title: &str, url: &str) -> Item {
         author: None,
         categories: vec![],
         enclosures: vec![],
+        image: None,
         published: None,
         updated: None,
     }

@@ -25,3 +25,4 @@ mod retention;
 mod router;
 mod support;
 mod tagging;
+mod thumbnails;

@@ -1008,6 +1008,7 @@ fn refreshes_cluster_alike_on_both_engines() {
         author: None,
         categories: vec!["News".into()],
         enclosures: vec![],
+        image: None,
         published: Some(now - Duration::hours(hours_ago)),
         updated: None,
     };
@@ -1463,6 +1464,7 @@ fn two_nodes_on_one_database_make_one_story_of_one_event() {
         author: None,
         categories: vec![],
         enclosures: vec![],
+        image: None,
         published: Some(now - Duration::hours(1)),
         updated: None,
     };
@@ -1584,6 +1586,7 @@ fn pins_behave_alike_on_both_engines() {
         author: None,
         categories: vec![],
         enclosures: vec![],
+        image: None,
         published: Some(now - Duration::hours(1)),
         updated: None,
     };

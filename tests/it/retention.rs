@@ -18,6 +18,7 @@ fn item(n: u64, at: DateTime<Utc>) -> Item {
         author: None,
         categories: vec![],
         enclosures: vec![],
+        image: None,
         published: Some(at),
         updated: None,
     }

@@ -63,6 +63,23 @@ pub(super) fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
     out
 }
 
+/// The entry's picture, for a thumbnail: its first Media RSS thumbnail (of any media object; JSON Feed
+/// `image` arrives as one, see `parse::json`), else its first image among `enclosures` (an image
+/// `media:content` or enclosure).
+pub(super) fn image(entry: &Entry, base: &Url, enclosures: &[Enclosure]) -> Option<String> {
+    entry
+        .media
+        .iter()
+        .flat_map(|m| &m.thumbnails)
+        .find_map(|t| media_url(&t.image.uri, base))
+        .or_else(|| {
+            enclosures
+                .iter()
+                .find(|e| e.mime_type.starts_with("image/"))
+                .map(|e| e.url.clone())
+        })
+}
+
 /// An absolute http(s) media URL without credentials or fragment (its query kept: media hosts often
 /// need it).
 pub(super) fn media_url(href: &str, base: &Url) -> Option<String> {

@@ -17,7 +17,7 @@ use crate::model::{FeedInfo, Item};
 use crate::text::hex;
 
 use html::{text_of, text_of_clean_html};
-use media::enclosures;
+use media::{enclosures, image};
 
 pub use html::{clean_text, html_to_text, sanitize_html, truncate_chars};
 pub use urls::canonical_url;
@@ -158,6 +158,7 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
     let author = author_of(entry);
     let categories = categories_of(entry);
     let updated = entry.updated;
+    let media = enclosures(entry, &base);
     Some(Item {
         key,
         guid,
@@ -167,7 +168,8 @@ fn normalize_entry(entry: &Entry, feed_base: &Url) -> Option<Item> {
         content_html,
         author,
         categories,
-        enclosures: enclosures(entry, &base),
+        image: image(entry, &base, &media),
+        enclosures: media,
         published: entry.published.or(updated).filter(plausible),
         updated: updated.filter(plausible),
     })

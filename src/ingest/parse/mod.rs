@@ -13,6 +13,7 @@ mod atom;
 mod dates;
 mod discovery;
 mod encoding;
+mod json;
 mod rdf;
 mod repair;
 mod rss;
@@ -23,6 +24,7 @@ use feed_rs::model::Feed;
 
 use atom::{atom_text_fixes, atom03_to_10};
 use encoding::to_utf8;
+use json::with_json_images;
 use rdf::rdf_fixes;
 use repair::{emails_apart, repair, without_declarations};
 use rss::with_rss_extras;
@@ -61,7 +63,7 @@ pub fn parse_feed(
         body = Cow::Owned(fixed);
     }
     match parse_once(&body, base) {
-        Ok(feed) => Ok(with_rss_extras(feed, &body)),
+        Ok(feed) => Ok(with_json_images(with_rss_extras(feed, &body), &body)),
         Err(first) => match repair(&body) {
             Some(fixed) => parse_once(&fixed, base)
                 .map(|feed| with_rss_extras(feed, &fixed))

@@ -5,7 +5,7 @@ use atom_syndication::{
 };
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::{FeedMeta, body_html, last_updated, x};
+use super::{FeedMeta, MEDIA_NAMESPACE, body_html, last_updated, x};
 use crate::store::Story;
 
 pub fn render(meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
@@ -42,6 +42,13 @@ pub fn render(meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
         }),
         links,
         entries: stories.iter().map(|s| entry(meta, s)).collect(),
+        namespaces: if stories.iter().any(|s| s.image().is_some()) {
+            [("media".to_string(), MEDIA_NAMESPACE.to_string())]
+                .into_iter()
+                .collect()
+        } else {
+            Default::default()
+        },
         ..Feed::default()
     };
     let mut out = feed.write_to(Vec::new()).unwrap_or_default();
@@ -96,6 +103,7 @@ fn entry(meta: &FeedMeta, story: &Story) -> Entry {
             content_type: Some("html".into()),
             ..Content::default()
         }),
+        extensions: story.image().map(media_thumbnail).unwrap_or_default(),
         ..Entry::default()
     }
 }
@@ -112,6 +120,19 @@ fn link(href: &str, rel: &str, mime: Option<&str>) -> Link {
 /// Atom dates: whole seconds, UTC offset.
 fn date(t: DateTime<Utc>) -> FixedDateTime {
     t.trunc_subsecs(0).fixed_offset()
+}
+
+/// A story's picture as a `media:thumbnail` extension element.
+fn media_thumbnail(url: &str) -> atom_syndication::extension::ExtensionMap {
+    let thumb = atom_syndication::extension::Extension {
+        name: "media:thumbnail".into(),
+        attrs: [("url".to_string(), x(url))].into_iter().collect(),
+        ..Default::default()
+    };
+    let by_name = [("thumbnail".to_string(), vec![thumb])]
+        .into_iter()
+        .collect();
+    [("media".to_string(), by_name)].into_iter().collect()
 }
 
 #[cfg(test)]

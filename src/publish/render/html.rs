@@ -161,6 +161,8 @@ struct StoryView {
     tags: Vec<Tab>,
     /// An editor's note (must-reads).
     note: String,
+    /// The story's picture (shown scaled down, loaded lazily, straight from the outlet).
+    image: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -282,6 +284,7 @@ fn view(meta: &PageMeta, story: &Story, now: DateTime<Utc>) -> StoryView {
             })
             .collect(),
         note: String::new(),
+        image: story.image().map(str::to_string),
     }
 }
 

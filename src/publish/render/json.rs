@@ -44,6 +44,9 @@ fn item(meta: &FeedMeta, story: &Story) -> Value {
     if !lead.summary.is_empty() {
         o.insert("summary".into(), json!(lead.summary));
     }
+    if let Some(image) = story.image() {
+        o.insert("image".into(), json!(image));
+    }
     let date = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     o.insert("date_published".into(), json!(date(story.published())));
     o.insert("date_modified".into(), json!(date(story.changed())));

@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 use crate::config::{ALL_SECTION, Config, MUST_READS};
 use crate::store::Story;
 
+/// Media RSS, whose `media:thumbnail` carries a story's picture in RSS and Atom.
+pub const MEDIA_NAMESPACE: &str = "http://search.yahoo.com/mrss/";
+
 /// Output formats served and written by `render`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Format {
@@ -330,6 +333,7 @@ pub(crate) mod tests {
                     author: None,
                     categories: vec![],
                     enclosures: vec![],
+                    image: None,
                     published: Some(t),
                     first_seen: t,
                 })

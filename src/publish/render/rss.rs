@@ -6,7 +6,7 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Enclosure, Guid, Item};
 
-use super::{FeedMeta, body_html, last_updated, x};
+use super::{FeedMeta, MEDIA_NAMESPACE, body_html, last_updated, x};
 use crate::store::Story;
 
 pub fn render(meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
@@ -20,6 +20,9 @@ pub fn render(meta: &FeedMeta, stories: &[Story]) -> Vec<u8> {
         "dc".to_string(),
         rss::extension::dublincore::NAMESPACE.to_string(),
     );
+    if stories.iter().any(|s| s.image().is_some()) {
+        namespaces.insert("media".to_string(), MEDIA_NAMESPACE.to_string());
+    }
     let channel = Channel {
         title: x(&meta.title),
         link: x(&meta.site_url),
@@ -96,8 +99,23 @@ fn item(meta: &FeedMeta, story: &Story) -> Item {
                 domain: None,
             })
             .collect(),
+        // The picture as `media:thumbnail` (readers show it beside the entry).
+        extensions: story.image().map(media_thumbnail).unwrap_or_default(),
         ..Item::default()
     }
+}
+
+/// A story's picture as a `media:thumbnail` extension element.
+fn media_thumbnail(url: &str) -> rss::extension::ExtensionMap {
+    let thumb = rss::extension::Extension {
+        name: "media:thumbnail".into(),
+        attrs: [("url".to_string(), x(url))].into_iter().collect(),
+        ..Default::default()
+    };
+    let by_name = [("thumbnail".to_string(), vec![thumb])]
+        .into_iter()
+        .collect();
+    [("media".to_string(), by_name)].into_iter().collect()
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema3.sql"),
     include_str!("schema4.sql"),
     include_str!("schema5.sql"),
+    include_str!("schema6.sql"),
 ];
 
 /// A small pool of connections to one PostgreSQL database: a node's refreshes, claims, fetch records
