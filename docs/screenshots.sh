@@ -19,6 +19,11 @@ story=$(./target/release/syndic --config "$work/offline.toml" stories --sort top
 ./target/release/syndic --config "$work/offline.toml" run 2>"$work/log" &
 pid=$!
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+if ! kill -0 "$pid" 2>/dev/null || [ "$(curl -fs "http://127.0.0.1:$port/healthz")" != ok ]; then
+  echo "screenshots.sh: syndic is not serving on port $port (is the port taken?):" >&2
+  cat "$work/log" >&2
+  exit 1
+fi
 shot() {
   chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
     --disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$work/profile" \
