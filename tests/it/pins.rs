@@ -3,10 +3,8 @@
 //! first, valid for xmllint and Python's feedparser; an expired pin drops out; retention keeps a
 //! pinned story and lets it go once its pin expires.
 
-use std::process::Command;
-
 use crate::pipeline::{QUAKE, STOCKS, SUMMIT, two_desks};
-use crate::support::{Env, InProcessDaemon, have, missing_tool, python_or_skip};
+use crate::support::{Env, InProcessDaemon, assert_xmllint_accepts, feedparser_reports};
 
 /// The id of the story led by `title`, from `syndic stories --json`.
 fn story_id(env: &Env, title: &str) -> String {
@@ -120,43 +118,11 @@ fn editors_pin_expire_and_unpin_must_reads() {
 
     // Independent checkers accept the feeds.
     let atom = rss.with_extension("atom");
-    if have("xmllint") || !missing_tool("xmllint (Debian libxml2-utils)") {
-        let lint = Command::new("xmllint")
-            .arg("--noout")
-            .args([&rss, &atom])
-            .output()
-            .unwrap();
-        assert!(
-            lint.status.success(),
-            "{}",
-            String::from_utf8_lossy(&lint.stderr)
-        );
-    }
-    if let Some(python) = python_or_skip("Python feedparser") {
-        let check = Command::new(python)
-            .args([
-                "-c",
-                "import sys, feedparser\n\
-                 for path in sys.argv[1:]:\n\
-                 \x20   d = feedparser.parse(path)\n\
-                 \x20   assert not d.bozo, (path, d.bozo_exception)\n\
-                 \x20   assert d.feed.title.endswith('Must-reads'), d.feed.title\n\
-                 \x20   print(path, [e.title for e in d.entries])",
-            ])
-            .args([&rss, &atom])
-            .output()
-            .unwrap();
-        let said = String::from_utf8_lossy(&check.stdout);
-        assert!(
-            check.status.success(),
-            "{said}{}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        assert_eq!(
-            said.matches(&format!("['{SUMMIT}', '{QUAKE}']")).count(),
-            2,
-            "{said}"
-        );
+    let files = [rss.clone(), atom];
+    assert_xmllint_accepts(&files);
+    if let Some(said) = feedparser_reports(&files, "(d.feed.title, [e.title for e in d.entries])") {
+        let want = format!("('Test News: Must-reads', ['{SUMMIT}', '{QUAKE}'])");
+        assert_eq!(said.matches(&want).count(), 2, "{said}");
     }
 
     // Unpinned: gone; unpinning again is a usage error.

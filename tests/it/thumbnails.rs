@@ -3,10 +3,8 @@
 //! scaled and lazy-loaded, and the RSS, Atom and JSON Feed outputs carry it on (`media:thumbnail`,
 //! JSON Feed `image`); nothing is fetched from the article page, and a non-http picture is dropped.
 
-use std::process::Command;
-
 use crate::support::{
-    Env, FixtureServer, InProcessDaemon, Route, have, missing_tool, python_or_skip, source,
+    Env, FixtureServer, InProcessDaemon, Route, assert_xmllint_accepts, feedparser_reports, source,
 };
 
 const RSS: &str = r#"<?xml version="1.0"?>
@@ -111,37 +109,12 @@ async fn pictures_become_thumbnails_on_the_page_and_in_every_feed() {
             "{ext}: {text}"
         );
     }
-    if have("xmllint") || !missing_tool("xmllint (Debian libxml2-utils)") {
-        let lint = Command::new("xmllint")
-            .arg("--noout")
-            .args([feeds.join("all.rss"), feeds.join("all.atom")])
-            .output()
-            .unwrap();
-        assert!(
-            lint.status.success(),
-            "{}",
-            String::from_utf8_lossy(&lint.stderr)
-        );
-    }
-    if let Some(python) = python_or_skip("Python feedparser") {
-        let check = Command::new(python)
-            .args([
-                "-c",
-                "import sys, feedparser\n\
-                 for path in sys.argv[1:]:\n\
-                 \x20   d = feedparser.parse(path)\n\
-                 \x20   assert not d.bozo, (path, d.bozo_exception)\n\
-                 \x20   print(sorted(t['url'] for e in d.entries for t in e.get('media_thumbnail', [])))",
-            ])
-            .args([feeds.join("all.rss"), feeds.join("all.atom")])
-            .output()
-            .unwrap();
-        let said = String::from_utf8_lossy(&check.stdout);
-        assert!(
-            check.status.success(),
-            "{said}{}",
-            String::from_utf8_lossy(&check.stderr)
-        );
+    let files = [feeds.join("all.rss"), feeds.join("all.atom")];
+    assert_xmllint_accepts(&files);
+    if let Some(said) = feedparser_reports(
+        &files,
+        "sorted(t['url'] for e in d.entries for t in e.get('media_thumbnail', []))",
+    ) {
         let want = "['https://cdn.p.example/thumb1.jpg', 'https://cdn.p.example/train.png', 'https://img.j.example/glacier.webp']";
         assert_eq!(said.matches(want).count(), 2, "{said}");
     }

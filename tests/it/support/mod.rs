@@ -587,3 +587,46 @@ pub fn missing_tool(what: &str) -> bool {
     eprintln!("SKIPPED: {msg}");
     true
 }
+
+/// Asserts that xmllint finds each file well-formed (skips where xmllint is missing outside CI).
+pub fn assert_xmllint_accepts(files: &[PathBuf]) {
+    if !have("xmllint") && missing_tool("xmllint (Debian libxml2-utils)") {
+        return;
+    }
+    let lint = Command::new("xmllint")
+        .arg("--noout")
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}
+
+/// Parses each file with Python's feedparser, asserts none is malformed (`bozo`), and returns what
+/// `report` (a Python expression over the parsed document `d`) printed, a line per file; `None` where
+/// feedparser is missing outside CI.
+pub fn feedparser_reports(files: &[PathBuf], report: &str) -> Option<String> {
+    let python = python_or_skip("Python feedparser")?;
+    let script = format!(
+        "import sys, feedparser\n\
+         for path in sys.argv[1:]:\n\
+         \x20   d = feedparser.parse(path)\n\
+         \x20   assert not d.bozo, (path, d.bozo_exception)\n\
+         \x20   print({report})"
+    );
+    let check = Command::new(python)
+        .args(["-c", &script])
+        .args(files)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout).to_string();
+    assert!(
+        check.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    Some(said)
+}
