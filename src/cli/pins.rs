@@ -61,11 +61,20 @@ pub(super) fn pin(
     let store = open_store(&config)?;
     let (id, title) = story(&store, key)?;
     store.pin(id, now, until, note.trim())?;
-    let until = until.map_or("until unpinned".to_string(), |u| {
-        format!("until {} UTC", short_time(u))
-    });
+    let until = until.map_or("until unpinned".to_string(), held_until);
     println!("pinned #{id} {title:?} {until}");
     Ok(())
+}
+
+/// When a pin stops, as an editor reads it: "through 2026-12-31 (UTC)" for a pin that ends at
+/// midnight (a `--until` date), else "until 2026-12-31 18:00 UTC".
+fn held_until(until: DateTime<Utc>) -> String {
+    if until.time() == chrono::NaiveTime::MIN {
+        let day = until.date_naive().pred_opt().unwrap_or(until.date_naive());
+        format!("through {day} (UTC)")
+    } else {
+        format!("until {} UTC", short_time(until))
+    }
 }
 
 pub(super) fn unpin(config: Config, key: &str) -> anyhow::Result<()> {
@@ -103,7 +112,7 @@ pub(super) fn pins(config: Config, json: bool) -> anyhow::Result<()> {
     for p in &pins {
         let state = match p.until {
             _ if !p.live(now) => "expired".to_string(),
-            Some(u) => format!("until {} UTC", short_time(u)),
+            Some(u) => held_until(u),
             None => "until unpinned".to_string(),
         };
         writeln!(

@@ -69,7 +69,7 @@ fn editors_pin_expire_and_unpin_must_reads() {
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();
-    env.ok(&[
+    let said = env.ok(&[
         "pin",
         &format!("#{summit}"),
         "--until",
@@ -77,6 +77,10 @@ fn editors_pin_expire_and_unpin_must_reads() {
         "--note",
         "Background to the talks",
     ]);
+    assert!(
+        said.contains(&format!("through {tomorrow} (UTC)")),
+        "{said}"
+    );
     for ext in ["rss", "atom", "json"] {
         assert_eq!(must_reads(&env, ext).0, [SUMMIT, QUAKE], "{ext}");
     }
