@@ -64,7 +64,7 @@ impl Rendered {
                 return Ok(None);
             }
             let pinned = store.pinned_stories(Utc::now(), config.output.max_items)?;
-            (pinned, false)
+            (pinned.into_iter().map(|(s, _)| s).collect(), false)
         } else {
             stories_for(store, Some(section), config.output.max_items, view)?
         };
@@ -123,19 +123,7 @@ impl Rendered {
         let weekly = store.stories_by(Some(section), 4 * render::html::POPULAR, Some(week))?;
         // "Must-reads" on the front page: the live pins, newest first, with the editors' notes.
         let must_reads = if section == ALL_SECTION {
-            let notes: std::collections::HashMap<i64, String> = store
-                .pins()?
-                .into_iter()
-                .map(|p| (p.story_id, p.note))
-                .collect();
-            store
-                .pinned_stories(now, render::html::MUST_READS_BOX)?
-                .into_iter()
-                .map(|s| {
-                    let note = notes.get(&s.id).cloned().unwrap_or_default();
-                    (s, note)
-                })
-                .collect()
+            store.pinned_stories(now, render::html::MUST_READS_BOX)?
         } else {
             Vec::new()
         };

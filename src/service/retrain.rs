@@ -144,8 +144,7 @@ pub fn train_now(store: &Store, config: &Config, tagger: &Tagger) -> Result<Trai
         config.tagging.apply,
     );
     // The recent stories (any may gain a section), and every story an older model tagged.
-    let mut retagged = store.retag_since(Utc::now() - config.dedupe.window, tagger)?;
-    retagged.extend(store.retag_learned(tagger)?);
+    let retagged = store.retag_since_and_learned(Utc::now() - config.dedupe.window, tagger)?;
     Ok(Trained::Model(TrainSummary {
         per_section,
         left_out,

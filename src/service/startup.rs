@@ -65,11 +65,7 @@ pub async fn retag_recent(
     // And the stories the learned tagger tagged, whatever their age: the model or `learn` may have
     // changed.
     let retagged = store
-        .call(move |s| {
-            let mut changed = s.retag_since(since, &t)?;
-            changed.extend(s.retag_learned(&t)?);
-            Ok(changed)
-        })
+        .call(move |s| s.retag_since_and_learned(since, &t))
         .await?;
     if !retagged.is_empty() {
         tracing::info!(sections = ?retagged, "section rules changed: recent stories retagged");

@@ -186,7 +186,7 @@ pub(super) fn apply_refresh(
             ),
             Read::new(super::index::LOG_AFTER, &[index.seen_seq.into()]),
         ];
-        reads.extend(Ahead::statements(conn, input, &keys));
+        reads.extend(ahead_statements(conn, input, &keys));
         (Some(super::index::APPLY_LOCK), reads)
     } else {
         (None, Vec::new())
@@ -308,30 +308,26 @@ struct Batch {
 /// opening round trip, see [`Conn::planned_transaction`]): the ids for its new entries, their stored
 /// copies and tombstones, and the exact-match candidates of all its entries (those of the entries that
 /// turn out stored are dropped when read).
-struct Ahead;
-
-impl Ahead {
-    fn statements(tx: &Conn<'_>, input: &RefreshInput<'_>, keys: &[TitleKeys]) -> Vec<Read> {
-        let entry_keys: Vec<&str> = input.items.iter().map(|i| i.key.as_str()).collect();
-        let list = serde_json::to_string(&entry_keys).unwrap_or_else(|_| "[]".into());
-        let ([stored, tombstoned], params) = Prefetched::statements(tx, input.source_id, &list);
-        let (url_keys, fingerprints) = Batch::match_keys(input, keys, |_| true);
-        let [by_url, by_fp] = candidate_statements(tx);
-        let urls = serde_json::to_string(&url_keys).unwrap_or_else(|_| "[]".into());
-        let fps = serde_json::to_string(&fingerprints).unwrap_or_else(|_| "[]".into());
-        vec![
-            Read::new(RESERVE_FOR_NEW_ENTRIES.as_str(), &params),
-            Read::new(stored, &params),
-            Read::new(tombstoned, &params),
-            Read::new(by_url, &[urls.as_str().into()]),
-            Read::new(by_fp, &[fps.as_str().into(), input.source_id.into()]),
-        ]
-    }
+fn ahead_statements(tx: &Conn<'_>, input: &RefreshInput<'_>, keys: &[TitleKeys]) -> Vec<Read> {
+    let entry_keys: Vec<&str> = input.items.iter().map(|i| i.key.as_str()).collect();
+    let list = serde_json::to_string(&entry_keys).unwrap_or_else(|_| "[]".into());
+    let ([stored, tombstoned], params) = Prefetched::statements(tx, input.source_id, &list);
+    let (url_keys, fingerprints) = Batch::match_keys(input, keys, |_| true);
+    let [by_url, by_fp] = candidate_statements(tx);
+    let urls = serde_json::to_string(&url_keys).unwrap_or_else(|_| "[]".into());
+    let fps = serde_json::to_string(&fingerprints).unwrap_or_else(|_| "[]".into());
+    vec![
+        Read::new(RESERVE_FOR_NEW_ENTRIES.as_str(), &params),
+        Read::new(stored, &params),
+        Read::new(tombstoned, &params),
+        Read::new(by_url, &[urls.as_str().into()]),
+        Read::new(by_fp, &[fps.as_str().into(), input.source_id.into()]),
+    ]
 }
 
 impl Batch {
     /// The entries' stored copies, then the exact-match candidates of those that are new: read here,
-    /// or from the rows of [`Ahead::statements`].
+    /// or from the rows of [`ahead_statements`].
     fn read(
         tx: &mut Conn<'_>,
         input: &RefreshInput<'_>,

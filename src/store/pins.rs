@@ -105,12 +105,13 @@ impl Store {
         })
     }
 
-    /// The stories pinned at `now` (pins not expired), newest pin first, at most `limit`.
+    /// The stories pinned at `now` (pins not expired), newest pin first, at most `limit`, each with
+    /// its pin's note.
     pub fn pinned_stories(
         &self,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Story>, StoreError> {
+    ) -> Result<Vec<(Story, String)>, StoreError> {
         self.with(|c| pinned_stories(c, now, limit))
     }
 }
@@ -119,13 +120,23 @@ fn pinned_stories(
     conn: &mut Conn<'_>,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<Story>, StoreError> {
+) -> Result<Vec<(Story, String)>, StoreError> {
+    let mut notes = std::collections::HashMap::new();
     let ids: Vec<StoryRow> = conn.query(
-        "SELECT s.id, s.uid, s.first_seen FROM pins p JOIN stories s ON s.id = p.story_id
+        "SELECT s.id, s.uid, s.first_seen, p.note FROM pins p JOIN stories s ON s.id = p.story_id
          WHERE p.until IS NULL OR p.until > ?1
          ORDER BY p.pinned_at DESC, p.story_id DESC LIMIT ?2",
         &[to_ms(now).into(), (limit as i64).into()],
-        |r| Ok((r.int(0)?, r.text(1)?, r.int(2)?)),
+        |r| {
+            notes.insert(r.int(0)?, r.text(3)?);
+            Ok((r.int(0)?, r.text(1)?, r.int(2)?))
+        },
     )?;
-    stories_of(conn, ids)
+    Ok(stories_of(conn, ids)?
+        .into_iter()
+        .map(|s| {
+            let note = notes.remove(&s.id).unwrap_or_default();
+            (s, note)
+        })
+        .collect())
 }

@@ -23,17 +23,23 @@ impl Store {
         self.with(|c| retag_since(c, since, tagger))
     }
 
-    /// Re-scores every story the learned tagger put in a section, whatever its age (after a new model
-    /// is installed, or the tagger turned off or kept off a section): no learned tag is left from a
-    /// model that is no longer in use. Returns the sections whose feeds changed.
-    pub fn retag_learned(&self, tagger: &Tagger) -> Result<BTreeSet<String>, StoreError> {
+    /// [`Store::retag_since`], and re-scores every story the learned tagger put in a section,
+    /// whatever its age (after a new model is installed, or the tagger turned off or kept off a
+    /// section): no learned tag is left from a model that is no longer in use. Each story is retagged
+    /// once. Returns the sections whose feeds changed.
+    pub fn retag_since_and_learned(
+        &self,
+        since: DateTime<Utc>,
+        tagger: &Tagger,
+    ) -> Result<BTreeSet<String>, StoreError> {
         self.with(|c| {
             c.transaction(|tx| {
                 super::index::serialize_with_applies(tx)?;
                 let ids = tx.query(
-                    "SELECT DISTINCT story_id FROM story_sections WHERE origin LIKE 'learned:%'
-                     ORDER BY story_id",
-                    &[],
+                    "SELECT id FROM stories WHERE first_seen >= ?1
+                     UNION SELECT story_id FROM story_sections WHERE origin LIKE 'learned:%'
+                     ORDER BY 1",
+                    &[to_ms(since).into()],
                     |r| r.int(0),
                 )?;
                 retag_ids(tx, &ids, tagger)
@@ -96,8 +102,7 @@ pub(super) fn retag(
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(story_ids).unwrap_or_else(|_| "[]".into());
-    // The items in each story's order (see ITEM_ORDER), by story.
-    // ITEM_ORDER's four columns follow the story id, so ordering by the first five keeps it.
+    // The items by story, each story's in its order: ITEM_ORDER's four columns follow the story id.
     let columns =
         format!("i.story_id, {ITEM_ORDER}, src.name, i.title, i.summary, i.url, i.categories");
     let sql = tx.by_keys(KeyedSelect {

@@ -1642,7 +1642,7 @@ fn pins_behave_alike_on_both_engines() {
                 .pinned_stories(at, 10)
                 .unwrap()
                 .iter()
-                .map(|s| s.items[0].title.clone())
+                .map(|(s, _)| s.items[0].title.clone())
                 .collect()
         };
         let mut out = vec![
