@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema4.sql"),
     include_str!("schema5.sql"),
     include_str!("schema6.sql"),
+    include_str!("schema7.sql"),
 ];
 
 /// A small pool of connections to one PostgreSQL database: a node's refreshes, claims, fetch records
