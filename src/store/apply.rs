@@ -15,7 +15,7 @@ use crate::model::Item;
 use crate::tag::rules::{ItemText, Tagger};
 use crate::text::hex;
 
-use super::index::{IndexOp, IndexState};
+use super::index::{IndexOp, IndexState, RepTitles};
 use super::lookup::{Candidates, ItemFields, Prefetched, candidate_statements, similar_stories};
 use super::pending::{ItemRow, Pending, RESERVE_FOR_NEW_ENTRIES};
 use super::sources::{FetchRecord, write_fetch_record};
@@ -202,7 +202,7 @@ pub(super) fn apply_refresh(
             source_name = first(name);
             ahead = Some(rest);
         }
-        let (stats, ops) = apply(tx, input, source_name, keys, events, &index.index, ahead)?;
+        let (stats, ops) = apply(tx, input, source_name, keys, events, index, ahead)?;
         write_fetch_record(tx, input.source_id, &input.fetch)?;
         let seq = if shared {
             Some(index.log(tx, &ops)?)
@@ -215,9 +215,9 @@ pub(super) fn apply_refresh(
         index.seen_seq = seq;
     }
     for op in ops {
-        op.apply(&mut index.index, input.threshold);
+        index.apply_op(op, input.threshold);
     }
-    index.index.prune(input.now - input.window);
+    index.prune(input.now - input.window);
     Ok(stats)
 }
 
@@ -233,7 +233,7 @@ fn apply(
     source_name: Option<String>,
     keys: Vec<TitleKeys>,
     events: &[DateTime<Utc>],
-    index: &TitleIndex,
+    index: &IndexState,
     ahead: Option<&[Vec<TextRow>]>,
 ) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
     let source_name = match source_name {
@@ -251,7 +251,8 @@ fn apply(
     };
     let step = Step {
         input,
-        index,
+        index: &index.index,
+        titles: &index.titles,
         source_name: &source_name,
         policy: Policy {
             window: input.window,
@@ -282,8 +283,11 @@ fn apply(
             (_, None) => {}
         }
     }
-    // What follows reads the items back.
-    batch.pending.flush(tx)?;
+    // A story with an edited item is retagged from its items as stored, so they are written first;
+    // otherwise nothing later reads them back, and they are written with the commit (the sections
+    // written after them, which need their stories, are queued after them).
+    let read_back = touched.values().any(Option::is_none);
+    batch.pending.flush(tx, !read_back)?;
     retag_touched(
         tx,
         input.tagger,
@@ -436,6 +440,7 @@ impl RefreshStats {
 struct Step<'a> {
     input: &'a RefreshInput<'a>,
     index: &'a TitleIndex,
+    titles: &'a RepTitles,
     source_name: &'a str,
     policy: Policy,
 }
@@ -458,7 +463,7 @@ impl Step<'_> {
         let url_key = item.url.as_deref().map(dedupe::url_key);
         if batch.prefetched.was_taken(&item.key) {
             // A key listed twice: its first copy is looked up where it was written.
-            batch.pending.flush(tx)?;
+            batch.pending.flush(tx, false)?;
         }
         let (stored, gone) = batch.prefetched.take(tx, input.source_id, &item.key)?;
         if gone {
@@ -488,7 +493,8 @@ impl Step<'_> {
             None => batch.candidates.of(&incoming, input.title_dedupe),
         };
         let verdict = {
-            let similar = |k| similar_stories(tx, self.index, &incoming, &self.policy, k);
+            let similar =
+                |k| similar_stories(tx, self.index, self.titles, &incoming, &self.policy, k);
             dedupe::decide(&incoming, known, &cands, similar, self.index, &self.policy)?
         };
         let (item_id, story_id) = write_item(
@@ -537,17 +543,20 @@ impl Step<'_> {
                 item_id,
                 source_id,
                 tokens,
+                title: fields.title,
             }),
             IndexUpdate::AddRep => ops.push(IndexOp::Rep {
                 story_id,
                 item_id,
                 source_id,
                 tokens,
+                title: fields.title,
             }),
             IndexUpdate::EditRep => ops.push(IndexOp::Edit {
                 story_id,
                 item_id,
                 tokens,
+                title: fields.title,
             }),
             IndexUpdate::None => {}
         }

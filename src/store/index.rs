@@ -2,6 +2,8 @@
 //! what a committed refresh says ([`IndexOp`]); and the re-fingerprinting of stored items when the title
 //! normalization changes.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::dedupe::{self, TitleIndex};
@@ -17,6 +19,43 @@ pub(crate) struct IndexState {
     /// On PostgreSQL: the last applied refresh (`apply_seq`) the index reflects; the ones after it,
     /// applied by other nodes, are replayed from `index_log` before this node decides anything.
     pub(crate) seen_seq: i64,
+    /// The representatives' titles, kept with the index.
+    pub(crate) titles: RepTitles,
+}
+
+/// The titles of the index's representatives by item id (with their story): what the look-alike veto
+/// reads of a similar story, held with the index so that a refresh does not query each one. Filled as
+/// the index is (rebuilt from the store, or changed by a committed or replayed [`IndexOp`]); an item
+/// missing here (logged by a node that did not carry titles) is read from the store.
+#[derive(Default)]
+pub(crate) struct RepTitles {
+    by_item: HashMap<i64, (i64, Box<str>)>,
+    /// How many were held after the last sweep of pruned stories.
+    kept: usize,
+}
+
+impl RepTitles {
+    pub(super) fn get(&self, item_id: i64) -> Option<&str> {
+        self.by_item.get(&item_id).map(|(_, t)| &**t)
+    }
+
+    /// A representative's title as of now; an empty one (not carried) forgets what was held.
+    fn set(&mut self, story_id: i64, item_id: i64, title: &str) {
+        if title.is_empty() {
+            self.by_item.remove(&item_id);
+        } else {
+            self.by_item.insert(item_id, (story_id, title.into()));
+        }
+    }
+
+    /// Drops the titles of stories the index no longer holds, once they could be as many again as
+    /// those it does (a sweep per refresh would cost more than the memory).
+    fn prune(&mut self, index: &TitleIndex) {
+        if self.by_item.len() > 2 * self.kept + 4096 {
+            self.by_item.retain(|_, (story, _)| index.contains(*story));
+            self.kept = self.by_item.len();
+        }
+    }
 }
 
 impl IndexState {
@@ -46,6 +85,7 @@ impl IndexState {
         window: chrono::Duration,
     ) -> Result<(), StoreError> {
         let mut index = TitleIndex::new();
+        let mut titles = RepTitles::default();
         let sql = "SELECT s.id, s.first_seen, i.id, i.source_id, i.title, s.event_lo, s.event_hi
              FROM stories s JOIN items i ON i.story_id = s.id AND i.title_rep = 1
              WHERE s.first_seen >= ?1
@@ -57,6 +97,7 @@ impl IndexState {
             let (lo, hi) = (r.int(5)?, r.int(6)?);
             let tokens = dedupe::title_tokens(&title);
             index.learn_names(&title);
+            titles.set(story_id, item_id, &title);
             if index.contains(story_id) {
                 index.restore_rep(story_id, item_id, source_id, &tokens);
             } else {
@@ -72,9 +113,43 @@ impl IndexState {
             }
             Ok(())
         })?;
+        titles.kept = titles.by_item.len();
         self.index = index;
+        self.titles = titles;
         self.window = Some(window);
         Ok(())
+    }
+
+    /// Makes a committed (or replayed) change to the index and the titles it holds.
+    pub(super) fn apply_op(&mut self, op: IndexOp, threshold: f64) {
+        match &op {
+            IndexOp::NewStory {
+                story_id,
+                item_id,
+                title,
+                ..
+            }
+            | IndexOp::Rep {
+                story_id,
+                item_id,
+                title,
+                ..
+            }
+            | IndexOp::Edit {
+                story_id,
+                item_id,
+                title,
+                ..
+            } => self.titles.set(*story_id, *item_id, title),
+            IndexOp::Span { .. } | IndexOp::Learn { .. } => {}
+        }
+        op.apply(&mut self.index, threshold);
+    }
+
+    /// Drops the stories first seen before `cutoff`.
+    pub(super) fn prune(&mut self, cutoff: DateTime<Utc>) {
+        self.index.prune(cutoff);
+        self.titles.prune(&self.index);
     }
 }
 
@@ -153,7 +228,7 @@ impl IndexState {
             let ops: Vec<IndexOp> = serde_json::from_str(&ops)
                 .map_err(|e| StoreError::Postgres(format!("index_log: {e}")))?;
             for op in ops {
-                op.apply(&mut self.index, threshold);
+                self.apply_op(op, threshold);
             }
             self.seen_seq = seq;
         }
@@ -197,8 +272,8 @@ impl IndexState {
         let text = serde_json::to_string(ops)
             .map_err(|e| StoreError::Postgres(format!("index_log: {e}")))?;
         // One statement (PostgreSQL only, as the log is): the entry, the last number, the oldest
-        // entries dropped.
-        tx.exec(
+        // entries dropped; sent with the commit.
+        tx.exec_at_commit(
             "WITH logged AS (INSERT INTO index_log (seq, ops) VALUES (?1, ?2)),
                   dropped AS (DELETE FROM index_log WHERE seq <= ?3)
              UPDATE meta SET value = ?1 WHERE key = 'apply_seq'",
@@ -219,6 +294,9 @@ pub(super) enum IndexOp {
         item_id: i64,
         source_id: i64,
         tokens: Vec<String>,
+        /// The title, for [`RepTitles`] (empty in entries logged without it).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        title: String,
     },
     /// A joined item whose title was admitted as a representative (decided in the transaction).
     Rep {
@@ -226,12 +304,16 @@ pub(super) enum IndexOp {
         item_id: i64,
         source_id: i64,
         tokens: Vec<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        title: String,
     },
     /// A representative's title was edited in place.
     Edit {
         story_id: i64,
         item_id: i64,
         tokens: Vec<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        title: String,
     },
     /// An item at this event time joined the story: its span grows.
     Span { story_id: i64, event: DateTime<Utc> },
@@ -249,6 +331,7 @@ impl IndexOp {
                 item_id,
                 source_id,
                 tokens,
+                ..
             } => index.insert_story(
                 story_id,
                 first_seen,
@@ -262,11 +345,13 @@ impl IndexOp {
                 item_id,
                 source_id,
                 tokens,
+                ..
             } => index.restore_rep(story_id, item_id, source_id, &tokens),
             IndexOp::Edit {
                 story_id,
                 item_id,
                 tokens,
+                ..
             } => {
                 index.edit_rep(story_id, item_id, &tokens, threshold);
             }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::Item;
 
+use super::index::RepTitles;
 use super::sql::{Conn, KeyedSelect, Row, Value};
 use super::{StoreError, from_ms, to_ms};
 
@@ -54,10 +55,11 @@ impl ItemFields {
 }
 
 /// The index's best similar stories for an incoming item, with the titles the veto reads: the matched
-/// representative's and the story's first.
+/// representative's and the story's first (as held with the index, else read from the store).
 pub(super) fn similar_stories(
     tx: &mut Conn<'_>,
     index: &TitleIndex,
+    titles: &RepTitles,
     item: &Incoming<'_>,
     policy: &Policy,
     k: usize,
@@ -81,6 +83,14 @@ pub(super) fn similar_stories(
             continue;
         }
         let lead = index.lead_of(m.story_id).unwrap_or(m.item_id);
+        if let (Some(title), Some(lead_title)) = (titles.get(m.item_id), titles.get(lead)) {
+            out.push(Similar {
+                found: m,
+                title: title.to_string(),
+                lead_title: lead_title.to_string(),
+            });
+            continue;
+        }
         let (mut title, mut lead_title) = (String::new(), String::new());
         let rows = tx.query(
             // Two key lookups rather than `id IN (?1, ?2)`: PostgreSQL's cached plan for the IN list,
@@ -278,24 +288,34 @@ pub(super) struct Candidates {
 /// their own. Any time: the window is judged against the story's span as it stands when the entry is
 /// decided, which the refresh may widen.
 pub(super) fn candidate_statements(tx: &Conn<'_>) -> [String; 2] {
-    let by = |key, rest, first_per| KeyedSelect {
+    let by_url = tx.by_keys(KeyedSelect {
         // The story's span by its key (in a refresh's transaction the join is a lookup by key, see
         // `Conn::planned_transaction`).
         columns: "i.story_id, i.source_id, i.url_key, i.title_fp, s.event_lo, s.event_hi, i.id",
         from: "items i JOIN stories s ON s.id = i.story_id",
-        key,
+        key: "i.url_key",
         cast: None,
-        rest,
+        rest: None,
         order: None,
-        first_per,
-    };
+        first_per: None,
+    });
+    // A fingerprint is shared by every copy of a headline: the first item per story is chosen before
+    // its story is looked up, so each story is read once, not once per copy.
+    let first_items = tx.by_keys(KeyedSelect {
+        columns: "i.story_id, i.source_id, i.url_key, i.title_fp, i.id",
+        from: "items i",
+        key: "i.title_fp",
+        cast: None,
+        rest: Some("i.source_id <> ?2"),
+        order: None,
+        first_per: Some(("i.story_id", "i.id")),
+    });
     [
-        tx.by_keys(by("i.url_key", None, None)),
-        tx.by_keys(by(
-            "i.title_fp",
-            Some("i.source_id <> ?2"),
-            Some(("i.story_id", "i.id")),
-        )),
+        by_url,
+        format!(
+            "SELECT c.story_id, c.source_id, c.url_key, c.title_fp, s.event_lo, s.event_hi, c.id
+             FROM ({first_items}) AS c JOIN stories s ON s.id = c.story_id"
+        ),
     ]
 }
 

@@ -297,8 +297,10 @@ impl Pending {
         }
     }
 
-    /// Writes what is queued: the new stories, then their items, then the widened spans.
-    pub(super) fn flush(&mut self, tx: &mut Conn<'_>) -> Result<(), StoreError> {
+    /// Writes what is queued: the new stories, then their items, then the widened spans. With
+    /// `at_commit`, when nothing later in the transaction reads them back, the write goes with the
+    /// commit ([`Conn::exec_at_commit`]).
+    pub(super) fn flush(&mut self, tx: &mut Conn<'_>, at_commit: bool) -> Result<(), StoreError> {
         // Each write as a statement of its own parameter (numbered as they come), then all in one
         // statement: the first ones as data-modifying WITH queries, which run with the same snapshot
         // (the spans widened are stored stories', never the ones inserted here).
@@ -365,8 +367,11 @@ impl Pending {
         sql += " ";
         sql += last;
         let params: Vec<Value<'_>> = parts.iter().map(|(_, rows)| rows.as_str().into()).collect();
-        tx.exec(&sql, &params)?;
-        Ok(())
+        if at_commit {
+            tx.exec_at_commit(&sql, &params)
+        } else {
+            tx.exec(&sql, &params).map(drop)
+        }
     }
 }
 

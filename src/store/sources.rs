@@ -392,7 +392,7 @@ pub(super) fn write_fetch_record(
 ) -> Result<(), StoreError> {
     let ok = rec.status != FetchStatus::Error;
     let validators = rec.validators.as_ref();
-    conn.exec(
+    conn.exec_at_commit(
         "UPDATE sources SET
             last_fetch_at = ?2,
             last_status = ?3,

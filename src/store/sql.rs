@@ -248,6 +248,10 @@ pub struct PgClient {
     statements: std::collections::HashMap<String, postgres::Statement>,
     /// Statements prepared by SQL `PREPARE`, by text: their names (for `EXECUTE`).
     named: std::collections::HashMap<String, String>,
+    /// The open transaction's writes held back to go with its `COMMIT` ([`Conn::exec_at_commit`]).
+    at_commit: Vec<String>,
+    /// Whether a transaction begun by [`Conn::transaction`] or [`Conn::planned_transaction`] is open.
+    in_transaction: bool,
 }
 
 impl PgClient {
@@ -256,6 +260,8 @@ impl PgClient {
             client,
             statements: std::collections::HashMap::new(),
             named: std::collections::HashMap::new(),
+            at_commit: Vec::new(),
+            in_transaction: false,
         }
     }
 
@@ -373,12 +379,29 @@ impl Conn<'_> {
         Ok(self.query(sql, params, f)?.into_iter().next())
     }
 
+    /// A write of the open transaction whose outcome nothing in it reads: on PostgreSQL it is held
+    /// back and sent with the `COMMIT`, in its round trip (an error then fails the commit, and the
+    /// transaction rolls back whole); on SQLite, or outside a transaction, it runs now.
+    pub fn exec_at_commit(&mut self, sql: &str, params: &[Value<'_>]) -> Result<(), StoreError> {
+        match self {
+            Conn::Pg(c) if c.in_transaction => {
+                let statement = c.execute(&Read::new(sql, params))?;
+                c.at_commit.push(statement);
+                Ok(())
+            }
+            _ => self.exec(sql, params).map(drop),
+        }
+    }
+
     /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise.
     pub fn transaction<T>(
         &mut self,
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.batch("BEGIN")?;
+        if let Conn::Pg(c) = self {
+            c.in_transaction = true;
+        }
         finish(self, f)
     }
 
@@ -416,9 +439,11 @@ impl Conn<'_> {
             sql += "; ";
             sql += &c.execute(read)?;
         }
+        c.in_transaction = true;
         let messages = match c.client.simple_query(&sql) {
             Ok(m) => m,
             Err(e) => {
+                c.in_transaction = false;
                 let _ = c.client.batch_execute("ROLLBACK");
                 return Err(e.into());
             }
@@ -530,9 +555,26 @@ fn finish<T>(
     conn: &mut Conn<'_>,
     f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    match f(conn) {
+    let result = f(conn);
+    let held = match conn {
+        Conn::Pg(c) => {
+            c.in_transaction = false;
+            std::mem::take(&mut c.at_commit)
+        }
+        Conn::Lite(_) => Vec::new(),
+    };
+    match result {
         Ok(v) => {
-            conn.batch("COMMIT")?;
+            let mut commit = held.join("; ");
+            if !commit.is_empty() {
+                commit += "; ";
+            }
+            commit += "COMMIT";
+            if let Err(e) = conn.batch(&commit) {
+                // A held-back write failed: the transaction is aborted, and ends here.
+                let _ = conn.batch("ROLLBACK");
+                return Err(e);
+            }
             Ok(v)
         }
         Err(e) => {

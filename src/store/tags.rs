@@ -164,7 +164,7 @@ pub(super) fn retag(
             &[list.as_str().into()],
         )?;
     }
-    write_sections(tx, writes)?;
+    write_sections(tx, writes, false)?;
     Ok(out)
 }
 
@@ -267,13 +267,18 @@ pub(super) fn extend_tags(
         let before = old.into_iter().map(|(s, _)| s).collect();
         out.push((before, after.into_iter().collect()));
     }
-    write_sections(tx, writes)?;
+    // The last statement of a refresh's tagging: nothing after it in the transaction reads them.
+    write_sections(tx, writes, true)?;
     Ok(out)
 }
 
 /// Writes (story id, section, origin) rows ([`json_row`]s), replacing a story's origin for a section
-/// it has.
-fn write_sections(tx: &mut Conn<'_>, writes: Vec<serde_json::Value>) -> Result<(), StoreError> {
+/// it has; with the commit when `at_commit` ([`Conn::exec_at_commit`]).
+fn write_sections(
+    tx: &mut Conn<'_>,
+    writes: Vec<serde_json::Value>,
+    at_commit: bool,
+) -> Result<(), StoreError> {
     if writes.is_empty() {
         return Ok(());
     }
@@ -288,6 +293,9 @@ fn write_sections(tx: &mut Conn<'_>, writes: Vec<serde_json::Value>) -> Result<(
         tx.json_rows(1)
     );
     let rows = serde_json::Value::Array(writes).to_string();
-    tx.exec(&sql, &[rows.as_str().into()])?;
-    Ok(())
+    if at_commit {
+        tx.exec_at_commit(&sql, &[rows.as_str().into()])
+    } else {
+        tx.exec(&sql, &[rows.as_str().into()]).map(drop)
+    }
 }

@@ -293,3 +293,118 @@ fn migrates_once_and_refuses_newer_schemas() {
     let err = Store::open(&path).err().unwrap();
     assert!(err.to_string().contains("newer than this syndic"), "{err}");
 }
+
+/// The representatives' titles held with the index (what the look-alike veto reads instead of
+/// querying) are the stored ones: after new stories, joins and an edited headline, and after a
+/// rebuild from the store.
+#[test]
+fn the_titles_held_with_the_index_are_the_stored_representatives() {
+    use crate::config::SourceConfig;
+    use crate::model::Item;
+    use crate::tag::rules::Tagger;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let sources: Vec<SourceConfig> = ["a", "b", "c"]
+        .iter()
+        .map(|n| SourceConfig {
+            name: n.to_string(),
+            url: url::Url::parse(&format!("http://{n}.invalid/feed.xml")).unwrap(),
+            sections: vec![],
+            schedule: None,
+            dedupe: true,
+            tagging: Default::default(),
+        })
+        .collect();
+    let ids = store.sync_sources(&sources).unwrap();
+    let tagger = Tagger::new(&[], &[]);
+    let t0 = chrono::Utc::now();
+    let refresh = |source: &str, key: &str, title: &str, minutes: i64| {
+        let at = t0 + chrono::Duration::minutes(minutes);
+        let item = Item {
+            key: key.into(),
+            guid: None,
+            url: Some(format!("https://{source}.example/{key}")),
+            title: title.into(),
+            summary: String::new(),
+            content_html: None,
+            author: None,
+            categories: vec![],
+            enclosures: vec![],
+            image: None,
+            published: Some(at),
+            updated: None,
+        };
+        store
+            .apply_refresh(&RefreshInput {
+                source_id: ids[source],
+                items: std::slice::from_ref(&item),
+                now: at,
+                window: chrono::Duration::hours(48),
+                threshold: 0.5,
+                decay_hours: 0.0,
+                title_dedupe: true,
+                similarity: true,
+                veto: crate::dedupe::VetoRules::ALL,
+                tagger: &tagger,
+                fetch: FetchRecord::ok(at),
+            })
+            .unwrap();
+    };
+    refresh(
+        "a",
+        "1",
+        "Strong earthquake strikes off northern Japan coast",
+        0,
+    );
+    refresh(
+        "b",
+        "1",
+        "Strong earthquake strikes northern Japan coast, tsunami warning issued",
+        5,
+    );
+    refresh(
+        "c",
+        "1",
+        "Central bank raises interest rates by a quarter point",
+        10,
+    );
+    refresh(
+        "a",
+        "1",
+        "Powerful earthquake strikes off northern Japan coast",
+        15,
+    );
+    let stored = || -> Vec<(i64, String)> {
+        let conn = store.lock().unwrap();
+        let mut s = conn
+            .prepare("SELECT id, title FROM items WHERE title_rep = 1 ORDER BY id")
+            .unwrap();
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let held = || -> Vec<(i64, String)> {
+        let index = store.lock_index();
+        let mut v: Vec<(i64, String)> = stored()
+            .iter()
+            .filter_map(|(id, _)| Some((*id, index.titles.get(*id)?.to_string())))
+            .collect();
+        v.sort();
+        v
+    };
+    let expected = stored();
+    assert!(expected.len() >= 2, "{expected:?}");
+    assert!(
+        expected.iter().any(|(_, t)| t.starts_with("Powerful")),
+        "{expected:?}"
+    );
+    assert_eq!(held(), expected);
+    store
+        .rebuild_index(
+            t0 + chrono::Duration::minutes(20),
+            chrono::Duration::hours(48),
+        )
+        .unwrap();
+    assert_eq!(held(), expected);
+}
