@@ -242,7 +242,14 @@ pub(super) async fn start_due(
         Some(node) => Some(cluster::claim(node, ctx, running).await?),
         None => None,
     };
-    let checks = ctx.store.call(|s| s.next_checks()).await?;
+    let checks = match &claimed {
+        // A full batch: the claim found these due, more may be, and the next refresh to finish wakes
+        // this loop for them, so no source's next check needs reading to know how long to sleep.
+        Some(claimed) if claimed.len() >= ctx.config.poll.concurrency.saturating_sub(running) => {
+            claimed.iter().map(|id| (*id, None)).collect()
+        }
+        _ => ctx.store.call(|s| s.next_checks()).await?,
+    };
     let by_id: HashMap<i64, &SourceConfig> = ctx
         .config
         .sources

@@ -78,9 +78,9 @@ impl Store {
             // this node's other refreshes apply.
             let seen = self.lock_index().seen_seq;
             let logged = self.with(|c| {
-                let log =
-                    c.query_opt(super::index::LOG_AFTER, &[seen.into()], |r| r.opt_text(0))?;
-                super::index::parse_log(log.flatten().as_deref())
+                c.query(super::index::LOG_AFTER, &[seen.into()], |r| {
+                    Ok((r.int(0)?, r.text(1)?))
+                })
             })?;
             // One refresh of this node applies at a time; the others wait here without holding one of
             // the pool's connections, which stay free for claims, fetch records and pages.
@@ -197,7 +197,7 @@ pub(super) fn apply_refresh(
         if let [seq, name, logged, rest @ ..] = &read[..] {
             let first = |rows: &[TextRow]| rows.first().and_then(|r| r.opt_text(0).ok().flatten());
             let seq = first(seq).and_then(|v| v.parse().ok()).unwrap_or(0);
-            let logged = super::index::parse_log(first(logged).as_deref())?;
+            let logged = super::index::log_rows(logged)?;
             index.catch_up(tx, seq, logged, input.threshold, input.now, input.window)?;
             source_name = first(name);
             ahead = Some(rest);

@@ -184,20 +184,14 @@ fn applied_seq(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
     Ok(tx.query_opt(APPLIED_SEQ, &[], |r| r.int(0))?.unwrap_or(0))
 }
 
-/// A statement of one value: the index log after `?1` as a JSON array of `[seq, ops]` in order, NULL
-/// when empty (PostgreSQL; read alone, or among [`Conn::planned_transaction`]'s reads).
-pub(super) const LOG_AFTER: &str =
-    "SELECT CAST(json_agg(json_build_array(seq, ops) ORDER BY seq) AS TEXT) FROM index_log
-     WHERE seq > ?1";
+/// The index log after `?1`, in order: a row per entry, its number and its ops (PostgreSQL; read
+/// alone, or among [`Conn::planned_transaction`]'s reads). Rows rather than one aggregated value: the
+/// ops, JSON text already, are not escaped into another JSON document and parsed out of it again.
+pub(super) const LOG_AFTER: &str = "SELECT seq, ops FROM index_log WHERE seq > ?1 ORDER BY seq";
 
 /// The log as [`LOG_AFTER`] reads it.
-pub(super) fn parse_log(value: Option<&str>) -> Result<Vec<(i64, String)>, StoreError> {
-    match value {
-        None => Ok(Vec::new()),
-        Some(text) => {
-            serde_json::from_str(text).map_err(|e| StoreError::Postgres(format!("index_log: {e}")))
-        }
-    }
+pub(super) fn log_rows(rows: &[impl super::sql::Row]) -> Result<Vec<(i64, String)>, StoreError> {
+    rows.iter().map(|r| Ok((r.int(0)?, r.text(1)?))).collect()
 }
 
 /// Most log entries kept: a node further behind than this rebuilds its index instead of replaying.
