@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::SourceConfig;
 use crate::model::Validators;
 
-use super::sql::Conn;
+use super::sql::{Conn, json_field, json_row};
 use super::{Store, StoreError, from_ms, to_ms};
 
 /// A source id and when it is next due (`None`: never checked).
@@ -257,42 +257,75 @@ pub(super) fn sync_sources(
                 |_| Ok(()),
             )?;
         }
-        tx.exec("UPDATE sources SET active = 0", &[])?;
+        // Statements by the batch, not by the source: a start-up with thousands of sources costs a few
+        // round trips on PostgreSQL.
+        let stored: HashMap<String, (i64, String)> = tx
+            .query("SELECT id, name, url FROM sources", &[], |r| {
+                Ok((r.text(1)?, (r.int(0)?, r.text(2)?)))
+            })?
+            .into_iter()
+            .collect();
         let mut ids = HashMap::new();
+        let (mut kept, mut moved, mut added) = (Vec::new(), Vec::new(), Vec::new());
+        let mut named = std::collections::HashSet::new();
         for s in sources {
+            if !named.insert(s.name.as_str()) {
+                continue;
+            }
             let url = s.url.as_str();
             // As the fetcher's per-host limit counts it.
             let host = s.url.host_str().unwrap_or_default().to_ascii_lowercase();
-            let existing = tx.query_opt(
-                "SELECT id, url FROM sources WHERE name = ?1",
-                &[s.name.as_str().into()],
-                |r| Ok((r.int(0)?, r.text(1)?)),
-            )?;
-            let id = match existing {
-                Some((id, old)) if old == url => {
-                    tx.exec(
-                        "UPDATE sources SET active = 1, host = ?2 WHERE id = ?1",
-                        &[id.into(), host.as_str().into()],
-                    )?;
-                    id
+            match stored.get(&s.name) {
+                Some((id, old)) => {
+                    ids.insert(s.name.clone(), *id);
+                    if old == url {
+                        kept.push(json_row(&[(*id).into(), host.as_str().into()]));
+                    } else {
+                        moved.push(json_row(&[(*id).into(), url.into(), host.as_str().into()]));
+                    }
                 }
-                Some((id, _)) => {
-                    // A new URL starts afresh: no validators, move, 410, hold or backoff of the old one.
-                    tx.exec(
-                        "UPDATE sources SET active = 1, url = ?2, host = ?3, etag = NULL,
-                         last_modified = NULL, body_hash = NULL, next_check_at = NULL,
-                         moved_to = NULL, gone_at = NULL, retry_until = NULL, error_streak = 0
-                         WHERE id = ?1",
-                        &[id.into(), url.into(), host.as_str().into()],
-                    )?;
-                    id
-                }
-                None => tx.insert_id(
-                    "INSERT INTO sources (name, url, host) VALUES (?1, ?2, ?3)",
-                    &[s.name.as_str().into(), url.into(), host.as_str().into()],
-                )?,
-            };
-            ids.insert(s.name.clone(), id);
+                None => added.push(json_row(&[s.name.as_str().into(), url.into(), host.as_str().into()])),
+            }
+        }
+        tx.exec("UPDATE sources SET active = 0", &[])?;
+        let rows = |v: Vec<serde_json::Value>| serde_json::Value::Array(v).to_string();
+        if !kept.is_empty() {
+            let sql = format!(
+                "UPDATE sources SET active = 1, host = v.host
+                 FROM (SELECT {} AS id, {} AS host FROM {}) AS v WHERE sources.id = v.id",
+                json_field(0, "BIGINT"),
+                json_field(1, "TEXT"),
+                tx.json_rows(1)
+            );
+            tx.exec(&sql, &[rows(kept).as_str().into()])?;
+        }
+        if !moved.is_empty() {
+            // A new URL starts afresh: no validators, move, 410, hold or backoff of the old one.
+            let sql = format!(
+                "UPDATE sources SET active = 1, url = v.url, host = v.host, etag = NULL,
+                 last_modified = NULL, body_hash = NULL, next_check_at = NULL, moved_to = NULL,
+                 gone_at = NULL, retry_until = NULL, error_streak = 0
+                 FROM (SELECT {} AS id, {} AS url, {} AS host FROM {}) AS v WHERE sources.id = v.id",
+                json_field(0, "BIGINT"),
+                json_field(1, "TEXT"),
+                json_field(2, "TEXT"),
+                tx.json_rows(1)
+            );
+            tx.exec(&sql, &[rows(moved).as_str().into()])?;
+        }
+        if !added.is_empty() {
+            let sql = format!(
+                "INSERT INTO sources (name, url, host) SELECT {}, {}, {} FROM {} RETURNING name, id",
+                json_field(0, "TEXT"),
+                json_field(1, "TEXT"),
+                json_field(2, "TEXT"),
+                tx.json_rows(1)
+            );
+            for (name, id) in tx.query(&sql, &[rows(added).as_str().into()], |r| {
+                Ok((r.text(0)?, r.int(1)?))
+            })? {
+                ids.insert(name, id);
+            }
         }
         Ok(ids)
     })
