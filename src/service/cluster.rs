@@ -271,7 +271,7 @@ fn sleep_unless_stopped(d: Duration, stop: &watch::Receiver<bool>) {
 pub(super) fn worth_claiming(ctx: &Context, running: usize) -> bool {
     let slots = ctx.config.poll.concurrency;
     let free = slots.saturating_sub(running);
-    free > 0 && (running == 0 || free >= slots.div_ceil(4))
+    free > 0 && (running == 0 || free >= slots.div_ceil(2))
 }
 
 /// Claims due sources for this node: up to its free refresh slots, among the sources its config

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use super::StoreError;
-use super::sql::{Conn, Row, Value, json_field, json_row};
+use super::sql::{Conn, JsonRows, Row, Value, json_field, json_row};
 
 /// The columns of an item row the refresh writes, with their SQL types, in parameter order.
 const ITEM_COLUMNS: [(&str, &str); 27] = [
@@ -143,7 +143,7 @@ pub(super) struct Pending {
     batch: usize,
     stories: Vec<StoryRow>,
     queued_story: HashMap<i64, usize>,
-    items: Vec<serde_json::Value>,
+    items: JsonRows,
     /// Stored stories' event spans to widen to these bounds.
     widened: BTreeMap<i64, (i64, i64)>,
 }
@@ -158,7 +158,7 @@ impl Pending {
             batch: new_entries.max(1),
             stories: Vec::new(),
             queued_story: HashMap::new(),
-            items: Vec::new(),
+            items: JsonRows::default(),
             widened: BTreeMap::new(),
         }
     }
@@ -289,9 +289,10 @@ impl Pending {
                     self.take_ids(tx)?;
                 }
                 let id = self.item_ids.pop().expect("ids were just taken");
-                let mut values = vec![id.into()];
+                let mut values = Vec::with_capacity(row.len() + 1);
+                values.push(id.into());
                 values.extend_from_slice(row);
-                self.items.push(json_row(&values));
+                self.items.push(&values);
                 Ok(id)
             }
         }
@@ -353,8 +354,8 @@ impl Pending {
             parts.push((sql, json_text(rows)));
         }
         if !self.items.is_empty() {
-            let rows = std::mem::take(&mut self.items);
-            parts.push((insert_items_sql(tx, parts.len() + 1), json_text(rows)));
+            let rows = self.items.take();
+            parts.push((insert_items_sql(tx, parts.len() + 1), rows));
         }
         let Some((last, _)) = parts.last() else {
             return Ok(());

@@ -222,14 +222,18 @@ pub fn literals(params: &[Value<'_>]) -> String {
     params.iter().map(literal).collect::<Vec<_>>().join(", ")
 }
 
-/// A parameter as an SQL literal. Text is an escape string (`E'...'`), whatever
-/// `standard_conforming_strings` says: backslashes and quotes doubled.
+/// A parameter as an SQL literal. Text is dollar-quoted (`$syndic$...$syndic$`: nothing to escape,
+/// nothing for the server to unescape), or, when it could end the quote early, an escape string
+/// (`E'...'`, whatever `standard_conforming_strings` says: backslashes and quotes doubled).
 fn literal(v: &Value<'_>) -> String {
     match *v {
         Value::Int(Some(v)) => v.to_string(),
         Value::Real(Some(v)) if v.is_finite() => format!("{v:?}"),
         Value::Int(None) | Value::Real(_) | Value::Text(None) => "NULL".to_string(),
         Value::Bool(v) => if v { "TRUE" } else { "FALSE" }.to_string(),
+        Value::Text(Some(t)) if !t.contains("$syndic$") && !t.ends_with("$syndic") => {
+            format!("$syndic${t}$syndic$")
+        }
         Value::Text(Some(t)) => format!("E'{}'", t.replace('\\', "\\\\").replace('\'', "''")),
         Value::Bytes(b) => format!("E'\\\\x{}'::bytea", crate::text::hex(b)),
     }
@@ -629,6 +633,54 @@ pub fn json_row(params: &[Value<'_>]) -> serde_json::Value {
     )
 }
 
+/// Rows of a [`Conn::json_rows`] parameter written straight into its JSON text, each as
+/// [`json_row`] would make it (for many rows: no tree of values is built and thrown away).
+#[derive(Default)]
+pub struct JsonRows {
+    text: Vec<u8>,
+    rows: usize,
+}
+
+impl JsonRows {
+    pub fn push(&mut self, params: &[Value<'_>]) {
+        self.text.push(if self.rows == 0 { b'[' } else { b',' });
+        self.rows += 1;
+        for (i, p) in params.iter().enumerate() {
+            self.text.push(if i == 0 { b'[' } else { b',' });
+            let written = match *p {
+                Value::Int(Some(v)) => serde_json::to_writer(&mut self.text, &v),
+                Value::Real(Some(v)) if v.is_finite() => serde_json::to_writer(&mut self.text, &v),
+                Value::Int(None) | Value::Real(_) | Value::Text(None) => {
+                    serde_json::to_writer(&mut self.text, &())
+                }
+                Value::Bool(v) => serde_json::to_writer(&mut self.text, &i64::from(v)),
+                Value::Text(Some(v)) => serde_json::to_writer(&mut self.text, v),
+                Value::Bytes(v) => serde_json::to_writer(&mut self.text, &crate::text::hex(v)),
+            };
+            written.expect("writing JSON into memory does not fail");
+        }
+        if params.is_empty() {
+            self.text.push(b'[');
+        }
+        self.text.push(b']');
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The JSON array of the rows pushed; empties `self`.
+    pub fn take(&mut self) -> String {
+        let mut text = std::mem::take(&mut self.text);
+        if self.rows == 0 {
+            text.push(b'[');
+        }
+        text.push(b']');
+        self.rows = 0;
+        String::from_utf8(text).expect("JSON written from UTF-8 text is UTF-8")
+    }
+}
+
 /// Field `i` of a [`Conn::json_rows`] row as a column of SQL type `ty` (`TEXT` is read as it is).
 pub fn json_field(i: usize, ty: &str) -> String {
     if ty == "TEXT" {
@@ -645,7 +697,7 @@ mod tests {
     #[test]
     fn parameters_are_written_as_literals_that_keep_every_character() {
         let params: Vec<Value> = vec![
-            "it's a \\ back\\slash E'x' ?1 $1".into(),
+            "it's a \\ back\\slash E'x' ?1 $1 $$".into(),
             42i64.into(),
             Value::Int(None),
             Value::Real(Some(0.5)),
@@ -654,9 +706,16 @@ mod tests {
         ];
         assert_eq!(
             literals(&params),
-            "E'it''s a \\\\ back\\\\slash E''x'' ?1 $1', 42, NULL, 0.5, TRUE, NULL"
+            "$syndic$it's a \\ back\\slash E'x' ?1 $1 $$$syndic$, 42, NULL, 0.5, TRUE, NULL"
         );
         assert_eq!(literals(&[]), "");
+        // Text that would close the dollar quote early is an escape string.
+        for (text, literal) in [
+            ("a $syndic$ b", "E'a $syndic$ b'"),
+            ("it's $syndic", "E'it''s $syndic'"),
+        ] {
+            assert_eq!(literals(&[text.into()]), literal);
+        }
     }
 
     #[test]
