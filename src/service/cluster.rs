@@ -265,7 +265,7 @@ fn sleep_unless_stopped(d: Duration, stop: &watch::Receiver<bool>) {
 }
 
 /// Whether this node has enough free refresh slots to look for due sources: any when none is
-/// running, otherwise a quarter of them. Claims come in batches rather than one per finished refresh
+/// running, otherwise half of them. Claims come in batches rather than one per finished refresh
 /// (each claim reads every due source and the busy hosts under the cluster's claim lock, and shares the
 /// node's connection with its refreshes), at the price of a few slots idle for a moment.
 pub(super) fn worth_claiming(ctx: &Context, running: usize) -> bool {
