@@ -1681,3 +1681,84 @@ fn pins_behave_alike_on_both_engines() {
     );
     assert_eq!(said[0][3], r#"["Rail fares rise in the spring"]"#);
 }
+
+/// The last writes of a refresh go with its COMMIT: when one of them fails there, the whole refresh
+/// is rolled back (no item, story or index-log entry stored) and the node's similarity index does not
+/// learn the stories that were never stored, so the next refresh is decided against what is stored.
+#[test]
+fn a_refresh_whose_commit_fails_leaves_nothing_behind() {
+    use syndic::config::Config;
+    use syndic::model::Item;
+    use syndic::tag::rules::Tagger;
+    let Some(db) = TestDb::create("commitfail") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[[source]]\nname = \"S0\"\nurl = \"http://0.invalid/\"\n\
+                [[source]]\nname = \"S1\"\nurl = \"http://1.invalid/\"\n";
+    let config = Config::from_toml(&dir.path().join("feeds.toml"), text).unwrap();
+    let tagger = Tagger::new(&config.sections, &config.sources);
+    let store = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
+    let ids = store.sync_sources(&config.sources).unwrap();
+    let now = Utc::now();
+    let item = |key: &str, title: &str| Item {
+        key: key.into(),
+        guid: Some(key.into()),
+        url: Some(format!("https://example.org/{key}")),
+        title: title.into(),
+        summary: String::new(),
+        content_html: None,
+        author: None,
+        categories: vec![],
+        enclosures: vec![],
+        image: None,
+        published: Some(now - Duration::hours(1)),
+        updated: None,
+    };
+    let first = [item(
+        "a1",
+        "Volcano erupts on remote Pacific island, flights cancelled",
+    )];
+    let similar = [item(
+        "b1",
+        "Volcano erupts on remote Pacific island as flights are cancelled",
+    )];
+    let mut admin = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let count = |admin: &mut postgres::Client, table: &str| -> i64 {
+        admin
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .unwrap()
+            .get(0)
+    };
+    // The fetch record, written with the commit, is refused by the server.
+    admin
+        .batch_execute("ALTER TABLE sources ADD CONSTRAINT refuse CHECK (last_status IS NULL)")
+        .unwrap();
+    let refused = store.apply_refresh(&refresh_input(ids["S0"], &first, now, &tagger));
+    let error = refused.expect_err("the commit fails").to_string();
+    assert!(error.contains("refuse"), "{error}");
+    for table in ["items", "stories", "story_sections", "index_log"] {
+        assert_eq!(
+            count(&mut admin, table),
+            0,
+            "{table} after the failed commit"
+        );
+    }
+    assert_eq!(store.index_len(), 0, "the index did not learn the story");
+    admin
+        .batch_execute("ALTER TABLE sources DROP CONSTRAINT refuse")
+        .unwrap();
+    // Nothing to join: the similar headline starts the first story.
+    let stats = store
+        .apply_refresh(&refresh_input(ids["S1"], &similar, now, &tagger))
+        .unwrap();
+    assert_eq!((stats.new_stories, stats.joined), (1, 0), "{stats:?}");
+    // The refused refresh, tried again, is stored and joins it.
+    let stats = store
+        .apply_refresh(&refresh_input(ids["S0"], &first, now, &tagger))
+        .unwrap();
+    assert_eq!((stats.new_stories, stats.joined), (0, 1), "{stats:?}");
+    assert_eq!(count(&mut admin, "items"), 2);
+    assert_eq!(count(&mut admin, "stories"), 1);
+    assert_eq!(count(&mut admin, "index_log"), 2);
+}
