@@ -32,6 +32,30 @@ pub struct Item {
 }
 
 impl Item {
+    /// An entry of a key (also its id), a headline, a link and a publication time, and nothing else:
+    /// what tools and tests that feed items to the store directly write.
+    pub fn headline(
+        key: &str,
+        title: &str,
+        url: Option<String>,
+        published: Option<DateTime<Utc>>,
+    ) -> Item {
+        Item {
+            key: key.into(),
+            guid: Some(key.into()),
+            url,
+            title: title.into(),
+            summary: String::new(),
+            content_html: None,
+            author: None,
+            categories: vec![],
+            enclosures: vec![],
+            image: None,
+            published,
+            updated: None,
+        }
+    }
+
     /// An entry with no title, link or text (only an id, a date, an author...): its fields are read, but
     /// there is nothing to show a reader, so it is neither stored nor republished.
     pub fn is_thin(&self) -> bool {

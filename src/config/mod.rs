@@ -228,6 +228,21 @@ pub struct SourceConfig {
     pub tagging: Tagging,
 }
 
+impl SourceConfig {
+    /// A source at `url` with the defaults of a `[[source]]` that gives only its name and URL: no
+    /// sections of its own, the global schedule, title dedupe on, the default tagging.
+    pub fn at(name: &str, url: Url) -> SourceConfig {
+        SourceConfig {
+            name: name.to_string(),
+            url,
+            sections: vec![],
+            schedule: None,
+            dedupe: true,
+            tagging: Default::default(),
+        }
+    }
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

@@ -216,13 +216,11 @@ fn time_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
     let sources: Vec<SourceConfig> = publishers(rows)
         .iter()
         .enumerate()
-        .map(|(i, n)| SourceConfig {
-            name: n.to_string(),
-            url: url::Url::parse(&format!("http://eval.invalid/{i}.xml")).expect("url"),
-            sections: vec![],
-            schedule: None,
-            dedupe: true,
-            tagging: Default::default(),
+        .map(|(i, n)| {
+            SourceConfig::at(
+                n,
+                url::Url::parse(&format!("http://eval.invalid/{i}.xml")).expect("url"),
+            )
         })
         .collect();
     let ids = store.sync_sources(&sources).map_err(|e| e.to_string())?;
@@ -231,18 +229,8 @@ fn time_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
     for (n, row) in rows.iter().enumerate() {
         let key = format!("{n:08x}");
         let item = Item {
-            key: key.clone(),
             guid: None,
-            url: row.url.clone(),
-            title: row.title.clone(),
-            summary: String::new(),
-            content_html: None,
-            author: None,
-            categories: vec![],
-            enclosures: vec![],
-            image: None,
-            published: Some(row.at),
-            updated: None,
+            ..Item::headline(&key, &row.title, row.url.clone(), Some(row.at))
         };
         let source_id = ids[&row.publisher];
         store

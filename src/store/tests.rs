@@ -306,13 +306,11 @@ fn the_titles_held_with_the_index_are_the_stored_representatives() {
     let store = Store::open(&dir.path().join("t.db")).unwrap();
     let sources: Vec<SourceConfig> = ["a", "b", "c"]
         .iter()
-        .map(|n| SourceConfig {
-            name: n.to_string(),
-            url: url::Url::parse(&format!("http://{n}.invalid/feed.xml")).unwrap(),
-            sections: vec![],
-            schedule: None,
-            dedupe: true,
-            tagging: Default::default(),
+        .map(|n| {
+            SourceConfig::at(
+                n,
+                url::Url::parse(&format!("http://{n}.invalid/feed.xml")).unwrap(),
+            )
         })
         .collect();
     let ids = store.sync_sources(&sources).unwrap();
@@ -320,20 +318,12 @@ fn the_titles_held_with_the_index_are_the_stored_representatives() {
     let t0 = chrono::Utc::now();
     let refresh = |source: &str, key: &str, title: &str, minutes: i64| {
         let at = t0 + chrono::Duration::minutes(minutes);
-        let item = Item {
-            key: key.into(),
-            guid: None,
-            url: Some(format!("https://{source}.example/{key}")),
-            title: title.into(),
-            summary: String::new(),
-            content_html: None,
-            author: None,
-            categories: vec![],
-            enclosures: vec![],
-            image: None,
-            published: Some(at),
-            updated: None,
-        };
+        let item = Item::headline(
+            key,
+            title,
+            Some(format!("https://{source}.example/{key}")),
+            Some(at),
+        );
         store
             .apply_refresh(&RefreshInput {
                 source_id: ids[source],

@@ -198,18 +198,8 @@ fn t(minutes: i64) -> DateTime<Utc> {
 
 fn item(key: &str, title: &str, url: &str) -> Item {
     Item {
-        key: key.into(),
         guid: None,
-        url: Some(url.into()),
-        title: title.into(),
-        summary: String::new(),
-        content_html: None,
-        author: None,
-        categories: vec![],
-        enclosures: vec![],
-        image: None,
-        published: None,
-        updated: None,
+        ..Item::headline(key, title, Some(url.into()), None)
     }
 }
 
@@ -220,13 +210,11 @@ impl Harness {
         let store = Store::open(&path).unwrap();
         let configs: Vec<SourceConfig> = sources
             .iter()
-            .map(|n| SourceConfig {
-                name: n.to_string(),
-                url: url::Url::parse(&format!("http://feeds.invalid/{n}")).unwrap(),
-                sections: vec![],
-                schedule: None,
-                dedupe: true,
-                tagging: Default::default(),
+            .map(|n| {
+                SourceConfig::at(
+                    n,
+                    url::Url::parse(&format!("http://feeds.invalid/{n}")).unwrap(),
+                )
             })
             .collect();
         let ids = store.sync_sources(&configs).unwrap();

@@ -1454,19 +1454,8 @@ fn two_nodes_on_one_database_make_one_story_of_one_event() {
     let b = Store::open_postgres(&db.url, window).unwrap();
     let ids = a.sync_sources(&config.sources).unwrap();
     let now = Utc::now();
-    let item = |key: String, title: &str| Item {
-        key: key.clone(),
-        guid: Some(key),
-        url: None,
-        title: title.into(),
-        summary: String::new(),
-        content_html: None,
-        author: None,
-        categories: vec![],
-        enclosures: vec![],
-        image: None,
-        published: Some(now - Duration::hours(1)),
-        updated: None,
+    let item = |key: String, title: &str| {
+        Item::headline(&key, title, None, Some(now - Duration::hours(1)))
     };
     let apply = |store: &Store, source: usize, items: &[Item]| {
         store
@@ -1576,19 +1565,9 @@ fn pins_behave_alike_on_both_engines() {
     .unwrap();
     let tagger = Tagger::new(&config.sections, &config.sources);
     let now = Utc::now();
-    let item = |key: &str, title: &str| Item {
-        key: key.into(),
-        guid: Some(key.into()),
-        url: Some(format!("https://wire.example/{key}")),
-        title: title.into(),
-        summary: String::new(),
-        content_html: None,
-        author: None,
-        categories: vec![],
-        enclosures: vec![],
-        image: None,
-        published: Some(now - Duration::hours(1)),
-        updated: None,
+    let item = |key: &str, title: &str| {
+        let url = Some(format!("https://wire.example/{key}"));
+        Item::headline(key, title, url, Some(now - Duration::hours(1)))
     };
     let items = vec![
         item("a", "Harbour strike ends after talks"),
@@ -1701,19 +1680,9 @@ fn a_refresh_whose_commit_fails_leaves_nothing_behind() {
     let store = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
     let ids = store.sync_sources(&config.sources).unwrap();
     let now = Utc::now();
-    let item = |key: &str, title: &str| Item {
-        key: key.into(),
-        guid: Some(key.into()),
-        url: Some(format!("https://example.org/{key}")),
-        title: title.into(),
-        summary: String::new(),
-        content_html: None,
-        author: None,
-        categories: vec![],
-        enclosures: vec![],
-        image: None,
-        published: Some(now - Duration::hours(1)),
-        updated: None,
+    let item = |key: &str, title: &str| {
+        let url = Some(format!("https://example.org/{key}"));
+        Item::headline(key, title, url, Some(now - Duration::hours(1)))
     };
     let first = [item(
         "a1",
