@@ -78,9 +78,11 @@ impl Store {
             // this node's other refreshes apply.
             let seen = self.lock_index().seen_seq;
             let logged = self.with(|c| {
-                c.query(super::index::LOG_AFTER, &[seen.into()], |r| {
-                    Ok((r.int(0)?, r.text(1)?))
-                })
+                c.query(
+                    super::index::LOG_AFTER,
+                    &[seen.into()],
+                    super::index::log_entry,
+                )
             })?;
             // One refresh of this node applies at a time; the others wait here without holding one of
             // the pool's connections, which stay free for claims, fetch records and pages.
@@ -197,7 +199,10 @@ pub(super) fn apply_refresh(
         if let [seq, name, logged, rest @ ..] = &read[..] {
             let first = |rows: &[TextRow]| rows.first().and_then(|r| r.opt_text(0).ok().flatten());
             let seq = first(seq).and_then(|v| v.parse().ok()).unwrap_or(0);
-            let logged = super::index::log_rows(logged)?;
+            let logged = logged
+                .iter()
+                .map(|r| super::index::log_entry(r))
+                .collect::<Result<_, _>>()?;
             index.catch_up(tx, seq, logged, input.threshold, input.now, input.window)?;
             source_name = first(name);
             ahead = Some(rest);

@@ -189,9 +189,9 @@ fn applied_seq(tx: &mut Conn<'_>) -> Result<i64, StoreError> {
 /// ops, JSON text already, are not escaped into another JSON document and parsed out of it again.
 pub(super) const LOG_AFTER: &str = "SELECT seq, ops FROM index_log WHERE seq > ?1 ORDER BY seq";
 
-/// The log as [`LOG_AFTER`] reads it.
-pub(super) fn log_rows(rows: &[impl super::sql::Row]) -> Result<Vec<(i64, String)>, StoreError> {
-    rows.iter().map(|r| Ok((r.int(0)?, r.text(1)?))).collect()
+/// An entry of the log as [`LOG_AFTER`] reads it: its number and its ops.
+pub(super) fn log_entry(row: &dyn super::sql::Row) -> Result<(i64, String), StoreError> {
+    Ok((row.int(0)?, row.text(1)?))
 }
 
 /// Most log entries kept: a node further behind than this rebuilds its index instead of replaying.

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use super::StoreError;
-use super::sql::{Conn, JsonRows, Row, Value, json_field, json_row};
+use super::sql::{Conn, JsonRows, Row, Value, json_field};
 
 /// The columns of an item row the refresh writes, with their SQL types, in parameter order.
 const ITEM_COLUMNS: [(&str, &str); 27] = [
@@ -307,20 +307,17 @@ impl Pending {
         // (the spans widened are stored stories', never the ones inserted here).
         let mut parts: Vec<(String, String)> = Vec::new();
         if !self.stories.is_empty() {
-            let rows: Vec<serde_json::Value> = self
-                .stories
-                .drain(..)
-                .map(|s| {
-                    json_row(&[
-                        s.id.into(),
-                        s.uid.as_str().into(),
-                        s.first_seen.into(),
-                        s.published.into(),
-                        s.event_lo.into(),
-                        s.event_hi.into(),
-                    ])
-                })
-                .collect();
+            let mut rows = JsonRows::default();
+            for s in self.stories.drain(..) {
+                rows.push(&[
+                    s.id.into(),
+                    s.uid.as_str().into(),
+                    s.first_seen.into(),
+                    s.published.into(),
+                    s.event_lo.into(),
+                    s.event_hi.into(),
+                ]);
+            }
             self.queued_story.clear();
             let sql = format!(
                 "INSERT INTO stories (id, uid, first_seen, published, updated, event_lo, event_hi)
@@ -333,13 +330,13 @@ impl Pending {
                 hi = json_field(5, "BIGINT"),
                 rows = tx.json_rows(parts.len() + 1),
             );
-            parts.push((sql, json_text(rows)));
+            parts.push((sql, rows.take()));
         }
         if !self.widened.is_empty() {
-            let rows: Vec<serde_json::Value> = std::mem::take(&mut self.widened)
-                .into_iter()
-                .map(|(id, (lo, hi))| json_row(&[id.into(), lo.into(), hi.into()]))
-                .collect();
+            let mut rows = JsonRows::default();
+            for (id, (lo, hi)) in std::mem::take(&mut self.widened) {
+                rows.push(&[id.into(), lo.into(), hi.into()]);
+            }
             let sql = format!(
                 "UPDATE stories SET
                     event_lo = CASE WHEN event_lo > w.lo THEN w.lo ELSE event_lo END,
@@ -351,7 +348,7 @@ impl Pending {
                 hi = json_field(2, "BIGINT"),
                 rows = tx.json_rows(parts.len() + 1),
             );
-            parts.push((sql, json_text(rows)));
+            parts.push((sql, rows.take()));
         }
         if !self.items.is_empty() {
             let rows = self.items.take();
@@ -374,8 +371,4 @@ impl Pending {
             tx.exec(&sql, &params).map(drop)
         }
     }
-}
-
-fn json_text(rows: Vec<serde_json::Value>) -> String {
-    serde_json::Value::Array(rows).to_string()
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::SourceConfig;
 use crate::model::Validators;
 
-use super::sql::{Conn, json_field, json_row};
+use super::sql::{Conn, JsonRows, json_field};
 use super::{Store, StoreError, from_ms, to_ms};
 
 /// A source id and when it is next due (`None`: never checked).
@@ -266,12 +266,10 @@ pub(super) fn sync_sources(
             .into_iter()
             .collect();
         let mut ids = HashMap::new();
-        let (mut kept, mut moved, mut added) = (Vec::new(), Vec::new(), Vec::new());
-        let mut named = std::collections::HashSet::new();
+        let (mut kept, mut moved, mut added) =
+            (JsonRows::default(), JsonRows::default(), JsonRows::default());
+        // Names are unique (the config refuses a name used twice).
         for s in sources {
-            if !named.insert(s.name.as_str()) {
-                continue;
-            }
             let url = s.url.as_str();
             // As the fetcher's per-host limit counts it.
             let host = s.url.host_str().unwrap_or_default().to_ascii_lowercase();
@@ -279,16 +277,15 @@ pub(super) fn sync_sources(
                 Some((id, old)) => {
                     ids.insert(s.name.clone(), *id);
                     if old == url {
-                        kept.push(json_row(&[(*id).into(), host.as_str().into()]));
+                        kept.push(&[(*id).into(), host.as_str().into()]);
                     } else {
-                        moved.push(json_row(&[(*id).into(), url.into(), host.as_str().into()]));
+                        moved.push(&[(*id).into(), url.into(), host.as_str().into()]);
                     }
                 }
-                None => added.push(json_row(&[s.name.as_str().into(), url.into(), host.as_str().into()])),
+                None => added.push(&[s.name.as_str().into(), url.into(), host.as_str().into()]),
             }
         }
         tx.exec("UPDATE sources SET active = 0", &[])?;
-        let rows = |v: Vec<serde_json::Value>| serde_json::Value::Array(v).to_string();
         if !kept.is_empty() {
             let sql = format!(
                 "UPDATE sources SET active = 1, host = v.host
@@ -297,7 +294,7 @@ pub(super) fn sync_sources(
                 json_field(1, "TEXT"),
                 tx.json_rows(1)
             );
-            tx.exec(&sql, &[rows(kept).as_str().into()])?;
+            tx.exec(&sql, &[kept.take().as_str().into()])?;
         }
         if !moved.is_empty() {
             // A new URL starts afresh: no validators, move, 410, hold or backoff of the old one.
@@ -311,7 +308,7 @@ pub(super) fn sync_sources(
                 json_field(2, "TEXT"),
                 tx.json_rows(1)
             );
-            tx.exec(&sql, &[rows(moved).as_str().into()])?;
+            tx.exec(&sql, &[moved.take().as_str().into()])?;
         }
         if !added.is_empty() {
             let sql = format!(
@@ -321,7 +318,7 @@ pub(super) fn sync_sources(
                 json_field(2, "TEXT"),
                 tx.json_rows(1)
             );
-            for (name, id) in tx.query(&sql, &[rows(added).as_str().into()], |r| {
+            for (name, id) in tx.query(&sql, &[added.take().as_str().into()], |r| {
                 Ok((r.text(0)?, r.int(1)?))
             })? {
                 ids.insert(name, id);

@@ -537,7 +537,7 @@ impl Conn<'_> {
     }
 
     /// A FROM item over the rows of a JSON array parameter `?N` whose elements are arrays: `v`, with
-    /// each row as `e` (read a field as `e ->> i`, cast to its column's type; see [`json_row`]).
+    /// each row as `e` (read a field as `e ->> i`, cast to its column's type; see [`JsonRows`]).
     pub fn json_rows(&self, param: usize) -> String {
         match self {
             Conn::Lite(_) => format!("(SELECT value AS e FROM json_each(?{param})) AS v"),
@@ -615,26 +615,9 @@ pub struct KeyedSelect<'a> {
     pub first_per: Option<(&'a str, &'a str)>,
 }
 
-/// Statement parameters as one row of a [`Conn::json_rows`] parameter.
-pub fn json_row(params: &[Value<'_>]) -> serde_json::Value {
-    serde_json::Value::Array(
-        params
-            .iter()
-            .map(|p| match *p {
-                Value::Int(v) => v.into(),
-                // Not finite: JSON has no such number, and no column here holds one.
-                Value::Real(v) => v.filter(|x| x.is_finite()).into(),
-                Value::Bool(v) => i64::from(v).into(),
-                Value::Text(v) => v.into(),
-                // No batched column holds bytes; hex keeps them intact should one ever do.
-                Value::Bytes(v) => crate::text::hex(v).into(),
-            })
-            .collect(),
-    )
-}
-
-/// Rows of a [`Conn::json_rows`] parameter written straight into its JSON text, each as
-/// [`json_row`] would make it (for many rows: no tree of values is built and thrown away).
+/// The rows of a [`Conn::json_rows`] parameter, written straight into its JSON text: each row an
+/// array of statement parameters (a flag as 0 or 1, bytes as hex; a number JSON cannot hold, which no
+/// batched column has, as null).
 #[derive(Default)]
 pub struct JsonRows {
     text: Vec<u8>,
@@ -645,22 +628,23 @@ impl JsonRows {
     pub fn push(&mut self, params: &[Value<'_>]) {
         self.text.push(if self.rows == 0 { b'[' } else { b',' });
         self.rows += 1;
+        self.text.push(b'[');
         for (i, p) in params.iter().enumerate() {
-            self.text.push(if i == 0 { b'[' } else { b',' });
-            let written = match *p {
-                Value::Int(Some(v)) => serde_json::to_writer(&mut self.text, &v),
-                Value::Real(Some(v)) if v.is_finite() => serde_json::to_writer(&mut self.text, &v),
+            if i > 0 {
+                self.text.push(b',');
+            }
+            let out = &mut self.text;
+            match *p {
+                Value::Int(Some(v)) => serde_json::to_writer(out, &v),
+                Value::Real(Some(v)) if v.is_finite() => serde_json::to_writer(out, &v),
                 Value::Int(None) | Value::Real(_) | Value::Text(None) => {
-                    serde_json::to_writer(&mut self.text, &())
+                    serde_json::to_writer(out, &())
                 }
-                Value::Bool(v) => serde_json::to_writer(&mut self.text, &i64::from(v)),
-                Value::Text(Some(v)) => serde_json::to_writer(&mut self.text, v),
-                Value::Bytes(v) => serde_json::to_writer(&mut self.text, &crate::text::hex(v)),
-            };
-            written.expect("writing JSON into memory does not fail");
-        }
-        if params.is_empty() {
-            self.text.push(b'[');
+                Value::Bool(v) => serde_json::to_writer(out, &i64::from(v)),
+                Value::Text(Some(v)) => serde_json::to_writer(out, v),
+                Value::Bytes(v) => serde_json::to_writer(out, &crate::text::hex(v)),
+            }
+            .expect("writing JSON into memory does not fail");
         }
         self.text.push(b']');
     }
@@ -716,6 +700,28 @@ mod tests {
         ] {
             assert_eq!(literals(&[text.into()]), literal);
         }
+    }
+
+    #[test]
+    fn json_rows_are_arrays_of_json_values() {
+        let mut rows = JsonRows::default();
+        assert!(rows.is_empty());
+        assert_eq!(rows.take(), "[]");
+        rows.push(&[
+            7i64.into(),
+            "a \"quoted\" \\ line\n".into(),
+            Value::Int(None),
+            Value::Real(Some(0.25)),
+            Value::Real(Some(f64::NAN)),
+            true.into(),
+            Value::Bytes(&[0, 255]),
+        ]);
+        rows.push(&[]);
+        assert_eq!(
+            rows.take(),
+            r#"[[7,"a \"quoted\" \\ line\n",null,0.25,null,1,"00ff"],[]]"#
+        );
+        assert!(rows.is_empty());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::config::ALL_SECTION;
 use crate::tag::rules::{ItemText, Origin, Tagger};
 
-use super::sql::{Conn, KeyedSelect, json_field, json_row};
+use super::sql::{Conn, JsonRows, KeyedSelect, json_field};
 use super::stories::{ITEM_ORDER, decode_origin};
 use super::{Store, StoreError, to_ms};
 
@@ -132,7 +132,7 @@ pub(super) fn retag(
     }
     let mut old = sections_of(tx, story_ids)?;
     let mut changed = Vec::new();
-    let mut writes = Vec::new();
+    let mut writes = JsonRows::default();
     let mut out = Vec::with_capacity(story_ids.len());
     for id in story_ids {
         let texts: Vec<ItemText<'_>> = items
@@ -144,11 +144,11 @@ pub(super) fn retag(
         if old != new {
             changed.push(*id);
             for (section, origin) in &new {
-                writes.push(json_row(&[
+                writes.push(&[
                     (*id).into(),
                     section.as_str().into(),
                     origin.encode().as_str().into(),
-                ]));
+                ]);
             }
         }
         let names = |v: Vec<(String, Origin)>| v.into_iter().map(|(s, _)| s).collect();
@@ -240,7 +240,7 @@ pub(super) fn extend_tags(
         .map(|s| s.story_id)
         .collect();
     let mut old = sections_of(tx, &stored)?;
-    let mut writes = Vec::new();
+    let mut writes = JsonRows::default();
     let mut out = Vec::with_capacity(stories.len());
     for story in stories {
         let old = old.remove(&story.story_id).unwrap_or_default();
@@ -256,11 +256,11 @@ pub(super) fn extend_tags(
                 },
             };
             if replace {
-                writes.push(json_row(&[
+                writes.push(&[
                     story.story_id.into(),
                     section.as_str().into(),
                     origin.encode().as_str().into(),
-                ]));
+                ]);
                 after.insert(section);
             }
         }
@@ -272,11 +272,11 @@ pub(super) fn extend_tags(
     Ok(out)
 }
 
-/// Writes (story id, section, origin) rows ([`json_row`]s), replacing a story's origin for a section
+/// Writes (story id, section, origin) rows, replacing a story's origin for a section
 /// it has; with the commit when `at_commit` ([`Conn::exec_at_commit`]).
 fn write_sections(
     tx: &mut Conn<'_>,
-    writes: Vec<serde_json::Value>,
+    mut writes: JsonRows,
     at_commit: bool,
 ) -> Result<(), StoreError> {
     if writes.is_empty() {
@@ -292,7 +292,7 @@ fn write_sections(
         json_field(2, "TEXT"),
         tx.json_rows(1)
     );
-    let rows = serde_json::Value::Array(writes).to_string();
+    let rows = writes.take();
     if at_commit {
         tx.exec_at_commit(&sql, &[rows.as_str().into()])
     } else {
