@@ -53,7 +53,11 @@ pub(super) async fn scheduler(
                 MAX_TICK
             }
         };
-        learner.maybe_start(&svc, &ctx).await;
+        let busy = !in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty();
+        learner.maybe_start(&svc, &ctx, busy).await;
         let wait = if ctx.config.tagging.learn {
             wait.min(LEARN_CHECK)
         } else {
@@ -141,10 +145,15 @@ pub(super) struct Learner {
     led: bool,
     running: Arc<AtomicBool>,
     last_check: Option<std::time::Instant>,
+    /// Since when a due retrain has waited for this node's refreshes to finish.
+    deferred_since: Option<std::time::Instant>,
 }
 
 /// How often the scheduler asks whether a retrain is due (it counts the stories).
 pub(super) const LEARN_CHECK: Duration = Duration::from_secs(5);
+
+/// Longest a due retrain waits for the refreshes in flight to finish.
+const LEARN_DEFER: Duration = Duration::from_secs(600);
 
 impl Learner {
     pub(super) fn new(trained: Option<(chrono::DateTime<Utc>, i64)>) -> Learner {
@@ -153,10 +162,14 @@ impl Learner {
             led: false,
             running: Arc::default(),
             last_check: None,
+            deferred_since: None,
         }
     }
 
-    pub(super) async fn maybe_start(&mut self, svc: &Arc<Service>, ctx: &Context) {
+    /// Starts a retrain when one is due. While refreshes are in flight (`busy`: a poll cycle storing
+    /// stories) it waits for them, at most [`LEARN_DEFER`]: the model learns from the cycle's stories
+    /// whole rather than from the part stored so far, and training does not compete with its ingest.
+    pub(super) async fn maybe_start(&mut self, svc: &Arc<Service>, ctx: &Context, busy: bool) {
         let leads = svc.leads();
         if leads && !self.led {
             // Just took the lead (or started): the schedule follows the stored model, which another
@@ -190,6 +203,16 @@ impl Learner {
         if !self.due.is_due(&ctx.config, now, stories) {
             return;
         }
+        if busy
+            && self
+                .deferred_since
+                .get_or_insert_with(std::time::Instant::now)
+                .elapsed()
+                < LEARN_DEFER
+        {
+            return;
+        }
+        self.deferred_since = None;
         self.due.attempted(now, stories);
         self.running.store(true, Ordering::Release);
         let (svc, ctx, running) = (svc.clone(), ctx.clone(), self.running.clone());
