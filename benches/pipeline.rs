@@ -140,7 +140,7 @@ fn ingest(feeds: &[String], similarity: bool) {
             ..SectionConfig::default()
         },
     ];
-    let tagger = Tagger::new(&sections, &sources);
+    let tagger = std::sync::Arc::new(Tagger::new(&sections, &sources));
     let base = url::Url::parse("http://bench.test/").unwrap();
 
     for round in ["first poll", "re-poll (all stored)"] {
@@ -155,7 +155,7 @@ fn ingest(feeds: &[String], similarity: bool) {
             let stats = store
                 .apply_refresh(&RefreshInput {
                     source_id: ids[&format!("Feed {i}")],
-                    items: &items,
+                    items,
                     now: Utc::now(),
                     window: chrono::Duration::hours(72 * 24 * 365 * 20),
                     threshold: syndic::config::DEFAULT_TITLE_THRESHOLD,
@@ -163,7 +163,7 @@ fn ingest(feeds: &[String], similarity: bool) {
                     title_dedupe: similarity,
                     similarity,
                     veto: Default::default(),
-                    tagger: &tagger,
+                    tagger: tagger.clone(),
                     fetch: FetchRecord::ok(Utc::now()),
                 })
                 .unwrap();

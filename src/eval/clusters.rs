@@ -224,7 +224,7 @@ fn time_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
         })
         .collect();
     let ids = store.sync_sources(&sources).map_err(|e| e.to_string())?;
-    let tagger = Tagger::new(&[], &[]);
+    let tagger = std::sync::Arc::new(Tagger::new(&[], &[]));
     let mut out = Vec::with_capacity(rows.len());
     for (n, row) in rows.iter().enumerate() {
         let key = format!("{n:08x}");
@@ -236,7 +236,7 @@ fn time_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
         store
             .apply_refresh(&RefreshInput {
                 source_id,
-                items: std::slice::from_ref(&item),
+                items: vec![item],
                 now: row.at,
                 window: settings.window,
                 threshold: settings.threshold,
@@ -244,7 +244,7 @@ fn time_replay(rows: &[Row], settings: Settings, dir: &Path) -> Result<Vec<i64>,
                 title_dedupe: true,
                 similarity: settings.similarity,
                 veto: settings.veto,
-                tagger: &tagger,
+                tagger: tagger.clone(),
                 fetch: FetchRecord::ok(row.at),
             })
             .map_err(|e| e.to_string())?;

@@ -129,7 +129,7 @@ impl Runner {
         self.store
             .apply_refresh(&RefreshInput {
                 source_id: ids[&name],
-                items: &kept,
+                items: kept.clone(),
                 now,
                 window: chrono::Duration::hours(1),
                 threshold: 1.0,
@@ -137,7 +137,7 @@ impl Runner {
                 title_dedupe: false,
                 similarity: false,
                 veto: Default::default(),
-                tagger: &self.tagger,
+                tagger: self.tagger.clone(),
                 fetch: FetchRecord::ok(now),
             })
             .map_err(|e| format!("store: {e}"))?;

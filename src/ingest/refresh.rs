@@ -414,20 +414,18 @@ async fn store_items(
     let title_dedupe = source.dedupe;
     Ok(ctx
         .store
-        .call(move |s| {
-            s.apply_refresh(&RefreshInput {
-                source_id: id,
-                items: &items,
-                now: seen_at,
-                window: dedupe.window,
-                threshold: dedupe.title_threshold,
-                decay_hours: dedupe.decay_hours,
-                title_dedupe,
-                similarity: dedupe.similarity,
-                veto: dedupe.veto,
-                tagger: &tagger,
-                fetch,
-            })
+        .apply_queued(RefreshInput {
+            source_id: id,
+            items,
+            now: seen_at,
+            window: dedupe.window,
+            threshold: dedupe.title_threshold,
+            decay_hours: dedupe.decay_hours,
+            title_dedupe,
+            similarity: dedupe.similarity,
+            veto: dedupe.veto,
+            tagger,
+            fetch,
         })
         .await?)
 }

@@ -1,7 +1,8 @@
 //! Applying one refresh: items, stories, sections and the fetch record in one transaction, the
 //! dedupe decision gathered and written, and the similarity index kept in step with what committed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -24,10 +25,11 @@ use super::tags::{StoryTexts, extend_tags, retag};
 use super::{Store, StoreError, to_ms};
 use crate::dedupe::Candidate;
 
-/// Everything one refresh writes, in one transaction.
-pub struct RefreshInput<'a> {
+/// Everything one refresh writes, in one transaction. Owned, so that refreshes can wait in a node's
+/// queue to be applied together ([`Store::apply_queued`]).
+pub struct RefreshInput {
     pub source_id: i64,
-    pub items: &'a [Item],
+    pub items: Vec<Item>,
     /// When the poll that fetched these items started: the first-seen time of new items and stories.
     pub now: DateTime<Utc>,
     pub window: chrono::Duration,
@@ -42,7 +44,7 @@ pub struct RefreshInput<'a> {
     /// `[dedupe].veto`: the look-alike rules that refuse a similar-title join.
     pub veto: VetoRules,
     /// Section rules, and each source's default sections and tagging mode (from the current config).
-    pub tagger: &'a Tagger,
+    pub tagger: Arc<Tagger>,
     pub fetch: FetchRecord,
 }
 
@@ -68,32 +70,173 @@ impl Store {
     ///
     /// The similarity index is read inside the transaction and updated only after it commits, so a failed
     /// refresh leaves both the database and the index as they were.
-    pub fn apply_refresh(&self, input: &RefreshInput<'_>) -> Result<RefreshStats, StoreError> {
-        // Title keys are computed before the store is locked: refreshes of other sources wait only for
-        // the database work.
-        let keys = title_keys(input);
-        let events = entry_events(input);
-        if self.postgres().is_some() {
-            // The other nodes' index changes logged so far are read before anything is locked, while
-            // this node's other refreshes apply.
-            let seen = self.lock_index().seen_seq;
-            let logged = self.with(|c| {
+    pub fn apply_refresh(&self, input: &RefreshInput) -> Result<RefreshStats, StoreError> {
+        let mut stats = self.apply_together(vec![Prepared::of(input)])?;
+        stats
+            .pop()
+            .ok_or_else(|| StoreError::Task("a refresh gave no result".into()))
+    }
+
+    /// Applies one refresh the way the daemon does. On PostgreSQL it waits in this node's queue, which
+    /// one blocking thread at a time works through: each turn takes the refreshes waiting (up to
+    /// [`MAX_TOGETHER`], in the order they came) and applies them in one transaction
+    /// ([`apply_batch`]), so the refreshes that arrive while one transaction applies go together in
+    /// the next (one round trip per refresh after the first; one lock, index-log entry and commit for
+    /// all). If that transaction fails, each of its refreshes is applied on its own, so a refresh that
+    /// cannot be stored fails alone. On SQLite (no round trips, one writer) each is applied on its own,
+    /// as by [`Store::apply_refresh`].
+    pub async fn apply_queued(&self, input: RefreshInput) -> Result<RefreshStats, StoreError> {
+        if self.postgres().is_none() {
+            return self.call(move |s| s.apply_refresh(&input)).await;
+        }
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        // Worked out before queueing: the thread applying the queue does only the database work.
+        let waiting = Waiting {
+            keys: title_keys(&input),
+            events: entry_events(&input),
+            input,
+            answer: sender,
+        };
+        let start = {
+            let mut queue = self.lock_queue();
+            queue.waiting.push_back(waiting);
+            !std::mem::replace(&mut queue.applying, true)
+        };
+        if start {
+            let store = self.clone();
+            // Not awaited: the answers are sent from the blocking thread, so a caller that stops
+            // waiting loses only its own.
+            drop(tokio::task::spawn_blocking(move || {
+                super::pg::may_block(|| store.apply_waiting())
+            }));
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::Task("a queued refresh was not applied".into()))?
+    }
+
+    fn lock_queue(&self) -> MutexGuard<'_, Queue> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Works through the queue until it is empty (PostgreSQL): the refreshes waiting, up to
+    /// [`MAX_TOGETHER`] a turn, by [`Store::apply_refreshes`]; each answered.
+    fn apply_waiting(&self) {
+        // Should a turn panic, the queue is handed on: what waits is answered with an error (its
+        // senders dropped), and the next refresh queued starts a thread again.
+        struct HandOn<'a>(&'a Store);
+        impl Drop for HandOn<'_> {
+            fn drop(&mut self) {
+                let mut queue = self.0.lock_queue();
+                queue.applying = false;
+                if std::thread::panicking() {
+                    queue.waiting.clear();
+                }
+            }
+        }
+        let _hand_on = HandOn(self);
+        loop {
+            let taken: Vec<Waiting> = {
+                let mut queue = self.lock_queue();
+                if queue.waiting.is_empty() {
+                    queue.applying = false;
+                    return;
+                }
+                let together = queue.waiting.len().min(MAX_TOGETHER);
+                queue.waiting.drain(..together).collect()
+            };
+            let mut inputs = Vec::with_capacity(taken.len());
+            let mut worked_out = Vec::with_capacity(taken.len());
+            let mut answers = Vec::with_capacity(taken.len());
+            for w in taken {
+                inputs.push(w.input);
+                worked_out.push((w.keys, w.events));
+                answers.push(w.answer);
+            }
+            let batch = inputs
+                .iter()
+                .zip(worked_out)
+                .map(|(input, (keys, events))| Prepared {
+                    input,
+                    keys,
+                    events,
+                })
+                .collect();
+            for (answer, result) in answers.into_iter().zip(self.apply_prepared(batch)) {
+                let _ = answer.send(result);
+            }
+        }
+    }
+
+    /// Applies refreshes in order, each one's result in its place. On PostgreSQL, consecutive ones of
+    /// one [`same_index`] go together in one transaction ([`apply_batch`]); when that fails, each of
+    /// them is applied on its own, so a refresh that cannot be stored fails alone. On SQLite each is
+    /// applied on its own.
+    pub fn apply_refreshes(
+        &self,
+        inputs: &[RefreshInput],
+    ) -> Vec<Result<RefreshStats, StoreError>> {
+        self.apply_prepared(inputs.iter().map(Prepared::of).collect())
+    }
+
+    /// [`Store::apply_refreshes`] of refreshes worked out ahead.
+    fn apply_prepared(&self, batch: Vec<Prepared<'_>>) -> Vec<Result<RefreshStats, StoreError>> {
+        let alone = |input: &RefreshInput| self.apply_refresh(input);
+        if self.postgres().is_none() {
+            return batch.iter().map(|p| alone(p.input)).collect();
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        let mut rest = batch.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let mut group = vec![first];
+            while let Some(next) = rest.next_if(|p| same_index(group[0].input, p.input)) {
+                group.push(next);
+            }
+            let inputs: Vec<&RefreshInput> = group.iter().map(|p| p.input).collect();
+            match self.apply_together(group) {
+                Ok(stats) => results.extend(stats.into_iter().map(Ok)),
+                Err(e) if inputs.len() == 1 => results.push(Err(e)),
+                Err(e) => {
+                    tracing::warn!(
+                        refreshes = inputs.len(),
+                        error = %e,
+                        "refreshes applied together failed; applying each on its own"
+                    );
+                    results.extend(inputs.into_iter().map(alone));
+                }
+            }
+        }
+        results
+    }
+
+    /// Applies refreshes of one [`same_index`] in order, in one transaction ([`apply_batch`]). On
+    /// PostgreSQL, the other nodes' index changes logged so far are read first, before anything is
+    /// locked, while this node's other refreshes apply (an error leaves them to the catch-up under the
+    /// lock); then one transaction of this node applies at a time, the others waiting without holding
+    /// one of the pool's connections, which stay free for claims, fetch records and pages.
+    fn apply_together(&self, batch: Vec<Prepared<'_>>) -> Result<Vec<RefreshStats>, StoreError> {
+        let Some(threshold) = batch.first().map(|p| p.input.threshold) else {
+            return Ok(Vec::new());
+        };
+        if self.postgres().is_none() {
+            return self.with(|c| apply_batch(c, &mut self.lock_index(), batch));
+        }
+        let seen = self.lock_index().seen_seq;
+        let logged = self
+            .with(|c| {
                 c.query(
                     super::index::LOG_AFTER,
                     &[seen.into()],
                     super::index::log_entry,
                 )
-            })?;
-            // One refresh of this node applies at a time; the others wait here without holding one of
-            // the pool's connections, which stay free for claims, fetch records and pages.
-            let _applying = self.applying.lock().unwrap_or_else(|e| e.into_inner());
-            return self.with(|c| {
-                let mut index = self.lock_index();
-                index.replay_ahead(logged, input.threshold)?;
-                apply_refresh(c, &mut index, input, keys, &events)
-            });
-        }
-        self.with(|c| apply_refresh(c, &mut self.lock_index(), input, keys, &events))
+            })
+            .unwrap_or_default();
+        let _applying = self.applying.lock().unwrap_or_else(|e| e.into_inner());
+        self.with(|c| {
+            let mut index = self.lock_index();
+            index.replay_ahead(logged, threshold)?;
+            apply_batch(c, &mut index, batch)
+        })
     }
 
     /// Rebuilds the similarity index from the stories first seen within `window` before `now`.
@@ -128,7 +271,7 @@ impl Store {
 }
 
 /// The title keys of each entry (see [`Store::apply_refresh`]): computed before the store is locked.
-pub(super) fn title_keys(input: &RefreshInput<'_>) -> Vec<TitleKeys> {
+pub(super) fn title_keys(input: &RefreshInput) -> Vec<TitleKeys> {
     input
         .items
         .iter()
@@ -148,7 +291,7 @@ pub(super) fn title_keys(input: &RefreshInput<'_>) -> Vec<TitleKeys> {
 }
 
 /// The clustering time of each entry, judged against the document's own order.
-pub(super) fn entry_events(input: &RefreshInput<'_>) -> Vec<DateTime<Utc>> {
+pub(super) fn entry_events(input: &RefreshInput) -> Vec<DateTime<Utc>> {
     let dates: Vec<EntryDates> = input
         .items
         .iter()
@@ -160,70 +303,173 @@ pub(super) fn entry_events(input: &RefreshInput<'_>) -> Vec<DateTime<Utc>> {
     dedupe::event_times(&dates, input.now)
 }
 
-/// [`Store::apply_refresh`] on either engine, with the similarity index it keeps: the index is read
-/// inside the transaction and updated only after it commits.
-pub(super) fn apply_refresh(
+/// Refreshes applied together at most ([`Store::apply_queued`]): enough to spread a transaction's
+/// fixed costs (lock, index log, commit) thin, few enough that other nodes wait briefly for the lock.
+const MAX_TOGETHER: usize = 16;
+
+/// A node's refreshes waiting to be applied ([`Store::apply_queued`]), and whether a thread is
+/// applying them.
+#[derive(Default)]
+pub(super) struct Queue {
+    waiting: VecDeque<Waiting>,
+    applying: bool,
+}
+
+/// A refresh waiting in a node's queue, worked out as [`Prepared`] is, and where its result goes.
+struct Waiting {
+    input: RefreshInput,
+    keys: Vec<TitleKeys>,
+    events: Vec<DateTime<Utc>>,
+    answer: tokio::sync::oneshot::Sender<Result<RefreshStats, StoreError>>,
+}
+
+/// A refresh ready to apply: its input, with the title keys and event times worked out before anything
+/// is locked.
+pub(super) struct Prepared<'a> {
+    pub input: &'a RefreshInput,
+    pub keys: Vec<TitleKeys>,
+    pub events: Vec<DateTime<Utc>>,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn of(input: &'a RefreshInput) -> Prepared<'a> {
+        Prepared {
+            input,
+            keys: title_keys(input),
+            events: entry_events(input),
+        }
+    }
+}
+
+/// Whether two refreshes can be applied in one transaction: the index they decide with is the same
+/// (the window it holds and how similarity decays).
+pub(super) fn same_index(a: &RefreshInput, b: &RefreshInput) -> bool {
+    a.window == b.window && a.decay_hours == b.decay_hours
+}
+
+/// [`Store::apply_refresh`] on either engine, for one refresh or several in order (all of one
+/// [`same_index`]), in one transaction, with the similarity index the store keeps. A refresh's stats,
+/// in order.
+///
+/// The index is read inside the transaction. A refresh's index updates are made once the transaction
+/// commits; when refreshes are applied together, each one's updates are made before the next decides
+/// (it must see the stories they started), and if the transaction then fails, the index (which learned
+/// what did not commit) is rebuilt from the store before the next refresh.
+///
+/// On PostgreSQL, nodes sharing the database apply one transaction at a time, under an advisory lock,
+/// each first replaying what the others changed in the index (fetch, parse and normalize stay
+/// parallel). The lock, the last applied number, the other nodes' index changes since this node's last
+/// look and what the first refresh reads up front come in one round trip; each later refresh's reads go
+/// with the writes of the one before it; the last one's writes go with the commit. Applying several
+/// together takes the lock, logs the index changes and commits once for all of them.
+pub(super) fn apply_batch(
     conn: &mut Conn<'_>,
     index: &mut IndexState,
-    input: &RefreshInput<'_>,
-    keys: Vec<TitleKeys>,
-    events: &[DateTime<Utc>],
-) -> Result<RefreshStats, StoreError> {
-    if index.window != Some(input.window) {
-        index.rebuild(conn, input.now, input.window)?;
+    batch: Vec<Prepared<'_>>,
+) -> Result<Vec<RefreshStats>, StoreError> {
+    let Some(first) = batch.first().map(|p| p.input) else {
+        return Ok(Vec::new());
+    };
+    if index.window != Some(first.window) {
+        index.rebuild(conn, first.now, first.window)?;
     }
-    index.index.set_decay_hours(input.decay_hours);
-    // Nodes sharing a PostgreSQL database apply one refresh at a time, each first replaying what the
-    // others changed in the index (fetch, parse and normalize stay parallel).
+    index.index.set_decay_hours(first.decay_hours);
     let shared = conn.is_postgres();
-    // On PostgreSQL the lock, the last applied number, the source's name, the other nodes' index
-    // changes since this node's last look, the ids for the new entries and what the entries' decisions
-    // read up front come in one round trip.
     let (apply_lock, reads) = if shared {
         let mut reads = vec![
             Read::new(super::index::APPLIED_SEQ, &[]),
-            Read::new(
-                "SELECT name FROM sources WHERE id = ?1",
-                &[input.source_id.into()],
-            ),
             Read::new(super::index::LOG_AFTER, &[index.seen_seq.into()]),
         ];
-        reads.extend(ahead_statements(conn, input, &keys));
+        reads.extend(ahead_statements(conn, &batch[0]));
         (Some(super::index::APPLY_LOCK), reads)
     } else {
         (None, Vec::new())
     };
-    let (stats, ops, seq) = conn.planned_transaction(apply_lock, &reads, |tx, read| {
-        let mut source_name = None;
-        let mut ahead = None;
-        if let [seq, name, logged, rest @ ..] = &read[..] {
-            let first = |rows: &[TextRow]| rows.first().and_then(|r| r.opt_text(0).ok().flatten());
-            let seq = first(seq).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let last = batch.len() - 1;
+    let (threshold, latest) = (batch[last].input.threshold, batch[last].input.now);
+    let mut tentative = false;
+    let result = conn.planned_transaction(apply_lock, &reads, |tx, read| {
+        let mut ahead = Vec::new();
+        if shared {
+            let mut read = read.into_iter();
+            let (seq, logged) = (
+                read.next().unwrap_or_default(),
+                read.next().unwrap_or_default(),
+            );
+            let seq = seq.first().and_then(|r| r.opt_text(0).ok().flatten());
+            let seq = seq.and_then(|v| v.parse().ok()).unwrap_or(0);
             let logged = logged
                 .iter()
                 .map(|r| super::index::log_entry(r))
                 .collect::<Result<_, _>>()?;
-            index.catch_up(tx, seq, logged, input.threshold, input.now, input.window)?;
-            source_name = first(name);
-            ahead = Some(rest);
+            index.catch_up(tx, seq, logged, first.threshold, first.now, first.window)?;
+            ahead = read.collect();
         }
-        let (stats, ops) = apply(tx, input, source_name, keys, events, index, ahead)?;
-        write_fetch_record(tx, input.source_id, &input.fetch)?;
+        let mut stats = Vec::with_capacity(batch.len());
+        let mut logged_ops = Vec::new();
+        let mut committed_ops = Vec::new();
+        for (n, prepared) in batch.into_iter().enumerate() {
+            let input = prepared.input;
+            if shared && n > 0 {
+                let reads = ahead_statements(tx, &prepared);
+                ahead = tx.flush_and_read(&reads)?;
+            }
+            let (name, rest) = match ahead.split_first() {
+                Some((name, rest)) if shared => (
+                    name.first().and_then(|r| r.opt_text(0).ok().flatten()),
+                    Some(rest),
+                ),
+                _ => (None, None),
+            };
+            let (refresh, ops) = apply(
+                tx,
+                input,
+                name,
+                prepared.keys,
+                &prepared.events,
+                index,
+                rest,
+            )?;
+            write_fetch_record(tx, input.source_id, &input.fetch)?;
+            stats.push(refresh);
+            if shared {
+                logged_ops.extend(ops.iter().cloned());
+            }
+            if n < last {
+                // The next refresh decides with this one's stories.
+                tentative = true;
+                for op in ops {
+                    index.apply_op(op, input.threshold);
+                }
+            } else {
+                committed_ops = ops;
+            }
+        }
         let seq = if shared {
-            Some(index.log(tx, &ops)?)
+            Some(index.log(tx, &logged_ops)?)
         } else {
             None
         };
-        Ok((stats, ops, seq))
-    })?;
-    if let Some(seq) = seq {
-        index.seen_seq = seq;
+        Ok((stats, committed_ops, seq))
+    });
+    match result {
+        Ok((stats, ops, seq)) => {
+            if let Some(seq) = seq {
+                index.seen_seq = seq;
+            }
+            for op in ops {
+                index.apply_op(op, threshold);
+            }
+            index.prune(latest - first.window);
+            Ok(stats)
+        }
+        Err(e) => {
+            if tentative {
+                index.window = None;
+            }
+            Err(e)
+        }
     }
-    for op in ops {
-        index.apply_op(op, input.threshold);
-    }
-    index.prune(input.now - input.window);
-    Ok(stats)
 }
 
 /// A title's fingerprint, similarity tokens, and what it teaches the name lexicon (empty when not used).
@@ -234,7 +480,7 @@ type TitleKeys = (String, Vec<String>, Vec<(String, bool)>);
 /// stats and the index updates to make once the transaction commits.
 fn apply(
     tx: &mut Conn<'_>,
-    input: &RefreshInput<'_>,
+    input: &RefreshInput,
     source_name: Option<String>,
     keys: Vec<TitleKeys>,
     events: &[DateTime<Utc>],
@@ -243,11 +489,7 @@ fn apply(
 ) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
     let source_name = match source_name {
         Some(name) => Some(name),
-        None => tx.query_opt(
-            "SELECT name FROM sources WHERE id = ?1",
-            &[input.source_id.into()],
-            |r| r.text(0),
-        )?,
+        None => tx.query_opt(SOURCE_NAME, &[input.source_id.into()], |r| r.text(0))?,
     }
     .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
     let mut stats = RefreshStats {
@@ -272,7 +514,7 @@ fn apply(
     // they gained (sections are a union over items, so new items can only add).
     let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
     let mut batch = Batch::read(tx, input, &keys, ahead)?;
-    for (item, keys, event) in oldest_first(input.items, keys, events) {
+    for (item, keys, event) in oldest_first(&input.items, keys, events) {
         let Some((decision, story_id)) =
             step.apply_entry(tx, item, keys, event, &mut ops, &mut batch)?
         else {
@@ -295,7 +537,7 @@ fn apply(
     batch.pending.flush(tx, !read_back)?;
     retag_touched(
         tx,
-        input.tagger,
+        &input.tagger,
         &source_name,
         touched,
         &batch.fresh,
@@ -314,18 +556,21 @@ struct Batch {
 }
 
 /// The statements of what a refresh reads up front, run ahead on PostgreSQL (in the transaction's
-/// opening round trip, see [`Conn::planned_transaction`]): the ids for its new entries, their stored
+/// opening round trip, see [`Conn::planned_transaction`], or with the writes of the refresh before it):
+/// the source's name, the ids for its new entries, their stored
 /// copies and tombstones, and the exact-match candidates of all its entries (those of the entries that
 /// turn out stored are dropped when read).
-fn ahead_statements(tx: &Conn<'_>, input: &RefreshInput<'_>, keys: &[TitleKeys]) -> Vec<Read> {
+fn ahead_statements(tx: &Conn<'_>, prepared: &Prepared<'_>) -> Vec<Read> {
+    let input = prepared.input;
     let entry_keys: Vec<&str> = input.items.iter().map(|i| i.key.as_str()).collect();
     let list = serde_json::to_string(&entry_keys).unwrap_or_else(|_| "[]".into());
     let ([stored, tombstoned], params) = Prefetched::statements(tx, input.source_id, &list);
-    let (url_keys, fingerprints) = Batch::match_keys(input, keys, |_| true);
+    let (url_keys, fingerprints) = Batch::match_keys(input, &prepared.keys, |_| true);
     let [by_url, by_fp] = candidate_statements(tx);
     let urls = serde_json::to_string(&url_keys).unwrap_or_else(|_| "[]".into());
     let fps = serde_json::to_string(&fingerprints).unwrap_or_else(|_| "[]".into());
     vec![
+        Read::new(SOURCE_NAME, &[input.source_id.into()]),
         Read::new(RESERVE_FOR_NEW_ENTRIES.as_str(), &params),
         Read::new(stored, &params),
         Read::new(tombstoned, &params),
@@ -334,12 +579,15 @@ fn ahead_statements(tx: &Conn<'_>, input: &RefreshInput<'_>, keys: &[TitleKeys])
     ]
 }
 
+/// The name of the source `?1`, which the section rules see.
+const SOURCE_NAME: &str = "SELECT name FROM sources WHERE id = ?1";
+
 impl Batch {
     /// The entries' stored copies, then the exact-match candidates of those that are new: read here,
     /// or from the rows of [`ahead_statements`].
     fn read(
         tx: &mut Conn<'_>,
-        input: &RefreshInput<'_>,
+        input: &RefreshInput,
         keys: &[TitleKeys],
         ahead: Option<&[Vec<TextRow>]>,
     ) -> Result<Batch, StoreError> {
@@ -377,7 +625,7 @@ impl Batch {
     /// The URL keys and title fingerprints (where titles are matched) of the entries whose key
     /// `wanted`, for their exact-match candidates.
     fn match_keys<'a>(
-        input: &RefreshInput<'_>,
+        input: &RefreshInput,
         keys: &'a [TitleKeys],
         wanted: impl Fn(&str) -> bool,
     ) -> (BTreeSet<String>, Vec<&'a str>) {
@@ -443,7 +691,7 @@ impl RefreshStats {
 
 /// What every entry of one refresh is applied with.
 struct Step<'a> {
-    input: &'a RefreshInput<'a>,
+    input: &'a RefreshInput,
     index: &'a TitleIndex,
     titles: &'a RepTitles,
     source_name: &'a str,
@@ -619,7 +867,7 @@ fn retag_touched(
 fn write_item(
     tx: &mut Conn<'_>,
     pending: &mut Pending,
-    input: &RefreshInput<'_>,
+    input: &RefreshInput,
     item: &Item,
     fields: &ItemFields,
     source_name: &str,

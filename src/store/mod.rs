@@ -84,6 +84,8 @@ pub struct Store {
     /// Held by the refresh this process is applying on PostgreSQL, before it takes a connection (so
     /// the order is: this, a connection, the index).
     applying: Arc<Mutex<()>>,
+    /// Refreshes waiting to be applied together ([`Store::apply_queued`], PostgreSQL).
+    waiting: Arc<Mutex<apply::Queue>>,
     /// Checkpoints run by the background checkpointer (for tests and metrics).
     checkpoints: Arc<AtomicU64>,
 }
@@ -145,6 +147,7 @@ impl Store {
             engine: Engine::Lite(Arc::new(Mutex::new(conn))),
             index: Arc::new(Mutex::new(index::IndexState::default())),
             applying: Arc::default(),
+            waiting: Arc::default(),
             checkpoints,
         })
     }
@@ -158,6 +161,7 @@ impl Store {
             engine: Engine::Pg(Arc::new(pg)),
             index: Arc::new(Mutex::new(index::IndexState::default())),
             applying: Arc::default(),
+            waiting: Arc::default(),
             checkpoints: Arc::new(AtomicU64::new(0)),
         };
         log_refingerprinted(store.with(index::refingerprint)?);

@@ -444,32 +444,40 @@ impl Conn<'_> {
             sql += &c.execute(read)?;
         }
         c.in_transaction = true;
-        let messages = match c.client.simple_query(&sql) {
-            Ok(m) => m,
+        let values = match simple_reads(c, &sql, reads.len()) {
+            Ok(v) => v,
             Err(e) => {
                 c.in_transaction = false;
                 let _ = c.client.batch_execute("ROLLBACK");
                 return Err(e.into());
             }
         };
-        // Each statement's rows end with its CommandComplete; the reads are the last statements.
-        let mut values = Vec::new();
-        let mut rows = Vec::new();
-        for m in messages {
-            match m {
-                postgres::SimpleQueryMessage::Row(row) => rows.push(TextRow(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_string))
-                        .collect(),
-                )),
-                postgres::SimpleQueryMessage::CommandComplete(_) => {
-                    values.push(std::mem::take(&mut rows))
-                }
-                _ => {}
-            }
-        }
-        let values = values.split_off(values.len().saturating_sub(reads.len()));
         finish(self, |tx| f(tx, values))
+    }
+
+    /// Inside [`Conn::planned_transaction`] on PostgreSQL: the writes held back so far, then `reads`,
+    /// in one round trip (each read sees the writes); each read's rows. An error aborts the
+    /// transaction. On SQLite `reads` must be empty (nothing is held there).
+    pub fn flush_and_read(&mut self, reads: &[Read]) -> Result<Vec<Vec<TextRow>>, StoreError> {
+        let Conn::Pg(c) = self else {
+            return match reads {
+                [] => Ok(Vec::new()),
+                _ => Err(StoreError::Postgres(
+                    "statements read ahead are PostgreSQL's".into(),
+                )),
+            };
+        };
+        let mut sql = std::mem::take(&mut c.at_commit).join("; ");
+        for read in reads {
+            if !sql.is_empty() {
+                sql += "; ";
+            }
+            sql += &c.execute(read)?;
+        }
+        if sql.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(simple_reads(c, &sql, reads.len())?)
     }
 
     /// Whether this is PostgreSQL (for the few statements whose dialects differ).
@@ -552,6 +560,32 @@ impl Conn<'_> {
             Conn::Pg(c) => Ok(c.client.batch_execute(sql)?),
         }
     }
+}
+
+/// Runs `sql` (statements separated by `;`) in one round trip; the rows of its last `reads` statements,
+/// each row in text form.
+fn simple_reads(
+    c: &mut PgClient,
+    sql: &str,
+    reads: usize,
+) -> Result<Vec<Vec<TextRow>>, postgres::Error> {
+    // Each statement's rows end with its CommandComplete; the reads are the last statements.
+    let mut values = Vec::new();
+    let mut rows = Vec::new();
+    for m in c.client.simple_query(sql)? {
+        match m {
+            postgres::SimpleQueryMessage::Row(row) => rows.push(TextRow(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            )),
+            postgres::SimpleQueryMessage::CommandComplete(_) => {
+                values.push(std::mem::take(&mut rows))
+            }
+            _ => {}
+        }
+    }
+    Ok(values.split_off(values.len().saturating_sub(reads)))
 }
 
 /// Runs `f` in the transaction just begun: committed when it returns `Ok`, rolled back otherwise.

@@ -314,7 +314,7 @@ fn the_titles_held_with_the_index_are_the_stored_representatives() {
         })
         .collect();
     let ids = store.sync_sources(&sources).unwrap();
-    let tagger = Tagger::new(&[], &[]);
+    let tagger = std::sync::Arc::new(Tagger::new(&[], &[]));
     let t0 = chrono::Utc::now();
     let refresh = |source: &str, key: &str, title: &str, minutes: i64| {
         let at = t0 + chrono::Duration::minutes(minutes);
@@ -327,7 +327,7 @@ fn the_titles_held_with_the_index_are_the_stored_representatives() {
         store
             .apply_refresh(&RefreshInput {
                 source_id: ids[source],
-                items: std::slice::from_ref(&item),
+                items: vec![item],
                 now: at,
                 window: chrono::Duration::hours(48),
                 threshold: 0.5,
@@ -335,7 +335,7 @@ fn the_titles_held_with_the_index_are_the_stored_representatives() {
                 title_dedupe: true,
                 similarity: true,
                 veto: crate::dedupe::VetoRules::ALL,
-                tagger: &tagger,
+                tagger: tagger.clone(),
                 fetch: FetchRecord::ok(at),
             })
             .unwrap();

@@ -185,7 +185,7 @@ struct Harness {
     path: std::path::PathBuf,
     store: Store,
     ids: HashMap<String, i64>,
-    tagger: Tagger,
+    tagger: std::sync::Arc<Tagger>,
 }
 
 /// Times relative to now: the reopened store keeps the stories of the last 72 hours.
@@ -223,7 +223,7 @@ impl Harness {
             path,
             store,
             ids,
-            tagger: Tagger::new(&[], &[]),
+            tagger: std::sync::Arc::new(Tagger::new(&[], &[])),
         }
     }
 
@@ -249,7 +249,7 @@ impl Harness {
         self.store
             .apply_refresh(&RefreshInput {
                 source_id,
-                items: std::slice::from_ref(it),
+                items: vec![it.clone()],
                 now: at,
                 window: chrono::Duration::hours(72),
                 threshold: DEFAULT_TITLE_THRESHOLD,
@@ -257,7 +257,7 @@ impl Harness {
                 title_dedupe,
                 similarity,
                 veto: Default::default(),
-                tagger: &self.tagger,
+                tagger: self.tagger.clone(),
                 fetch: FetchRecord::ok(at),
             })
             .unwrap();

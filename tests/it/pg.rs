@@ -906,7 +906,7 @@ fn story_reads_and_retagging_behave_alike_on_both_engines() {
         "[[section]]\nid = \"world\"\ntitle = \"World\"\n[[section]]\nid = \"asia\"\ntitle = \"Asia\"\nkeywords = [\"Tokyo\", \"Japan\"]\n[[section]]\nid = \"business\"\ntitle = \"Business\"\nkeywords = [\"stocks\"]\n[[source]]\nname = \"Wire\"\nurl = \"http://a.invalid/\"\nsections = [\"world\"]\n[[source]]\nname = \"Desk\"\nurl = \"http://b.invalid/\"\n",
     )
     .unwrap();
-    let tagger = Tagger::new(&config.sections, &config.sources);
+    let tagger = std::sync::Arc::new(Tagger::new(&config.sections, &config.sources));
     let top = Some(TopQuery { now, hours: 24 });
     let mut answers = Vec::new();
     for engine in 0..2 {
@@ -996,7 +996,7 @@ fn refreshes_cluster_alike_on_both_engines() {
          [[source]]\nname = \"Post\"\nurl = \"http://c.invalid/\"\n",
     )
     .unwrap();
-    let tagger = Tagger::new(&config.sections, &config.sources);
+    let tagger = std::sync::Arc::new(Tagger::new(&config.sections, &config.sources));
     let now = Utc::now();
     let item = |key: &str, title: &str, url: &str, hours_ago: i64| Item {
         key: key.into(),
@@ -1129,6 +1129,30 @@ fn refreshes_cluster_alike_on_both_engines() {
     for (n, (a, b)) in answers[0].iter().zip(&answers[1]).enumerate() {
         assert_eq!(a, b, "answer {n} differs");
     }
+    // The same refreshes applied together, in one transaction (as a node's queue applies those that
+    // wait together): each later one decides with what the earlier ones wrote and started, so every
+    // answer is the one they gave applied one by one.
+    let together_db = TestDb::create("apply_together").unwrap();
+    let together = Store::open_postgres(&together_db.url, Duration::hours(48)).unwrap();
+    let ids = together.sync_sources(&config.sources).unwrap();
+    let inputs: Vec<_> = refreshes
+        .iter()
+        .map(|(name, items)| refresh_input(ids[*name], items, now, &tagger))
+        .collect();
+    let mut said: Vec<String> = together
+        .apply_refreshes(&inputs)
+        .into_iter()
+        .map(|stats| format!("{:?}", stats.unwrap()))
+        .collect();
+    said.push(serde_json::to_string_pretty(&together.stories(None, 50).unwrap()).unwrap());
+    for (n, (a, b)) in answers[0].iter().zip(&said).enumerate() {
+        assert_eq!(
+            a, b,
+            "answer {n} differs when the refreshes are applied together"
+        );
+    }
+    assert_eq!(said.len(), answers[0].len());
+    assert_eq!(together.index_len(), pgs.index_len());
     let stories: serde_json::Value = serde_json::from_str(answers[0].last().unwrap()).unwrap();
     let reasons: Vec<String> = stories
         .as_array()
@@ -1448,7 +1472,7 @@ fn two_nodes_on_one_database_make_one_story_of_one_event() {
         text += &format!("[[source]]\nname = \"S{n}\"\nurl = \"http://{n}.invalid/\"\n");
     }
     let config = Config::from_toml(&dir.path().join("feeds.toml"), &text).unwrap();
-    let tagger = Tagger::new(&config.sections, &config.sources);
+    let tagger = std::sync::Arc::new(Tagger::new(&config.sections, &config.sources));
     let window = Duration::hours(48);
     let a = Store::open_postgres(&db.url, window).unwrap();
     let b = Store::open_postgres(&db.url, window).unwrap();
@@ -1525,15 +1549,15 @@ fn two_nodes_on_one_database_make_one_story_of_one_event() {
 
 /// A refresh of `items` from one source, polled at `now`, under the default dedupe settings (a 48 h
 /// window, threshold 0.5, every look-alike rule).
-fn refresh_input<'a>(
+fn refresh_input(
     source_id: i64,
-    items: &'a [syndic::model::Item],
+    items: &[syndic::model::Item],
     now: chrono::DateTime<Utc>,
-    tagger: &'a syndic::tag::rules::Tagger,
-) -> syndic::store::RefreshInput<'a> {
+    tagger: &std::sync::Arc<syndic::tag::rules::Tagger>,
+) -> syndic::store::RefreshInput {
     syndic::store::RefreshInput {
         source_id,
-        items,
+        items: items.to_vec(),
         now,
         window: Duration::hours(48),
         threshold: 0.5,
@@ -1541,7 +1565,7 @@ fn refresh_input<'a>(
         title_dedupe: true,
         similarity: true,
         veto: syndic::dedupe::VetoRules::ALL,
-        tagger,
+        tagger: tagger.clone(),
         fetch: syndic::store::FetchRecord::ok(now),
     }
 }
@@ -1563,7 +1587,7 @@ fn pins_behave_alike_on_both_engines() {
          [[source]]\nname = \"Wire\"\nurl = \"http://a.invalid/\"\nsections = [\"world\"]\n",
     )
     .unwrap();
-    let tagger = Tagger::new(&config.sections, &config.sources);
+    let tagger = std::sync::Arc::new(Tagger::new(&config.sections, &config.sources));
     let now = Utc::now();
     let item = |key: &str, title: &str| {
         let url = Some(format!("https://wire.example/{key}"));
@@ -1676,7 +1700,7 @@ fn a_refresh_whose_commit_fails_leaves_nothing_behind() {
     let text = "[[source]]\nname = \"S0\"\nurl = \"http://0.invalid/\"\n\
                 [[source]]\nname = \"S1\"\nurl = \"http://1.invalid/\"\n";
     let config = Config::from_toml(&dir.path().join("feeds.toml"), text).unwrap();
-    let tagger = Tagger::new(&config.sections, &config.sources);
+    let tagger = std::sync::Arc::new(Tagger::new(&config.sections, &config.sources));
     let store = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
     let ids = store.sync_sources(&config.sources).unwrap();
     let now = Utc::now();
@@ -1729,5 +1753,77 @@ fn a_refresh_whose_commit_fails_leaves_nothing_behind() {
     assert_eq!((stats.new_stories, stats.joined), (0, 1), "{stats:?}");
     assert_eq!(count(&mut admin, "items"), 2);
     assert_eq!(count(&mut admin, "stories"), 1);
+    assert_eq!(count(&mut admin, "index_log"), 2);
+}
+
+/// Refreshes applied together whose transaction fails are applied one by one: the one that cannot be
+/// stored fails alone, the others are stored, and the index (which had learned what the failed
+/// transaction wrote) holds only what is stored.
+#[test]
+fn a_refresh_that_fails_among_others_applied_together_fails_alone() {
+    use syndic::config::Config;
+    use syndic::model::Item;
+    use syndic::tag::rules::Tagger;
+    let Some(db) = TestDb::create("together_fail") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[[source]]\nname = \"S0\"\nurl = \"http://0.invalid/\"\n\
+                [[source]]\nname = \"S1\"\nurl = \"http://1.invalid/\"\n";
+    let config = Config::from_toml(&dir.path().join("feeds.toml"), text).unwrap();
+    let tagger = std::sync::Arc::new(Tagger::new(&config.sections, &config.sources));
+    let store = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
+    let ids = store.sync_sources(&config.sources).unwrap();
+    let now = Utc::now();
+    let item = |key: &str, title: &str| {
+        let url = Some(format!("https://example.org/{key}"));
+        Item::headline(key, title, url, Some(now - Duration::hours(1)))
+    };
+    let first = [item(
+        "a1",
+        "Volcano erupts on remote Pacific island, flights cancelled",
+    )];
+    let unrelated = [item(
+        "x1",
+        "Parliament passes the annual budget after a long night",
+    )];
+    let similar = [item(
+        "b1",
+        "Volcano erupts on remote Pacific island as flights are cancelled",
+    )];
+    // The second names a source the database does not have: it cannot be stored.
+    let results = store.apply_refreshes(&[
+        refresh_input(ids["S0"], &first, now, &tagger),
+        refresh_input(ids["S0"] + ids["S1"] + 100, &unrelated, now, &tagger),
+        refresh_input(ids["S1"], &similar, now, &tagger),
+    ]);
+    assert!(results[1].is_err(), "{results:?}");
+    let stats: Vec<_> = [&results[0], &results[2]]
+        .iter()
+        .map(|r| {
+            let s = r.as_ref().unwrap();
+            (s.new_stories, s.joined)
+        })
+        .collect();
+    assert_eq!(
+        stats,
+        [(1, 0), (0, 1)],
+        "the similar headline joins the first"
+    );
+    let mut admin = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let count = |admin: &mut postgres::Client, table: &str| -> i64 {
+        admin
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(count(&mut admin, "items"), 2);
+    assert_eq!(count(&mut admin, "stories"), 1);
+    assert_eq!(
+        store.index_len(),
+        1,
+        "the index holds the stored story only"
+    );
+    // Each refresh that was stored was logged once, for the other nodes.
     assert_eq!(count(&mut admin, "index_log"), 2);
 }

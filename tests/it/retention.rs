@@ -37,7 +37,7 @@ fn a_year_of_churn_keeps_the_file_flat_and_deleted_entries_gone() {
         tagging: Tagging::Both,
     };
     let id = store.sync_sources(std::slice::from_ref(&source)).unwrap()["Churn"];
-    let tagger = Tagger::new(&[], std::slice::from_ref(&source));
+    let tagger = std::sync::Arc::new(Tagger::new(&[], std::slice::from_ref(&source)));
     let t0: DateTime<Utc> = "2026-01-01T06:00:00Z".parse().unwrap();
     let (keep, tombstones_for, per_day, listed) =
         (Duration::days(30), Duration::days(7), 40u64, 80u64);
@@ -57,7 +57,7 @@ fn a_year_of_churn_keeps_the_file_flat_and_deleted_entries_gone() {
         store
             .apply_refresh(&RefreshInput {
                 source_id: id,
-                items: &items,
+                items: items.clone(),
                 now,
                 window: Duration::hours(72),
                 threshold: 0.5,
@@ -65,7 +65,7 @@ fn a_year_of_churn_keeps_the_file_flat_and_deleted_entries_gone() {
                 title_dedupe: false,
                 similarity: true,
                 veto: Default::default(),
-                tagger: &tagger,
+                tagger: tagger.clone(),
                 fetch: FetchRecord::ok(now),
             })
             .unwrap();
