@@ -21,7 +21,9 @@ use super::lookup::{Candidates, ItemFields, Prefetched, candidate_statements, si
 use super::pending::{ItemRow, Pending, RESERVE_FOR_NEW_ENTRIES};
 use super::sources::{FetchRecord, write_fetch_record};
 use super::sql::{Conn, Read, Row, TextRow, Value};
-use super::tags::{StoryTexts, extend_tags, retag};
+use super::tags::{
+    StoryTexts, extend_tags, retag, sections_of_rows, sections_read, stored_stories,
+};
 use super::{Store, StoreError, to_ms};
 use crate::dedupe::Candidate;
 
@@ -405,14 +407,25 @@ pub(super) fn apply_batch(
             index.catch_up(tx, seq, logged, first.threshold, first.now, first.window)?;
             ahead = read.collect();
         }
-        let mut stats = Vec::with_capacity(batch.len());
+        let mut stats: Vec<RefreshStats> = Vec::with_capacity(batch.len());
         let mut logged_ops = Vec::new();
         let mut committed_ops = Vec::new();
+        // The refresh before, whose sections are recomputed once their stored ones are read with
+        // this refresh's reads (PostgreSQL).
+        let mut retag_before: Option<(Retagging<'_>, &Tagger)> = None;
         for (n, prepared) in batch.into_iter().enumerate() {
             let input = prepared.input;
             if shared && n > 0 {
-                let reads = ahead_statements(tx, &prepared);
+                let sections = retag_before.as_ref().and_then(|(r, _)| r.read(tx));
+                let with_sections = sections.is_some();
+                let mut reads: Vec<Read> = sections.into_iter().collect();
+                reads.extend(ahead_statements(tx, &prepared));
                 ahead = tx.flush_and_read(&reads)?;
+                if let Some((retagging, tagger)) = retag_before.take() {
+                    let stored = with_sections.then(|| ahead.remove(0));
+                    let before = stats.last_mut().expect("the refresh before has stats");
+                    retagging.finish(tx, tagger, stored.as_deref(), before)?;
+                }
             }
             let (name, rest) = match ahead.split_first() {
                 Some((name, rest)) if shared => (
@@ -421,7 +434,7 @@ pub(super) fn apply_batch(
                 ),
                 _ => (None, None),
             };
-            let (refresh, ops) = apply(
+            let (mut refresh, ops, retagging) = apply(
                 tx,
                 input,
                 name,
@@ -431,6 +444,11 @@ pub(super) fn apply_batch(
                 rest,
             )?;
             write_fetch_record(tx, input.source_id, &input.fetch)?;
+            if shared {
+                retag_before = Some((retagging, &input.tagger));
+            } else {
+                retagging.finish(tx, &input.tagger, None, &mut refresh)?;
+            }
             stats.push(refresh);
             if shared {
                 logged_ops.extend(ops.iter().cloned());
@@ -444,6 +462,19 @@ pub(super) fn apply_batch(
             } else {
                 committed_ops = ops;
             }
+        }
+        if let Some((retagging, tagger)) = retag_before {
+            // The last refresh's stored sections: read with the writes still held, the
+            // sections written with the commit.
+            // (A full retag reads what is stored, the held writes included.)
+            let read = retagging.read(tx);
+            let stored = if read.is_some() || !retagging.changed.is_empty() {
+                tx.flush_and_read(read.as_slice())?.pop()
+            } else {
+                None
+            };
+            let last = stats.last_mut().expect("the last refresh has stats");
+            retagging.finish(tx, tagger, stored.as_deref(), last)?;
         }
         let seq = if shared {
             Some(index.log(tx, &logged_ops)?)
@@ -478,15 +509,15 @@ type TitleKeys = (String, Vec<String>, Vec<(String, bool)>);
 /// Applies one refresh inside its transaction: each entry's [`dedupe::decide`] verdict, written as it
 /// says ([`apply_entry`]), then the sections of the stories it touched ([`retag_touched`]). Returns the
 /// stats and the index updates to make once the transaction commits.
-fn apply(
+fn apply<'a>(
     tx: &mut Conn<'_>,
-    input: &RefreshInput,
+    input: &'a RefreshInput,
     source_name: Option<String>,
     keys: Vec<TitleKeys>,
     events: &[DateTime<Utc>],
     index: &IndexState,
     ahead: Option<&[Vec<TextRow>]>,
-) -> Result<(RefreshStats, Vec<IndexOp>), StoreError> {
+) -> Result<(RefreshStats, Vec<IndexOp>, Retagging<'a>), StoreError> {
     let source_name = match source_name {
         Some(name) => Some(name),
         None => tx.query_opt(SOURCE_NAME, &[input.source_id.into()], |r| r.text(0))?,
@@ -512,7 +543,7 @@ fn apply(
     let mut ops = Vec::new();
     // Stories to retag: in full when one of their items changed, else only with the titles and summaries
     // they gained (sections are a union over items, so new items can only add).
-    let mut touched: BTreeMap<i64, Option<Vec<&Item>>> = BTreeMap::new();
+    let mut touched: BTreeMap<i64, Option<Vec<&'a Item>>> = BTreeMap::new();
     let mut batch = Batch::read(tx, input, &keys, ahead)?;
     for (item, keys, event) in oldest_first(&input.items, keys, events) {
         let Some((decision, story_id)) =
@@ -531,19 +562,12 @@ fn apply(
         }
     }
     // A story with an edited item is retagged from its items as stored, so they are written first;
-    // otherwise nothing later reads them back, and they are written with the commit (the sections
-    // written after them, which need their stories, are queued after them).
+    // otherwise nothing later reads them back, and they are written with the next statements sent
+    // (the sections written after them, which need their stories, are queued after them).
     let read_back = touched.values().any(Option::is_none);
     batch.pending.flush(tx, !read_back)?;
-    retag_touched(
-        tx,
-        &input.tagger,
-        &source_name,
-        touched,
-        &batch.fresh,
-        &mut stats,
-    )?;
-    Ok((stats, ops))
+    let retagging = Retagging::new(source_name, touched, &batch.fresh);
+    Ok((stats, ops, retagging))
 }
 
 /// What one refresh reads up front and writes at its end, so that its entries cost few statements.
@@ -817,46 +841,87 @@ impl Step<'_> {
     }
 }
 
-/// Recomputes the sections of the stories a refresh touched: in full when one of their items changed
-/// (`None`), else extended with the texts of the items they gained (all such stories together); the
-/// changed sections go in `stats`.
-fn retag_touched(
-    tx: &mut Conn<'_>,
-    tagger: &Tagger,
-    source_name: &str,
-    touched: BTreeMap<i64, Option<Vec<&Item>>>,
-    fresh: &BTreeSet<i64>,
-    stats: &mut RefreshStats,
-) -> Result<(), StoreError> {
-    let mut extended = Vec::new();
-    let mut changed = Vec::new();
-    for (story_id, added) in touched {
-        let Some(added) = added else {
-            changed.push(story_id);
-            continue;
-        };
-        extended.push(StoryTexts {
-            story_id,
-            fresh: fresh.contains(&story_id),
-            added: added
-                .iter()
-                .map(|item| ItemText {
-                    source_name,
-                    title: &item.title,
-                    summary: &item.summary,
-                    url: item.url.as_deref(),
-                    categories: &item.categories,
-                })
-                .collect(),
-        });
+/// The sections of the stories a refresh touched, left to recompute once its entries are decided: in
+/// full for a story one of whose items changed, else extended with the texts of the items it gained
+/// (all such stories together). On PostgreSQL the stored sections of the extended stories are read
+/// ahead ([`Retagging::read`]), with the next statements the refresh's transaction sends.
+struct Retagging<'a> {
+    source_name: String,
+    /// Stories with an edited item.
+    changed: Vec<i64>,
+    /// Stories that gained items, whether this refresh started them, and the items.
+    extended: Vec<(i64, bool, Vec<&'a Item>)>,
+}
+
+impl<'a> Retagging<'a> {
+    fn new(
+        source_name: String,
+        touched: BTreeMap<i64, Option<Vec<&'a Item>>>,
+        fresh: &BTreeSet<i64>,
+    ) -> Retagging<'a> {
+        let mut changed = Vec::new();
+        let mut extended = Vec::new();
+        for (story_id, added) in touched {
+            match added {
+                None => changed.push(story_id),
+                Some(added) => extended.push((story_id, fresh.contains(&story_id), added)),
+            }
+        }
+        Retagging {
+            source_name,
+            changed,
+            extended,
+        }
     }
-    for (before, after) in retag(tx, &changed, tagger)? {
-        stats.note_sections(before, after);
+
+    fn texts(&self) -> Vec<StoryTexts<'_>> {
+        self.extended
+            .iter()
+            .map(|(story_id, fresh, added)| StoryTexts {
+                story_id: *story_id,
+                fresh: *fresh,
+                added: added
+                    .iter()
+                    .map(|item| ItemText {
+                        source_name: &self.source_name,
+                        title: &item.title,
+                        summary: &item.summary,
+                        url: item.url.as_deref(),
+                        categories: &item.categories,
+                    })
+                    .collect(),
+            })
+            .collect()
     }
-    for (before, after) in extend_tags(tx, tagger, &extended)? {
-        stats.note_sections(before, after);
+
+    /// The read of the extended stories' stored sections, when there are any.
+    fn read(&self, tx: &Conn<'_>) -> Option<Read> {
+        let stored = stored_stories(&self.texts());
+        if stored.is_empty() {
+            return None;
+        }
+        let read = sections_read(tx, &stored);
+        Some(Read::new(read.sql, &[read.param.as_str().into()]))
     }
-    Ok(())
+
+    /// Recomputes the sections (`stored`: the rows of [`Retagging::read`] when it was sent ahead;
+    /// else they are read here); the changed ones go in `stats`.
+    fn finish(
+        self,
+        tx: &mut Conn<'_>,
+        tagger: &Tagger,
+        stored: Option<&[TextRow]>,
+        stats: &mut RefreshStats,
+    ) -> Result<(), StoreError> {
+        for (before, after) in retag(tx, &self.changed, tagger)? {
+            stats.note_sections(before, after);
+        }
+        let stored = stored.map(sections_of_rows).transpose()?;
+        for (before, after) in extend_tags(tx, tagger, &self.texts(), stored)? {
+            stats.note_sections(before, after);
+        }
+        Ok(())
+    }
 }
 
 /// Writes one item as its verdict says: a new story first when it starts one, the story's event span

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::config::ALL_SECTION;
 use crate::tag::rules::{ItemText, Origin, Tagger};
 
-use super::sql::{Conn, JsonRows, KeyedSelect, json_field};
+use super::sql::{Conn, JsonRows, KeyedSelect, Row, TextRow, json_field};
 use super::stories::{ITEM_ORDER, decode_origin};
 use super::{Store, StoreError, to_ms};
 
@@ -189,31 +189,64 @@ impl StoredText {
     }
 }
 
-/// Stories' stored (section, origin) pairs, each story's by section (one statement).
+/// Stories' stored (section, origin) pairs, each story's by section.
+pub(super) type StoredSections = HashMap<i64, Vec<(String, Origin)>>;
+
+/// Stories' stored (section, origin) pairs (one statement).
 pub(super) fn sections_of(
     tx: &mut Conn<'_>,
     story_ids: &[i64],
-) -> Result<HashMap<i64, Vec<(String, Origin)>>, StoreError> {
-    let mut out: HashMap<i64, Vec<(String, Origin)>> = HashMap::new();
+) -> Result<StoredSections, StoreError> {
     if story_ids.is_empty() {
-        return Ok(out);
+        return Ok(StoredSections::new());
     }
-    let list = serde_json::to_string(story_ids).unwrap_or_else(|_| "[]".into());
-    let sql = tx.by_keys(KeyedSelect {
-        columns: "story_id, section, origin",
-        from: "story_sections",
-        key: "story_id",
-        cast: Some("BIGINT"),
-        rest: None,
-        order: Some("1, 2"),
-        first_per: None,
-    });
-    for (id, section, origin) in tx.query(&sql, &[list.as_str().into()], |r| {
-        Ok((r.int(0)?, r.text(1)?, decode_origin(r.text(2)?)?))
-    })? {
+    let read = sections_read(tx, story_ids);
+    let rows = tx.query(&read.sql, &[read.param.as_str().into()], section_row)?;
+    Ok(collect_sections(rows))
+}
+
+/// The statement [`sections_of`] runs, with its one parameter (the ids as a JSON list), for a caller
+/// that sends it among others ([`sql::Read`](super::sql::Read)); its rows are read by
+/// [`sections_of_rows`].
+pub(super) struct SectionsRead {
+    pub(super) sql: String,
+    pub(super) param: String,
+}
+
+pub(super) fn sections_read(tx: &Conn<'_>, story_ids: &[i64]) -> SectionsRead {
+    SectionsRead {
+        sql: tx.by_keys(KeyedSelect {
+            columns: "story_id, section, origin",
+            from: "story_sections",
+            key: "story_id",
+            cast: Some("BIGINT"),
+            rest: None,
+            order: Some("1, 2"),
+            first_per: None,
+        }),
+        param: serde_json::to_string(story_ids).unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+/// The rows of a [`sections_read`] sent ahead.
+pub(super) fn sections_of_rows(rows: &[TextRow]) -> Result<StoredSections, StoreError> {
+    let rows = rows
+        .iter()
+        .map(|r| section_row(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(collect_sections(rows))
+}
+
+fn section_row(r: &dyn Row) -> Result<(i64, String, Origin), StoreError> {
+    Ok((r.int(0)?, r.text(1)?, decode_origin(r.text(2)?)?))
+}
+
+fn collect_sections(rows: Vec<(i64, String, Origin)>) -> StoredSections {
+    let mut out = StoredSections::new();
+    for (id, section, origin) in rows {
         out.entry(id).or_default().push((section, origin));
     }
-    Ok(out)
+    out
 }
 
 /// A story a refresh added items to, with their texts; `fresh` when the refresh started it (it has no
@@ -229,17 +262,19 @@ pub(super) struct StoryTexts<'a> {
 /// new ones in one more. A section found by a rule before that a new item's source gives by default
 /// becomes the source's, and one the learned tagger gave becomes a rule's or a source's, as a full
 /// retag would make them. Returns each story's sections before and after, in order.
+///
+/// `stored`: the stored sections of the stories not `fresh`, when they were read ahead (else they are
+/// read here).
 pub(super) fn extend_tags(
     tx: &mut Conn<'_>,
     tagger: &Tagger,
     stories: &[StoryTexts<'_>],
+    stored: Option<StoredSections>,
 ) -> Result<Vec<Retagged>, StoreError> {
-    let stored: Vec<i64> = stories
-        .iter()
-        .filter(|s| !s.fresh)
-        .map(|s| s.story_id)
-        .collect();
-    let mut old = sections_of(tx, &stored)?;
+    let mut old = match stored {
+        Some(old) => old,
+        None => sections_of(tx, &stored_stories(stories))?,
+    };
     let mut writes = JsonRows::default();
     let mut out = Vec::with_capacity(stories.len());
     for story in stories {
@@ -270,6 +305,15 @@ pub(super) fn extend_tags(
     // The last statement of a refresh's tagging: nothing after it in the transaction reads them.
     write_sections(tx, writes, true)?;
     Ok(out)
+}
+
+/// The stories of `stories` that have stored sections to read (those not `fresh`).
+pub(super) fn stored_stories(stories: &[StoryTexts<'_>]) -> Vec<i64> {
+    stories
+        .iter()
+        .filter(|s| !s.fresh)
+        .map(|s| s.story_id)
+        .collect()
 }
 
 /// Writes (story id, section, origin) rows, replacing a story's origin for a section
