@@ -1690,44 +1690,17 @@ fn pins_behave_alike_on_both_engines() {
 /// learn the stories that were never stored, so the next refresh is decided against what is stored.
 #[test]
 fn a_refresh_whose_commit_fails_leaves_nothing_behind() {
-    use syndic::config::Config;
-    use syndic::model::Item;
-    use syndic::tag::rules::Tagger;
-    let Some(db) = TestDb::create("commitfail") else {
+    let Some(v) = Volcano::new("commitfail") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let text = "[[source]]\nname = \"S0\"\nurl = \"http://0.invalid/\"\n\
-                [[source]]\nname = \"S1\"\nurl = \"http://1.invalid/\"\n";
-    let config = Config::from_toml(&dir.path().join("feeds.toml"), text).unwrap();
-    let tagger = std::sync::Arc::new(Tagger::new(&config.sections, &config.sources));
-    let store = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
-    let ids = store.sync_sources(&config.sources).unwrap();
-    let now = Utc::now();
-    let item = |key: &str, title: &str| {
-        let url = Some(format!("https://example.org/{key}"));
-        Item::headline(key, title, url, Some(now - Duration::hours(1)))
-    };
-    let first = [item(
-        "a1",
-        "Volcano erupts on remote Pacific island, flights cancelled",
-    )];
-    let similar = [item(
-        "b1",
-        "Volcano erupts on remote Pacific island as flights are cancelled",
-    )];
-    let mut admin = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
-    let count = |admin: &mut postgres::Client, table: &str| -> i64 {
-        admin
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .unwrap()
-            .get(0)
-    };
+    let mut admin = postgres::Client::connect(&v.db.url, postgres::NoTls).unwrap();
     // The fetch record, written with the commit, is refused by the server.
     admin
         .batch_execute("ALTER TABLE sources ADD CONSTRAINT refuse CHECK (last_status IS NULL)")
         .unwrap();
-    let refused = store.apply_refresh(&refresh_input(ids["S0"], &first, now, &tagger));
+    let refused = v
+        .store
+        .apply_refresh(&refresh_input(v.ids["S0"], &v.first, v.now, &v.tagger));
     let error = refused.expect_err("the commit fails").to_string();
     assert!(error.contains("refuse"), "{error}");
     for table in ["items", "stories", "story_sections", "index_log"] {
@@ -1737,18 +1710,20 @@ fn a_refresh_whose_commit_fails_leaves_nothing_behind() {
             "{table} after the failed commit"
         );
     }
-    assert_eq!(store.index_len(), 0, "the index did not learn the story");
+    assert_eq!(v.store.index_len(), 0, "the index did not learn the story");
     admin
         .batch_execute("ALTER TABLE sources DROP CONSTRAINT refuse")
         .unwrap();
     // Nothing to join: the similar headline starts the first story.
-    let stats = store
-        .apply_refresh(&refresh_input(ids["S1"], &similar, now, &tagger))
+    let stats = v
+        .store
+        .apply_refresh(&refresh_input(v.ids["S1"], &v.similar, v.now, &v.tagger))
         .unwrap();
     assert_eq!((stats.new_stories, stats.joined), (1, 0), "{stats:?}");
     // The refused refresh, tried again, is stored and joins it.
-    let stats = store
-        .apply_refresh(&refresh_input(ids["S0"], &first, now, &tagger))
+    let stats = v
+        .store
+        .apply_refresh(&refresh_input(v.ids["S0"], &v.first, v.now, &v.tagger))
         .unwrap();
     assert_eq!((stats.new_stories, stats.joined), (0, 1), "{stats:?}");
     assert_eq!(count(&mut admin, "items"), 2);
@@ -1761,41 +1736,24 @@ fn a_refresh_whose_commit_fails_leaves_nothing_behind() {
 /// transaction wrote) holds only what is stored.
 #[test]
 fn a_refresh_that_fails_among_others_applied_together_fails_alone() {
-    use syndic::config::Config;
-    use syndic::model::Item;
-    use syndic::tag::rules::Tagger;
-    let Some(db) = TestDb::create("together_fail") else {
+    let Some(v) = Volcano::new("together_fail") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let text = "[[source]]\nname = \"S0\"\nurl = \"http://0.invalid/\"\n\
-                [[source]]\nname = \"S1\"\nurl = \"http://1.invalid/\"\n";
-    let config = Config::from_toml(&dir.path().join("feeds.toml"), text).unwrap();
-    let tagger = std::sync::Arc::new(Tagger::new(&config.sections, &config.sources));
-    let store = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
-    let ids = store.sync_sources(&config.sources).unwrap();
-    let now = Utc::now();
-    let item = |key: &str, title: &str| {
-        let url = Some(format!("https://example.org/{key}"));
-        Item::headline(key, title, url, Some(now - Duration::hours(1)))
-    };
-    let first = [item(
-        "a1",
-        "Volcano erupts on remote Pacific island, flights cancelled",
-    )];
-    let unrelated = [item(
+    let unrelated = [(v.item)(
+        &v.now,
         "x1",
         "Parliament passes the annual budget after a long night",
     )];
-    let similar = [item(
-        "b1",
-        "Volcano erupts on remote Pacific island as flights are cancelled",
-    )];
     // The second names a source the database does not have: it cannot be stored.
-    let results = store.apply_refreshes(&[
-        refresh_input(ids["S0"], &first, now, &tagger),
-        refresh_input(ids["S0"] + ids["S1"] + 100, &unrelated, now, &tagger),
-        refresh_input(ids["S1"], &similar, now, &tagger),
+    let results = v.store.apply_refreshes(&[
+        refresh_input(v.ids["S0"], &v.first, v.now, &v.tagger),
+        refresh_input(
+            v.ids["S0"] + v.ids["S1"] + 100,
+            &unrelated,
+            v.now,
+            &v.tagger,
+        ),
+        refresh_input(v.ids["S1"], &v.similar, v.now, &v.tagger),
     ]);
     assert!(results[1].is_err(), "{results:?}");
     let stats: Vec<_> = [&results[0], &results[2]]
@@ -1810,20 +1768,76 @@ fn a_refresh_that_fails_among_others_applied_together_fails_alone() {
         [(1, 0), (0, 1)],
         "the similar headline joins the first"
     );
-    let mut admin = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
-    let count = |admin: &mut postgres::Client, table: &str| -> i64 {
-        admin
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .unwrap()
-            .get(0)
-    };
+    let mut admin = postgres::Client::connect(&v.db.url, postgres::NoTls).unwrap();
     assert_eq!(count(&mut admin, "items"), 2);
     assert_eq!(count(&mut admin, "stories"), 1);
     assert_eq!(
-        store.index_len(),
+        v.store.index_len(),
         1,
         "the index holds the stored story only"
     );
     // Each refresh that was stored was logged once, for the other nodes.
     assert_eq!(count(&mut admin, "index_log"), 2);
+}
+
+/// Two sources, S0 and S1, on a fresh database, and two headlines of one event a refresh each would
+/// bring (`first` from S0, `similar` from S1), for the tests of failed applies.
+struct Volcano {
+    db: TestDb,
+    store: Store,
+    ids: std::collections::HashMap<String, i64>,
+    tagger: std::sync::Arc<syndic::tag::rules::Tagger>,
+    now: chrono::DateTime<Utc>,
+    first: Vec<syndic::model::Item>,
+    similar: Vec<syndic::model::Item>,
+    /// A headline published an hour before `now`, linked at example.org/key.
+    item: fn(&chrono::DateTime<Utc>, &str, &str) -> syndic::model::Item,
+}
+
+impl Volcano {
+    fn new(tag: &str) -> Option<Volcano> {
+        use syndic::config::Config;
+        use syndic::tag::rules::Tagger;
+        let db = TestDb::create(tag)?;
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[source]]\nname = \"S0\"\nurl = \"http://0.invalid/\"\n\
+                    [[source]]\nname = \"S1\"\nurl = \"http://1.invalid/\"\n";
+        let config = Config::from_toml(&dir.path().join("feeds.toml"), text).unwrap();
+        let tagger = std::sync::Arc::new(Tagger::new(&config.sections, &config.sources));
+        let store = Store::open_postgres(&db.url, Duration::hours(48)).unwrap();
+        let ids = store.sync_sources(&config.sources).unwrap();
+        let now = Utc::now();
+        let item = |now: &chrono::DateTime<Utc>, key: &str, title: &str| {
+            let url = Some(format!("https://example.org/{key}"));
+            syndic::model::Item::headline(key, title, url, Some(*now - Duration::hours(1)))
+        };
+        let first = vec![item(
+            &now,
+            "a1",
+            "Volcano erupts on remote Pacific island, flights cancelled",
+        )];
+        let similar = vec![item(
+            &now,
+            "b1",
+            "Volcano erupts on remote Pacific island as flights are cancelled",
+        )];
+        Some(Volcano {
+            db,
+            store,
+            ids,
+            tagger,
+            now,
+            first,
+            similar,
+            item,
+        })
+    }
+}
+
+/// Rows in `table`.
+fn count(admin: &mut postgres::Client, table: &str) -> i64 {
+    admin
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .unwrap()
+        .get(0)
 }
