@@ -805,9 +805,11 @@ impl Step<'_> {
         if verdict.extend_span {
             ops.push(IndexOp::Span { story_id, event });
         }
+        // (A headline that teaches the lexicon nothing is not logged: replaying it would do nothing.)
         if self.policy.title_dedupe
             && self.policy.similarity
             && known.is_none_or(|k| k.title_changed)
+            && !observed.is_empty()
         {
             ops.push(IndexOp::Learn { observed });
         }
