@@ -258,10 +258,11 @@ pub(super) fn sync_sources(
             )?;
         }
         // Statements by the batch, not by the source: a start-up with thousands of sources costs a few
-        // round trips on PostgreSQL.
-        let stored: HashMap<String, (i64, String)> = tx
-            .query("SELECT id, name, url FROM sources", &[], |r| {
-                Ok((r.text(1)?, (r.int(0)?, r.text(2)?)))
+        // round trips on PostgreSQL. Only rows that change are written: a node that starts or reloads
+        // with the file unchanged writes nothing, and holds no row the other nodes are updating.
+        let mut stored: HashMap<String, (i64, String, i64, Option<String>)> = tx
+            .query("SELECT id, name, url, active, host FROM sources", &[], |r| {
+                Ok((r.text(1)?, (r.int(0)?, r.text(2)?, r.int(3)?, r.opt_text(4)?)))
             })?
             .into_iter()
             .collect();
@@ -273,19 +274,32 @@ pub(super) fn sync_sources(
             let url = s.url.as_str();
             // As the fetcher's per-host limit counts it.
             let host = s.url.host_str().unwrap_or_default().to_ascii_lowercase();
-            match stored.get(&s.name) {
-                Some((id, old)) => {
-                    ids.insert(s.name.clone(), *id);
-                    if old == url {
-                        kept.push(&[(*id).into(), host.as_str().into()]);
-                    } else {
-                        moved.push(&[(*id).into(), url.into(), host.as_str().into()]);
+            match stored.remove(&s.name) {
+                Some((id, old, active, old_host)) => {
+                    ids.insert(s.name.clone(), id);
+                    if old != url {
+                        moved.push(&[id.into(), url.into(), host.as_str().into()]);
+                    } else if active != 1 || old_host.as_deref() != Some(host.as_str()) {
+                        kept.push(&[id.into(), host.as_str().into()]);
                     }
                 }
                 None => added.push(&[s.name.as_str().into(), url.into(), host.as_str().into()]),
             }
         }
-        tx.exec("UPDATE sources SET active = 0", &[])?;
+        // What is left of the stored sources is no longer in the file.
+        let retired: Vec<i64> = stored
+            .values()
+            .filter(|(_, _, active, _)| *active != 0)
+            .map(|(id, ..)| *id)
+            .collect();
+        if !retired.is_empty() {
+            let list = serde_json::to_string(&retired).unwrap_or_else(|_| "[]".into());
+            let sql = format!(
+                "UPDATE sources SET active = 0 WHERE id IN {}",
+                tx.json_values(1, Some("BIGINT"))
+            );
+            tx.exec(&sql, &[list.as_str().into()])?;
+        }
         if !kept.is_empty() {
             let sql = format!(
                 "UPDATE sources SET active = 1, host = v.host

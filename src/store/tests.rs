@@ -398,3 +398,61 @@ fn the_titles_held_with_the_index_are_the_stored_representatives() {
         .unwrap();
     assert_eq!(held(), expected);
 }
+
+/// Registering the sources writes only what changed: a start or a reload with the same file writes
+/// no row (on PostgreSQL it would otherwise hold every source row the other nodes are updating); a
+/// source dropped from the file turns inactive, one put back is active again under its old id, and a
+/// new host is recorded.
+#[test]
+fn registering_the_same_sources_again_writes_nothing() {
+    use crate::config::SourceConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.db")).unwrap();
+    let at = |name: &str, url: &str| SourceConfig::at(name, url::Url::parse(url).unwrap());
+    let both = [
+        at("A", "http://a.example/feed"),
+        at("B", "http://b.example/feed"),
+    ];
+    let ids = store.sync_sources(&both).unwrap();
+    let writes = || store.lock().unwrap().total_changes();
+    let before = writes();
+    assert_eq!(store.sync_sources(&both).unwrap(), ids);
+    assert_eq!(writes(), before, "the same sources again: nothing written");
+    let active = || -> Vec<(String, i64, String)> {
+        let conn = store.lock().unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name, active, host FROM sources ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    store.sync_sources(&both[..1]).unwrap();
+    assert_eq!(
+        active(),
+        [
+            ("A".to_string(), 1, "a.example".to_string()),
+            ("B".to_string(), 0, "b.example".to_string())
+        ]
+    );
+    let before = writes();
+    store.sync_sources(&both[..1]).unwrap();
+    assert_eq!(
+        writes(),
+        before,
+        "an inactive source stays so without a write"
+    );
+    let moved = [
+        at("A", "http://a.example/feed"),
+        at("B", "http://c.example/b"),
+    ];
+    assert_eq!(store.sync_sources(&moved).unwrap(), ids, "ids kept");
+    assert_eq!(
+        active(),
+        [
+            ("A".to_string(), 1, "a.example".to_string()),
+            ("B".to_string(), 1, "c.example".to_string())
+        ]
+    );
+}
