@@ -21,9 +21,7 @@ use super::lookup::{Candidates, ItemFields, Prefetched, candidate_statements, si
 use super::pending::{ItemRow, Pending, RESERVE_FOR_NEW_ENTRIES};
 use super::sources::{FetchRecord, write_fetch_record};
 use super::sql::{Conn, Read, Row, TextRow, Value};
-use super::tags::{
-    StoryTexts, extend_tags, retag, sections_of_rows, sections_read, stored_stories,
-};
+use super::tags::{StoryTexts, extend_tags, retag, sections_of_rows, sections_sql};
 use super::{Store, StoreError, to_ms};
 use crate::dedupe::Candidate;
 
@@ -213,8 +211,7 @@ impl Store {
 
     /// Applies refreshes of one [`same_index`] in order, in one transaction ([`apply_batch`]). On
     /// PostgreSQL, the other nodes' index changes logged so far are read first, before anything is
-    /// locked, while this node's other refreshes apply (an error leaves them to the catch-up under the
-    /// lock); then one transaction of this node applies at a time, the others waiting without holding
+    /// locked, while this node's other refreshes apply; then one transaction of this node applies at a time, the others waiting without holding
     /// one of the pool's connections, which stay free for claims, fetch records and pages.
     fn apply_together(&self, batch: Vec<Prepared<'_>>) -> Result<Vec<RefreshStats>, StoreError> {
         let Some(threshold) = batch.first().map(|p| p.input.threshold) else {
@@ -224,15 +221,13 @@ impl Store {
             return self.with(|c| apply_batch(c, &mut self.lock_index(), batch));
         }
         let seen = self.lock_index().seen_seq;
-        let logged = self
-            .with(|c| {
-                c.query(
-                    super::index::LOG_AFTER,
-                    &[seen.into()],
-                    super::index::log_entry,
-                )
-            })
-            .unwrap_or_default();
+        let logged = self.with(|c| {
+            c.query(
+                super::index::LOG_AFTER,
+                &[seen.into()],
+                super::index::log_entry,
+            )
+        })?;
         let _applying = self.applying.lock().unwrap_or_else(|e| e.into_inner());
         self.with(|c| {
             let mut index = self.lock_index();
@@ -398,8 +393,8 @@ pub(super) fn apply_batch(
                 read.next().unwrap_or_default(),
                 read.next().unwrap_or_default(),
             );
-            let seq = seq.first().and_then(|r| r.opt_text(0).ok().flatten());
-            let seq = seq.and_then(|v| v.parse().ok()).unwrap_or(0);
+            let seq = seq.first().and_then(|r| r.opt_int(0).ok().flatten());
+            let seq = seq.unwrap_or(0);
             let logged = logged
                 .iter()
                 .map(|r| super::index::log_entry(r))
@@ -412,19 +407,19 @@ pub(super) fn apply_batch(
         let mut committed_ops = Vec::new();
         // The refresh before, whose sections are recomputed once their stored ones are read with
         // this refresh's reads (PostgreSQL).
-        let mut retag_before: Option<(Retagging<'_>, &Tagger)> = None;
+        let mut retag_before: Option<Retagging<'_>> = None;
         for (n, prepared) in batch.into_iter().enumerate() {
             let input = prepared.input;
             if shared && n > 0 {
-                let sections = retag_before.as_ref().and_then(|(r, _)| r.read(tx));
+                let sections = retag_before.as_ref().and_then(|r| r.read(tx));
                 let with_sections = sections.is_some();
                 let mut reads: Vec<Read> = sections.into_iter().collect();
                 reads.extend(ahead_statements(tx, &prepared));
                 ahead = tx.flush_and_read(&reads)?;
-                if let Some((retagging, tagger)) = retag_before.take() {
+                if let Some(retagging) = retag_before.take() {
                     let stored = with_sections.then(|| ahead.remove(0));
                     let before = stats.last_mut().expect("the refresh before has stats");
-                    retagging.finish(tx, tagger, stored.as_deref(), before)?;
+                    retagging.finish(tx, stored.as_deref(), before)?;
                 }
             }
             let (name, rest) = match ahead.split_first() {
@@ -445,9 +440,9 @@ pub(super) fn apply_batch(
             )?;
             write_fetch_record(tx, input.source_id, &input.fetch)?;
             if shared {
-                retag_before = Some((retagging, &input.tagger));
+                retag_before = Some(retagging);
             } else {
-                retagging.finish(tx, &input.tagger, None, &mut refresh)?;
+                retagging.finish(tx, None, &mut refresh)?;
             }
             stats.push(refresh);
             if shared {
@@ -463,7 +458,7 @@ pub(super) fn apply_batch(
                 committed_ops = ops;
             }
         }
-        if let Some((retagging, tagger)) = retag_before {
+        if let Some(retagging) = retag_before {
             // The last refresh's stored sections: read with the writes still held, the
             // sections written with the commit.
             // (A full retag reads what is stored, the held writes included.)
@@ -474,7 +469,7 @@ pub(super) fn apply_batch(
                 None
             };
             let last = stats.last_mut().expect("the last refresh has stats");
-            retagging.finish(tx, tagger, stored.as_deref(), last)?;
+            retagging.finish(tx, stored.as_deref(), last)?;
         }
         let seq = if shared {
             Some(index.log(tx, &logged_ops)?)
@@ -566,7 +561,7 @@ fn apply<'a>(
     // (the sections written after them, which need their stories, are queued after them).
     let read_back = touched.values().any(Option::is_none);
     batch.pending.flush(tx, !read_back)?;
-    let retagging = Retagging::new(source_name, touched, &batch.fresh);
+    let retagging = Retagging::new(&input.tagger, source_name, touched, &batch.fresh);
     Ok((stats, ops, retagging))
 }
 
@@ -848,6 +843,7 @@ impl Step<'_> {
 /// (all such stories together). On PostgreSQL the stored sections of the extended stories are read
 /// ahead ([`Retagging::read`]), with the next statements the refresh's transaction sends.
 struct Retagging<'a> {
+    tagger: &'a Tagger,
     source_name: String,
     /// Stories with an edited item.
     changed: Vec<i64>,
@@ -857,6 +853,7 @@ struct Retagging<'a> {
 
 impl<'a> Retagging<'a> {
     fn new(
+        tagger: &'a Tagger,
         source_name: String,
         touched: BTreeMap<i64, Option<Vec<&'a Item>>>,
         fresh: &BTreeSet<i64>,
@@ -870,6 +867,7 @@ impl<'a> Retagging<'a> {
             }
         }
         Retagging {
+            tagger,
             source_name,
             changed,
             extended,
@@ -898,12 +896,17 @@ impl<'a> Retagging<'a> {
 
     /// The read of the extended stories' stored sections, when there are any.
     fn read(&self, tx: &Conn<'_>) -> Option<Read> {
-        let stored = stored_stories(&self.texts());
+        let stored: Vec<i64> = self
+            .extended
+            .iter()
+            .filter(|(_, fresh, _)| !fresh)
+            .map(|(story_id, ..)| *story_id)
+            .collect();
         if stored.is_empty() {
             return None;
         }
-        let read = sections_read(tx, &stored);
-        Some(Read::new(read.sql, &[read.param.as_str().into()]))
+        let list = serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into());
+        Some(Read::new(sections_sql(tx), &[list.as_str().into()]))
     }
 
     /// Recomputes the sections (`stored`: the rows of [`Retagging::read`] when it was sent ahead;
@@ -911,10 +914,10 @@ impl<'a> Retagging<'a> {
     fn finish(
         self,
         tx: &mut Conn<'_>,
-        tagger: &Tagger,
         stored: Option<&[TextRow]>,
         stats: &mut RefreshStats,
     ) -> Result<(), StoreError> {
+        let tagger = self.tagger;
         for (before, after) in retag(tx, &self.changed, tagger)? {
             stats.note_sections(before, after);
         }

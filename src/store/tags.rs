@@ -200,35 +200,26 @@ pub(super) fn sections_of(
     if story_ids.is_empty() {
         return Ok(StoredSections::new());
     }
-    let read = sections_read(tx, story_ids);
-    let rows = tx.query(&read.sql, &[read.param.as_str().into()], section_row)?;
+    let list = serde_json::to_string(story_ids).unwrap_or_else(|_| "[]".into());
+    let rows = tx.query(&sections_sql(tx), &[list.as_str().into()], section_row)?;
     Ok(collect_sections(rows))
 }
 
-/// The statement [`sections_of`] runs, with its one parameter (the ids as a JSON list), for a caller
-/// that sends it among others ([`sql::Read`](super::sql::Read)); its rows are read by
-/// [`sections_of_rows`].
-pub(super) struct SectionsRead {
-    pub(super) sql: String,
-    pub(super) param: String,
+/// The statement [`sections_of`] runs (`?1`: the story ids as a JSON list), for a caller that sends it
+/// among others ([`sql::Read`](super::sql::Read)); its rows are read by [`sections_of_rows`].
+pub(super) fn sections_sql(tx: &Conn<'_>) -> String {
+    tx.by_keys(KeyedSelect {
+        columns: "story_id, section, origin",
+        from: "story_sections",
+        key: "story_id",
+        cast: Some("BIGINT"),
+        rest: None,
+        order: Some("1, 2"),
+        first_per: None,
+    })
 }
 
-pub(super) fn sections_read(tx: &Conn<'_>, story_ids: &[i64]) -> SectionsRead {
-    SectionsRead {
-        sql: tx.by_keys(KeyedSelect {
-            columns: "story_id, section, origin",
-            from: "story_sections",
-            key: "story_id",
-            cast: Some("BIGINT"),
-            rest: None,
-            order: Some("1, 2"),
-            first_per: None,
-        }),
-        param: serde_json::to_string(story_ids).unwrap_or_else(|_| "[]".into()),
-    }
-}
-
-/// The rows of a [`sections_read`] sent ahead.
+/// The rows of a [`sections_sql`] sent ahead.
 pub(super) fn sections_of_rows(rows: &[TextRow]) -> Result<StoredSections, StoreError> {
     let rows = rows
         .iter()
@@ -308,7 +299,7 @@ pub(super) fn extend_tags(
 }
 
 /// The stories of `stories` that have stored sections to read (those not `fresh`).
-pub(super) fn stored_stories(stories: &[StoryTexts<'_>]) -> Vec<i64> {
+fn stored_stories(stories: &[StoryTexts<'_>]) -> Vec<i64> {
     stories
         .iter()
         .filter(|s| !s.fresh)
