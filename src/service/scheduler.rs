@@ -353,7 +353,7 @@ pub(super) async fn reload(svc: &Arc<Service>) {
     if config.server.listen != old.config.server.listen || config.database != old.config.database {
         tracing::warn!("server.listen and storage.database take effect on restart only");
     }
-    match startup::prepare_reload(Arc::new(config), old.store.clone(), &old.config).await {
+    match startup::prepare(Arc::new(config), old.store.clone()).await {
         Ok(Started { ctx, .. }) => {
             tracing::info!(sources = ctx.config.sources.len(), "config reloaded");
             svc.replace(ctx);

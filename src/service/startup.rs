@@ -3,8 +3,8 @@
 //!
 //! 1. [`register_sources`]: the config's sources into the store (ids by name);
 //! 2. [`prepare_tagger`]: the section rules compiled, the stored learned model installed;
-//! 3. [`retag_recent`]: the stories within the dedupe window retagged (the rules may have changed; on
-//!    a reload, only when they did: [`tagging_changed`]).
+//! 3. [`retag_recent`]: the stories within the dedupe window retagged when what tags them changed
+//!    since their last retag ([`tagging_fingerprint`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,49 +24,43 @@ pub struct Started {
     pub model_trained: Option<(DateTime<Utc>, i64)>,
 }
 
-/// Runs the start-up steps in order and builds the refresh context.
+/// Runs the start-up steps in order and builds the refresh context (at the daemon's start, at each
+/// reload, and for the CLI commands that poll or train).
 pub async fn prepare(config: Arc<Config>, store: Store) -> anyhow::Result<Started> {
-    prepare_after(config, store, None).await
-}
-
-/// [`prepare`] for a reload, `running` the config replaced: the recent stories are retagged only when
-/// what tags them changed ([`tagging_changed`]). A reload that adds nothing to tagging (a schedule, a
-/// source's URL) then does not rewrite the window's sections, which holds every node's applies off
-/// while it runs.
-pub async fn prepare_reload(
-    config: Arc<Config>,
-    store: Store,
-    running: &Config,
-) -> anyhow::Result<Started> {
-    prepare_after(config, store, Some(running)).await
-}
-
-async fn prepare_after(
-    config: Arc<Config>,
-    store: Store,
-    running: Option<&Config>,
-) -> anyhow::Result<Started> {
     let source_ids = register_sources(&config, &store).await?;
     let (tagger, model_trained) = prepare_tagger(&config, &store).await?;
-    if running.is_none_or(|r| tagging_changed(r, &config)) {
-        retag_recent(&config, &store, &tagger).await?;
-    }
+    let fingerprint = tagging_fingerprint(&config, model_trained);
+    tagger.set_fingerprint(fingerprint);
+    retag_recent(&config, &store, &tagger, fingerprint).await?;
     let ctx = Context::new(config, store, source_ids, tagger)?;
     Ok(Started { ctx, model_trained })
 }
 
-/// Whether stories may be tagged differently under `new` than under `old`: the sections and their
-/// rules, the learned tagger's settings, or a source's name, default sections or tagging mode differ
-/// (a new or removed source counts). A model another node trained is not a change here: that node
-/// retags, and the others install it when told.
-pub fn tagging_changed(old: &Config, new: &Config) -> bool {
-    let sources = |c: &Config| -> Vec<(String, Vec<String>, crate::config::Tagging)> {
-        c.sources
-            .iter()
-            .map(|s| (s.name.clone(), s.sections.clone(), s.tagging))
-            .collect()
-    };
-    old.sections != new.sections || old.tagging != new.tagging || sources(old) != sources(new)
+/// Everything that decides a story's sections, as one number: the sections and their rules, the
+/// learned tagger's settings, each source's name, default sections and tagging mode, the installed
+/// model (when it was trained, with the newest story id then) and this syndic's version (its tagging
+/// code). The recent stories are retagged only when it differs from the one they were last retagged
+/// for ([`retag_recent`]): a restart, a reload or a `syndic poll` that changes none of this rewrites
+/// no sections, which on PostgreSQL would hold every node's applies off while it ran.
+pub fn tagging_fingerprint(config: &Config, model_trained: Option<(DateTime<Utc>, i64)>) -> i64 {
+    use sha2::Digest;
+    let sources: Vec<_> = config
+        .sources
+        .iter()
+        .map(|s| (&s.name, &s.sections, s.tagging))
+        .collect();
+    // Debug text: every part is made of plain values and vectors, so the text is the same in every
+    // process (no hash-map order).
+    let text = format!(
+        "{}\n{:?}\n{:?}\n{sources:?}\n{model_trained:?}",
+        env!("CARGO_PKG_VERSION"),
+        config.sections,
+        config.tagging,
+    );
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// Step 1: registers the config's sources in the store; returns their ids by name.
@@ -91,29 +85,39 @@ pub async fn prepare_tagger(
 }
 
 /// Step 3: re-applies the section rules to the stories within the dedupe window, and re-scores the
-/// stories with learned sections.
+/// stories with learned sections, unless they were last retagged for the same `fingerprint`
+/// ([`tagging_fingerprint`]).
 pub async fn retag_recent(
     config: &Config,
     store: &Store,
     tagger: &Arc<Tagger>,
+    fingerprint: i64,
 ) -> anyhow::Result<()> {
     let since = Utc::now() - config.dedupe.window;
     let t = tagger.clone();
     // And the stories the learned tagger tagged, whatever their age: the model or `learn` may have
     // changed.
     let retagged = store
-        .call(move |s| s.retag_since_and_learned(since, &t))
+        .call(move |s| s.retag_unless_tagged_by(since, &t, fingerprint))
         .await?;
-    if !retagged.is_empty() {
-        tracing::info!(sections = ?retagged, "section rules changed: recent stories retagged");
+    match retagged {
+        None => tracing::debug!("tagging unchanged since the last retag: stories not retagged"),
+        Some(sections) if !sections.is_empty() => {
+            tracing::info!(sections = ?sections, "section rules changed: recent stories retagged")
+        }
+        Some(_) => {}
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::tagging_changed;
+    use std::sync::Arc;
+
+    use super::{prepare, tagging_fingerprint};
     use crate::config::Config;
+    use crate::store::{FetchRecord, RefreshInput, Store};
+    use crate::tag::rules::Tagger;
 
     const BASE: &str = "[[section]]\nid = \"world\"\ntitle = \"World\"\nkeywords = [\"war\"]\n\n\
                         [[source]]\nname = \"Wire\"\nurl = \"http://a.invalid/\"\nsections = [\"world\"]\n";
@@ -124,8 +128,8 @@ mod tests {
     }
 
     #[test]
-    fn a_reload_retags_only_when_what_tags_stories_changed() {
-        let base = config(BASE);
+    fn the_tagging_fingerprint_changes_only_with_what_tags_stories() {
+        let base = tagging_fingerprint(&config(BASE), None);
         let unchanged = [
             BASE.to_string(),
             BASE.replace("http://a.invalid/", "http://b.invalid/feed"),
@@ -133,7 +137,7 @@ mod tests {
             BASE.to_string() + "schedule = \"@daily\"\n",
         ];
         for text in &unchanged {
-            assert!(!tagging_changed(&base, &config(text)), "{text}");
+            assert_eq!(tagging_fingerprint(&config(text), None), base, "{text}");
         }
         let changed = [
             BASE.replace("[\"war\"]", "[\"war\", \"election\"]"),
@@ -144,7 +148,74 @@ mod tests {
             format!("[tagging]\nlearn = true\n\n{BASE}"),
         ];
         for text in &changed {
-            assert!(tagging_changed(&base, &config(text)), "{text}");
+            assert_ne!(tagging_fingerprint(&config(text), None), base, "{text}");
         }
+        let model = Some((chrono::Utc::now(), 42));
+        assert_ne!(
+            tagging_fingerprint(&config(BASE), model),
+            base,
+            "a new model"
+        );
+    }
+
+    /// A start (or reload) with the tagging the stories were last retagged for leaves their sections
+    /// alone; one with other rules retags them, and so does the next one after a refresh was stored by
+    /// a tagger with other rules.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_start_retags_only_when_what_tags_stories_changed() {
+        let rules = |keywords: &str| {
+            Arc::new(config(&format!(
+                "[[section]]\nid = \"world\"\ntitle = \"World\"\nkeywords = [{keywords}]\n\n\
+                 [[source]]\nname = \"Wire\"\nurl = \"http://a.invalid/\"\n"
+            )))
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open_with_window(&dir.path().join("s.db"), chrono::Duration::hours(48)).unwrap();
+        let (war, strike, election) = (
+            rules("\"war\""),
+            rules("\"war\", \"strike\""),
+            rules("\"election\""),
+        );
+        prepare(war.clone(), store.clone()).await.unwrap();
+        let ids = store.sync_sources(&war.sources).unwrap();
+        // Stores a story tagged by the election rules (which put it in World), by a tagger that
+        // says it tags by `fingerprint`.
+        let store_one = |key: &str, fingerprint: i64| {
+            let tagger = Tagger::new(&election.sections, &election.sources);
+            tagger.set_fingerprint(fingerprint);
+            let now = chrono::Utc::now();
+            let url = Some(format!("https://example.org/{key}"));
+            let title = format!("Election day in the capital ({key})");
+            store
+                .apply_refresh(&RefreshInput {
+                    source_id: ids["Wire"],
+                    items: vec![crate::model::Item::headline(key, &title, url, Some(now))],
+                    now,
+                    window: chrono::Duration::hours(48),
+                    threshold: 0.5,
+                    decay_hours: 0.0,
+                    title_dedupe: true,
+                    similarity: true,
+                    veto: crate::dedupe::VetoRules::ALL,
+                    tagger: Arc::new(tagger),
+                    fetch: FetchRecord::ok(now),
+                })
+                .unwrap();
+        };
+        let in_world = || store.stories(Some("world"), 10).unwrap().len();
+        store_one("e1", tagging_fingerprint(&war, None));
+        assert_eq!(in_world(), 1);
+        // The same tagging as the last retag: nothing is rewritten (a retag would take the story out).
+        prepare(war.clone(), store.clone()).await.unwrap();
+        assert_eq!(in_world(), 1, "retagged although nothing changed");
+        // Other rules: the stories are retagged by them.
+        prepare(strike.clone(), store.clone()).await.unwrap();
+        assert_eq!(in_world(), 0, "not retagged by the new rules");
+        // A story stored by a tagger with other rules (a node not yet reloaded): the next start retags.
+        store_one("e2", 0);
+        assert_eq!(in_world(), 1);
+        prepare(strike.clone(), store.clone()).await.unwrap();
+        assert_eq!(in_world(), 0, "not retagged after a story tagged otherwise");
     }
 }

@@ -21,7 +21,9 @@ use super::lookup::{Candidates, ItemFields, Prefetched, candidate_statements, si
 use super::pending::{ItemRow, Pending, RESERVE_FOR_NEW_ENTRIES};
 use super::sources::{FetchRecord, write_fetch_record};
 use super::sql::{Conn, Read, Row, TextRow, Value};
-use super::tags::{StoryTexts, extend_tags, retag, sections_of_rows, sections_sql};
+use super::tags::{
+    StoryTexts, extend_tags, retag, sections_of_rows, sections_sql, unmark_other_tagging,
+};
 use super::{Store, StoreError, to_ms};
 use crate::dedupe::Candidate;
 
@@ -408,6 +410,8 @@ pub(super) fn apply_batch(
         // The refresh before, whose sections are recomputed once their stored ones are read with
         // this refresh's reads (PostgreSQL).
         let mut retag_before: Option<Retagging<'_>> = None;
+        // The tagging fingerprint whose mark this transaction has checked (once per tagger).
+        let mut unmarked = None;
         for (n, prepared) in batch.into_iter().enumerate() {
             let input = prepared.input;
             if shared && n > 0 {
@@ -439,6 +443,11 @@ pub(super) fn apply_batch(
                 rest,
             )?;
             write_fetch_record(tx, input.source_id, &input.fetch)?;
+            let fingerprint = input.tagger.fingerprint();
+            if unmarked != Some(fingerprint) {
+                unmark_other_tagging(tx, fingerprint)?;
+                unmarked = Some(fingerprint);
+            }
             if shared {
                 retag_before = Some(retagging);
             } else {

@@ -35,17 +35,70 @@ impl Store {
         self.with(|c| {
             c.transaction(|tx| {
                 super::index::serialize_with_applies(tx)?;
-                let ids = tx.query(
-                    "SELECT id FROM stories WHERE first_seen >= ?1
-                     UNION SELECT story_id FROM story_sections WHERE origin LIKE 'learned:%'
-                     ORDER BY 1",
-                    &[to_ms(since).into()],
-                    |r| r.int(0),
-                )?;
-                retag_ids(tx, &ids, tagger)
+                retag_recent_and_learned(tx, since, tagger)
             })
         })
     }
+
+    /// [`Store::retag_since_and_learned`] for a config that tags stories as `fingerprint` says (a
+    /// number standing for everything that decides a story's sections, worked out by
+    /// `service::startup::tagging_fingerprint`), unless the last retag was for the same one: `None`
+    /// then, and nothing is rewritten. The fingerprint is stored in the retag's transaction (on
+    /// PostgreSQL under the apply lock: of nodes starting together with one config, one retags).
+    pub fn retag_unless_tagged_by(
+        &self,
+        since: DateTime<Utc>,
+        tagger: &Tagger,
+        fingerprint: i64,
+    ) -> Result<Option<BTreeSet<String>>, StoreError> {
+        self.with(|c| {
+            c.transaction(|tx| {
+                super::index::serialize_with_applies(tx)?;
+                let last =
+                    tx.query_opt("SELECT value FROM meta WHERE key = 'tagged_by'", &[], |r| {
+                        r.int(0)
+                    })?;
+                if last == Some(fingerprint) {
+                    return Ok(None);
+                }
+                let changed = retag_recent_and_learned(tx, since, tagger)?;
+                tx.exec(
+                    "INSERT INTO meta (key, value) VALUES ('tagged_by', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[fingerprint.into()],
+                )?;
+                Ok(Some(changed))
+            })
+        })
+    }
+}
+
+/// Inside a refresh's transaction: clears the mark of the last retag's tagging fingerprint
+/// ([`Store::retag_unless_tagged_by`]) unless it is `fingerprint`, the one the refresh's stories are
+/// tagged by: stories tagged otherwise are stored, so the next start or reload must retag. On
+/// PostgreSQL the statement goes with the commit (no round trip of its own).
+pub(super) fn unmark_other_tagging(tx: &mut Conn<'_>, fingerprint: i64) -> Result<(), StoreError> {
+    tx.exec_at_commit(
+        "DELETE FROM meta WHERE key = 'tagged_by' AND value <> ?1",
+        &[fingerprint.into()],
+    )
+}
+
+/// The stories first seen since `since` and those with a learned section, retagged (inside a
+/// transaction that holds the apply lock).
+fn retag_recent_and_learned(
+    tx: &mut Conn<'_>,
+    since: DateTime<Utc>,
+    tagger: &Tagger,
+) -> Result<BTreeSet<String>, StoreError> {
+    let ids = tx.query(
+        "SELECT id FROM stories WHERE first_seen >= ?1
+         UNION SELECT story_id FROM story_sections WHERE origin LIKE 'learned:%'
+         ORDER BY 1",
+        &[to_ms(since).into()],
+        |r| r.int(0),
+    )?;
+    retag_ids(tx, &ids, tagger)
 }
 
 // The functions behind it and the refresh's tagging, on either engine (see `sql::Conn`).

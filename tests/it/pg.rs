@@ -1731,6 +1731,68 @@ fn a_refresh_whose_commit_fails_leaves_nothing_behind() {
     assert_eq!(count(&mut admin, "index_log"), 2);
 }
 
+/// The daemon's way in: refreshes queued at once are applied and each answered (the second joins the
+/// story the first started, whichever came first); once the last handle of the store goes, nothing
+/// holds its connections open.
+#[test]
+fn queued_refreshes_are_applied_and_nothing_outlives_the_store() {
+    let Some(v) = Volcano::new("queued") else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let copy = v.store.clone();
+    let (a, b) = runtime.block_on(async {
+        tokio::join!(
+            v.store
+                .apply_queued(refresh_input(v.ids["S0"], &v.first, v.now, &v.tagger)),
+            copy.apply_queued(refresh_input(v.ids["S1"], &v.similar, v.now, &v.tagger)),
+        )
+    });
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.new_stories + b.new_stories, 1, "{a:?} {b:?}");
+    assert_eq!(a.joined + b.joined, 1, "{a:?} {b:?}");
+    let mut admin = postgres::Client::connect(&v.db.url, postgres::NoTls).unwrap();
+    assert_eq!(count(&mut admin, "items"), 2);
+    assert_eq!(count(&mut admin, "stories"), 1);
+    drop(admin);
+    assert!(connections(&v.db) >= 1, "the store is connected");
+    let Volcano { db, store, .. } = v;
+    drop((store, copy));
+    crate::support::wait_until("the store's connections to close", || connections(&db) == 0);
+}
+
+/// A retag for a tagging fingerprint is skipped when the last one was for the same, unless a refresh
+/// tagged by another was stored since (as on SQLite:
+/// `service::startup::tests::a_start_retags_only_when_what_tags_stories_changed`).
+#[test]
+fn a_retag_for_the_same_tagging_is_skipped() {
+    let Some(v) = Volcano::new("tagged_by") else {
+        return;
+    };
+    v.store
+        .apply_refresh(&refresh_input(v.ids["S0"], &v.first, v.now, &v.tagger))
+        .unwrap();
+    let since = v.now - Duration::hours(48);
+    let retag = |fingerprint| {
+        v.store
+            .retag_unless_tagged_by(since, &v.tagger, fingerprint)
+            .unwrap()
+    };
+    assert!(retag(7).is_some(), "the first retag runs");
+    assert_eq!(retag(7), None, "the same tagging again");
+    assert!(retag(-8).is_some(), "other tagging");
+    assert_eq!(retag(-8), None);
+    // A refresh stored by a tagger with another fingerprint (here none) clears the mark.
+    v.store
+        .apply_refresh(&refresh_input(v.ids["S1"], &v.similar, v.now, &v.tagger))
+        .unwrap();
+    assert!(retag(-8).is_some(), "stories tagged otherwise were stored");
+    assert_eq!(retag(-8), None);
+}
+
 /// Refreshes applied together whose transaction fails are applied one by one: the one that cannot be
 /// stored fails alone, the others are stored, and the index (which had learned what the failed
 /// transaction wrote) holds only what is stored.
@@ -1835,6 +1897,18 @@ impl Volcano {
 }
 
 /// Rows in `table`.
+/// Sessions open on the test database.
+fn connections(db: &TestDb) -> i64 {
+    let mut admin = postgres::Client::connect(&db.admin, postgres::NoTls).unwrap();
+    admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+            &[&db.name],
+        )
+        .unwrap()
+        .get(0)
+}
+
 fn count(admin: &mut postgres::Client, table: &str) -> i64 {
     admin
         .query_one(&format!("SELECT count(*) FROM {table}"), &[])

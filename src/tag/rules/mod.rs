@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use regex::Regex;
@@ -114,6 +115,9 @@ pub struct Tagger {
     sections: Vec<SectionRules>,
     sources: HashMap<String, SourceTags>,
     learned: Arc<RwLock<Option<Arc<Learned>>>>,
+    /// The tagging fingerprint this tagger tags by (`service::startup::tagging_fingerprint`), once
+    /// set; 0 when unknown (never set, or a model installed since).
+    fingerprint: Arc<AtomicI64>,
     /// What the rules read, so that an item is only prepared for those: words as written (a keyword
     /// or exclusion in capitals), the URL path, the categories.
     reads: Reads,
@@ -293,8 +297,21 @@ impl Tagger {
             sections,
             sources,
             learned: Arc::default(),
+            fingerprint: Arc::default(),
             reads,
         }
+    }
+
+    /// The tagging fingerprint this tagger tags by (0: unknown). A refresh applied by a tagger whose
+    /// fingerprint is not the one the stored stories were last retagged for clears that mark, so the
+    /// next start or reload retags them (`Store::retag_unless_tagged_by`).
+    pub fn fingerprint(&self) -> i64 {
+        self.fingerprint.load(Ordering::Relaxed)
+    }
+
+    /// Records the tagging fingerprint of this tagger with its model as now installed.
+    pub fn set_fingerprint(&self, fingerprint: i64) {
+        self.fingerprint.store(fingerprint, Ordering::Relaxed);
     }
 
     /// Installs (or with `None` removes) the learned tagger's model. Labels that are not configured
@@ -314,6 +331,8 @@ impl Tagger {
             })
         });
         *self.learned.write().unwrap_or_else(|e| e.into_inner()) = learned;
+        // Another model tags otherwise than the fingerprint worked out with the one before.
+        self.fingerprint.store(0, Ordering::Relaxed);
     }
 
     /// The learned tagger, when a model is installed.
