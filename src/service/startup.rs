@@ -116,7 +116,7 @@ mod tests {
 
     use super::{prepare, tagging_fingerprint};
     use crate::config::Config;
-    use crate::store::{FetchRecord, RefreshInput, Store};
+    use crate::store::{RefreshInput, Store};
     use crate::tag::rules::Tagger;
 
     const BASE: &str = "[[section]]\nid = \"world\"\ntitle = \"World\"\nkeywords = [\"war\"]\n\n\
@@ -187,21 +187,9 @@ mod tests {
             let now = chrono::Utc::now();
             let url = Some(format!("https://example.org/{key}"));
             let title = format!("Election day in the capital ({key})");
-            store
-                .apply_refresh(&RefreshInput {
-                    source_id: ids["Wire"],
-                    items: vec![crate::model::Item::headline(key, &title, url, Some(now))],
-                    now,
-                    window: chrono::Duration::hours(48),
-                    threshold: 0.5,
-                    decay_hours: 0.0,
-                    title_dedupe: true,
-                    similarity: true,
-                    veto: crate::dedupe::VetoRules::ALL,
-                    tagger: Arc::new(tagger),
-                    fetch: FetchRecord::ok(now),
-                })
-                .unwrap();
+            let item = crate::model::Item::headline(key, &title, url, Some(now));
+            let input = RefreshInput::for_test(ids["Wire"], vec![item], now, Arc::new(tagger));
+            store.apply_refresh(&input).unwrap();
         };
         let in_world = || store.stories(Some("world"), 10).unwrap().len();
         store_one("e1", tagging_fingerprint(&war, None));

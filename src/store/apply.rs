@@ -50,6 +50,32 @@ pub struct RefreshInput {
     pub fetch: FetchRecord,
 }
 
+#[cfg(test)]
+impl RefreshInput {
+    /// A refresh of `items` by `source_id` at `now` with the default dedupe settings (a 48-hour
+    /// window, threshold 0.5, no decay, every veto) and a successful fetch: the unit tests' way in.
+    pub(crate) fn for_test(
+        source_id: i64,
+        items: Vec<Item>,
+        now: DateTime<Utc>,
+        tagger: Arc<Tagger>,
+    ) -> RefreshInput {
+        RefreshInput {
+            source_id,
+            items,
+            now,
+            window: chrono::Duration::hours(48),
+            threshold: 0.5,
+            decay_hours: 0.0,
+            title_dedupe: true,
+            similarity: true,
+            veto: dedupe::VetoRules::ALL,
+            tagger,
+            fetch: FetchRecord::ok(now),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RefreshStats {
     /// Entries in the document.

@@ -325,19 +325,12 @@ fn the_titles_held_with_the_index_are_the_stored_representatives() {
             Some(at),
         );
         store
-            .apply_refresh(&RefreshInput {
-                source_id: ids[source],
-                items: vec![item],
-                now: at,
-                window: chrono::Duration::hours(48),
-                threshold: 0.5,
-                decay_hours: 0.0,
-                title_dedupe: true,
-                similarity: true,
-                veto: crate::dedupe::VetoRules::ALL,
-                tagger: tagger.clone(),
-                fetch: FetchRecord::ok(at),
-            })
+            .apply_refresh(&RefreshInput::for_test(
+                ids[source],
+                vec![item],
+                at,
+                tagger.clone(),
+            ))
             .unwrap();
     };
     refresh(
