@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Tagging};
+use crate::service::startup::tagging_fingerprint;
 use crate::store::{Store, StoreError, TaggedStory};
 use crate::tag::learn::{Example, Model, TrainOptions, TrainReport};
 use crate::tag::rules::{Origin, Tagger};
@@ -131,9 +132,11 @@ pub fn train_now(store: &Store, config: &Config, tagger: &Tagger) -> Result<Trai
         Ok(m) => m,
         Err(e) => return Ok(Trained::NotEnough(e.to_string())),
     };
+    // Stored to the millisecond: the time read back by `load_stored` names the same model.
+    let trained_at = crate::store::from_ms(crate::store::to_ms(Utc::now()));
     store.save_model(
         MODEL_NAME,
-        Utc::now(),
+        trained_at,
         examples.len(),
         stories_at,
         &model.to_bytes(),
@@ -143,8 +146,14 @@ pub fn train_now(store: &Store, config: &Config, tagger: &Tagger) -> Result<Trai
         config.tagging.min_confidence,
         config.tagging.apply,
     );
-    // The recent stories (any may gain a section), and every story an older model tagged.
-    let retagged = store.retag_since_and_learned(Utc::now() - config.dedupe.window, tagger)?;
+    let fingerprint = tagging_fingerprint(config, Some((trained_at, stories_at)));
+    tagger.set_fingerprint(fingerprint);
+    // The recent stories (any may gain a section), and every story an older model tagged; marked as
+    // tagged by the new model, so the next start or reload does not retag them again.
+    let since = Utc::now() - config.dedupe.window;
+    let retagged = store
+        .retag_unless_tagged_by(since, tagger, fingerprint)?
+        .unwrap_or_default();
     Ok(Trained::Model(TrainSummary {
         per_section,
         left_out,
@@ -154,9 +163,22 @@ pub fn train_now(store: &Store, config: &Config, tagger: &Tagger) -> Result<Trai
     }))
 }
 
-/// Installs the stored model in `tagger` when `[tagging].learn` is on (and removes it when off).
-/// Returns when the stored model was trained and the newest story id then, for [`Due`].
+/// Installs the stored model in `tagger` when `[tagging].learn` is on (and removes it when off), with
+/// the tagging fingerprint it then tags by ([`tagging_fingerprint`]). Returns when the stored model
+/// was trained and the newest story id then, for [`Due`].
 pub fn load_stored(
+    store: &Store,
+    config: &Config,
+    tagger: &Tagger,
+) -> Result<Option<(DateTime<Utc>, i64)>, StoreError> {
+    let trained = install_stored(store, config, tagger)?;
+    if trained.is_some() || tagger.learned().is_none() {
+        tagger.set_fingerprint(tagging_fingerprint(config, trained));
+    }
+    Ok(trained)
+}
+
+fn install_stored(
     store: &Store,
     config: &Config,
     tagger: &Tagger,

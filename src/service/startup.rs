@@ -29,8 +29,8 @@ pub struct Started {
 pub async fn prepare(config: Arc<Config>, store: Store) -> anyhow::Result<Started> {
     let source_ids = register_sources(&config, &store).await?;
     let (tagger, model_trained) = prepare_tagger(&config, &store).await?;
-    let fingerprint = tagging_fingerprint(&config, model_trained);
-    tagger.set_fingerprint(fingerprint);
+    // Set with the model (`retrain::load_stored`).
+    let fingerprint = tagger.fingerprint();
     retag_recent(&config, &store, &tagger, fingerprint).await?;
     let ctx = Context::new(config, store, source_ids, tagger)?;
     Ok(Started { ctx, model_trained })

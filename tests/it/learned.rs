@@ -163,6 +163,15 @@ fn learned_sections_apply_above_the_threshold_are_explained_and_survive_a_restar
     );
 
     // A new process (a restart) loads the stored model: a new wire story is tagged without training.
+    // The training marked the stories as tagged by it, so this start does not retag them again.
+    let tagged_by = || {
+        let conn = rusqlite::Connection::open(env.path("test.db")).unwrap();
+        conn.query_row("SELECT value FROM meta WHERE key = 'tagged_by'", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+    };
+    let trained = tagged_by();
     let mut more = wire_items.to_vec();
     more.push((
         "Dessert menu at the new cafe",
@@ -170,6 +179,7 @@ fn learned_sections_apply_above_the_threshold_are_explained_and_survive_a_restar
     ));
     set(&server, "/wire.rss", wire(&more));
     env.ok(&["poll", "--source", "Wire"]);
+    assert_eq!(tagged_by(), trained, "the start after training retagged");
     let (sections, origins) = tags_of(&env, "Dessert menu at the new cafe");
     assert_eq!(sections, ["lifestyle"]);
     assert!(origins[0].starts_with("learned:"), "{origins:?}");
