@@ -29,9 +29,7 @@ pub struct Started {
 pub async fn prepare(config: Arc<Config>, store: Store) -> anyhow::Result<Started> {
     let source_ids = register_sources(&config, &store).await?;
     let (tagger, model_trained) = prepare_tagger(&config, &store).await?;
-    // Set with the model (`retrain::load_stored`).
-    let fingerprint = tagger.fingerprint();
-    retag_recent(&config, &store, &tagger, fingerprint).await?;
+    retag_recent(&config, &store, &tagger).await?;
     let ctx = Context::new(config, store, source_ids, tagger)?;
     Ok(Started { ctx, model_trained })
 }
@@ -85,15 +83,15 @@ pub async fn prepare_tagger(
 }
 
 /// Step 3: re-applies the section rules to the stories within the dedupe window, and re-scores the
-/// stories with learned sections, unless they were last retagged for the same `fingerprint`
-/// ([`tagging_fingerprint`]).
+/// stories with learned sections, unless they were last retagged for the tagger's fingerprint
+/// ([`tagging_fingerprint`], set with its model by `retrain::load_stored`).
 pub async fn retag_recent(
     config: &Config,
     store: &Store,
     tagger: &Arc<Tagger>,
-    fingerprint: i64,
 ) -> anyhow::Result<()> {
     let since = Utc::now() - config.dedupe.window;
+    let fingerprint = tagger.fingerprint();
     let t = tagger.clone();
     // And the stories the learned tagger tagged, whatever their age: the model or `learn` may have
     // changed.
