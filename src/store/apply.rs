@@ -239,8 +239,9 @@ impl Store {
 
     /// Applies refreshes of one [`same_index`] in order, in one transaction ([`apply_batch`]). On
     /// PostgreSQL, the other nodes' index changes logged so far are read first, before anything is
-    /// locked, while this node's other refreshes apply; then one transaction of this node applies at a time, the others waiting without holding
-    /// one of the pool's connections, which stay free for claims, fetch records and pages.
+    /// locked, while this node's other refreshes apply; then one transaction of this node applies at
+    /// a time, the others waiting without holding one of the pool's connections, which stay free for
+    /// claims, fetch records and pages.
     fn apply_together(&self, batch: Vec<Prepared<'_>>) -> Result<Vec<RefreshStats>, StoreError> {
         let Some(threshold) = batch.first().map(|p| p.input.threshold) else {
             return Ok(Vec::new());
